@@ -1,0 +1,28 @@
+"""imugait — gait analysis from thigh-worn inertial sensors.
+
+Where things live (follow a sample from the radio to the screen):
+
+* ``imugait.protocol``  — wire formats: packet bytes -> :class:`imugait.types.SampleBlock`
+  (own open protocol, Polar PMD, Movesense).
+* ``imugait.acquire``   — sources (BLE via bleak, in-process simulated, replay), link
+  supervision, loss accounting, device->host clock mapping.
+* ``imugait.sim``       — gait simulator with ground truth, virtual sensor firmware,
+  emulated BlueZ.
+* ``imugait.analysis``  — calibration, thigh angle, strides, events, metrics, asymmetry
+  (one streaming implementation for live and batch).
+* ``imugait.store``     — HDF5 sessions (schema, crash-safe writer, reader), CSV/HuGaDB import.
+* ``imugait.compare``   — before/after statistics, batch reprocessing, reports.
+* ``imugait.live``      — the Qt/pyqtgraph dashboard (the only place that imports Qt).
+"""
+
+__version__ = "0.1.0"
+
+
+def open_session(path, mode: str = "r"):
+    """Open an HDF5 session for reading (see ``docs/session-schema.md``)."""
+    from imugait.store.reader import open_session as _open
+
+    return _open(path, mode=mode)
+
+
+__all__ = ["__version__", "open_session"]
