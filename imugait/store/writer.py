@@ -1,0 +1,418 @@
+"""Crash-safe session writer (HDF5, SWMR).
+
+Life cycle::
+
+    w = SessionWriter("run.h5", meta={"subject_id": "R01", "condition": "pre-stretch"})
+    w.add_sensor(info_left); w.add_sensor(info_right)   # declare every sensor first
+    w.start()                                          # (or implicitly on the first append)
+    w.append_block(block, t_s)                         # as samples arrive
+    w.add_marker(t_s, "start stretching")
+    ...
+    w.close("duration reached")
+
+Why this is crash-safe: every dataset is created before the file is switched to SWMR
+mode (HDF5 forbids creating objects afterwards), data is appended along the first axis
+only, and the writer flushes at least every ``flush_interval_s`` (1 s). SWMR orders its
+metadata writes so that the file on disk is a valid HDF5 file after every flush; a
+``kill -9`` therefore loses only what arrived since the last flush. Readers
+(:func:`imugait.store.reader.open_session`) can open the file while it grows.
+
+Within each flush the sample rows are written before the packet rows that describe them,
+so a reader (or a crash) never sees a packet whose samples are missing; rows without a
+packet are ignored by the reader.
+
+A write error (disk full, file-size limit, I/O error) raises :class:`SessionWriteError`
+once; the writer then refuses further writes, and everything flushed before stays readable.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import socket
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+import imugait
+from imugait.conventions import SIDES
+from imugait.errors import ImugaitError
+from imugait.store import schema as S
+from imugait.types import SampleBlock, SensorInfo
+
+_RESID_LIMIT_NS = 2**31 - 1
+_TS_TOL_S = 1e-6  # session-time linear model must reproduce t_s to 1 µs
+
+
+class SessionWriteError(ImugaitError):
+    """Writing the session failed (disk full, I/O error); what was flushed before is kept."""
+
+
+def utc_now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _create_table(group: h5py.Group, name: str, columns, chunk_rows: int) -> h5py.Group:
+    g = group.create_group(name)
+    for col in columns:
+        _create_column(g, col, chunk_rows)
+    return g
+
+
+def _create_column(group: h5py.Group, col: S.Column, chunk_rows: int) -> h5py.Dataset:
+    dtype = h5py.string_dtype("utf-8") if col.dtype is S.STR else np.dtype(col.dtype)
+    kw = {}
+    if col.dtype is not S.STR:
+        kw = dict(compression=S.COMPRESSION, compression_opts=S.COMPRESSION_LEVEL, shuffle=True)
+    ds = group.create_dataset(
+        col.name, shape=(0, *col.tail), maxshape=(None, *col.tail), dtype=dtype,
+        chunks=(chunk_rows, *col.tail), **kw,
+    )
+    ds.attrs["units"] = col.units
+    ds.attrs["description"] = col.description
+    return ds
+
+
+def info_to_attrs(info: SensorInfo) -> dict:
+    d = info.to_dict()
+    return {k: d[k] for k in S.SENSOR_ATTRS}
+
+
+class _Table:
+    """Buffered rows for one table (a group of equal-length 1-D/2-D datasets)."""
+
+    def __init__(self, group: h5py.Group, columns):
+        self.group = group
+        self.columns = columns
+        self.ds = {c.name: group[c.name] for c in columns}
+        self.pending: dict[str, list] = {c.name: [] for c in columns}
+        self.n_pending = 0
+
+    def add(self, **row):
+        for c in self.columns:
+            self.pending[c.name].append(row[c.name])
+        self.n_pending += 1
+
+    def add_many(self, **cols):
+        n = None
+        for c in self.columns:
+            v = cols[c.name]
+            self.pending[c.name].append(np.asarray(v))
+            n = len(v)
+        self.n_pending += n if n else 0
+
+    def write(self):
+        if not self.n_pending:
+            return
+        for c in self.columns:
+            vals = self.pending[c.name]
+            if c.dtype is S.STR:
+                arr = np.array([str(v) for v in vals], dtype=object)
+            elif vals and isinstance(vals[0], np.ndarray):
+                arr = np.concatenate(vals).astype(c.dtype, copy=False)
+            else:
+                arr = np.asarray(vals, dtype=c.dtype)
+            ds = self.ds[c.name]
+            n0 = ds.shape[0]
+            ds.resize((n0 + len(arr), *c.tail))
+            ds[n0:] = arr
+        self.pending = {c.name: [] for c in self.columns}
+        self.n_pending = 0
+
+
+class _SensorBuf:
+    def __init__(self, group: h5py.Group, info: SensorInfo):
+        self.group = group
+        self.info = info
+        self.samples = _Table(group, S.SAMPLE_COLUMNS)
+        self.tables = {name: _Table(group[name], cols) for name, cols in S.SENSOR_TABLES.items()}
+        self.rows = 0  # rows written or pending
+        self.n_samples = 0
+
+
+class SessionWriter:
+    """Append-only, crash-safe writer of one session file.
+
+    ``meta`` keys (all optional): subject_id, condition, activity, protocol, notes,
+    source ("ble" | "simulated" | "csv" | "hugadb" | ...), source_json (dict → JSON:
+    simulator config, provenance of imported files), t0_host_s (host monotonic time of
+    session time 0; default: now), t0_utc.
+    """
+
+    def __init__(self, path, meta: dict | None = None, *, overwrite: bool = False,
+                 flush_interval_s: float = 1.0, clock=time.monotonic):
+        self.path = Path(path)
+        self.meta = dict(meta or {})
+        self.flush_interval_s = float(flush_interval_s)
+        self._clock = clock
+        self._sensors: dict[str, _SensorBuf] = {}
+        self._started = False
+        self._closed = False
+        self._failed: Exception | None = None
+        self._last_flush = clock()
+        if self.path.exists() and not overwrite:
+            raise ImugaitError(f"{self.path}: file exists — choose another --out name or delete it first")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.f = h5py.File(self.path, "w", libver="latest")
+        except OSError as e:
+            raise SessionWriteError(f"{self.path}: cannot create the session file ({e})") from e
+        self.t0_host_s = float(self.meta.get("t0_host_s", clock()))
+        a = self.f.attrs
+        a["format"] = S.FORMAT_NAME
+        a["schema_version"] = S.SCHEMA_VERSION
+        a["imugait_version"] = imugait.__version__
+        a["created_utc"] = utc_now_iso()
+        for k in ("subject_id", "condition", "activity", "protocol", "notes", "source"):
+            a[k] = str(self.meta.get(k, "") or "")
+        a["source_json"] = json.dumps(self.meta.get("source_json", {}), default=str, sort_keys=True)
+        a["t0_host_s"] = self.t0_host_s
+        a["t0_utc"] = str(self.meta.get("t0_utc", utc_now_iso()))
+        a["writer_pid"] = os.getpid()
+        a["writer_host"] = socket.gethostname()
+        self.f.create_group("sensors")
+        self._root = {name: _Table(_create_table(self.f, name, cols, S.SMALL_CHUNK_ROWS), cols)
+                      for name, cols in S.ROOT_TABLES.items()}
+
+    # -- structure (before start) -------------------------------------------------
+    def add_sensor(self, info: SensorInfo) -> None:
+        if self._started:
+            raise ImugaitError(
+                f"{self.path}: sensor '{info.side}' added after recording started — declare all sensors first")
+        if info.side not in SIDES:
+            raise ValueError(f"side must be one of {SIDES}, got {info.side!r}")
+        if info.side in self._sensors:
+            raise ValueError(f"sensor {info.side!r} already added")
+        g = self.f["sensors"].create_group(info.side)
+        for k, v in info_to_attrs(info).items():
+            g.attrs[k] = v
+        for col in S.SAMPLE_COLUMNS:
+            _create_column(g, col, S.SAMPLE_CHUNK_ROWS)
+        for name, cols in S.SENSOR_TABLES.items():
+            _create_table(g, name, cols, S.TABLE_CHUNK_ROWS if name == "packets" else S.SMALL_CHUNK_ROWS)
+        buf = _SensorBuf(g, info)
+        self._sensors[info.side] = buf
+        buf.tables["info_log"].add(t_s=self.session_time(), json=json.dumps(info.to_dict(), default=str))
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        return tuple(s for s in SIDES if s in self._sensors)
+
+    def start(self) -> None:
+        """Freeze the structure and switch to SWMR (readers may open the file from now on)."""
+        if self._started:
+            return
+        if not self._sensors:
+            raise ImugaitError(f"{self.path}: no sensor declared — nothing to record")
+        self.f.attrs["sides"] = json.dumps(list(self.sides))
+        self._started = True
+        self.log("recording started")
+        self._guard(self._write_pending)
+        self._guard(lambda: setattr(self.f, "swmr_mode", True))
+        self._guard(self.f.flush)
+        self._last_flush = self._clock()
+
+    def session_time(self) -> float:
+        return self._clock() - self.t0_host_s
+
+    # -- data ------------------------------------------------------------------------
+    def append_block(self, block: SampleBlock, t_s=None) -> None:
+        """Store one block. ``t_s``: session time per sample (from the clock mapping);
+        None means device time is the session clock (file imports)."""
+        self._check_open()
+        if not self._started:
+            self.start()
+        buf = self._sensors.get(block.side)
+        if buf is None:
+            raise ImugaitError(f"{self.path}: block for undeclared sensor '{block.side}'")
+        n = len(block)
+        if n == 0:
+            return
+        if (not math.isclose(block.acc_scale_mps2, buf.info.acc_scale_mps2, rel_tol=1e-9)
+                or not math.isclose(block.gyr_scale_dps, buf.info.gyr_scale_dps, rel_tol=1e-9)):
+            raise ImugaitError(
+                f"{self.path}: {block.side} sensor changed its scale factors during the recording "
+                f"(acc {buf.info.acc_scale_mps2}->{block.acc_scale_mps2}); start a new session")
+        t_dev = np.asarray(block.t_dev_s, dtype=np.float64)
+        ts = t_dev if t_s is None else np.asarray(t_s, dtype=np.float64)
+        acc = np.asarray(block.acc_counts, dtype=np.int16).reshape(n, 3)
+        gyr = np.asarray(block.gyr_counts, dtype=np.int16).reshape(n, 3)
+        self._store(buf, block, 0, n, t_dev, ts, acc, gyr)
+        self.maybe_flush()
+
+    def _store(self, buf, block, i0, i1, t_dev, ts, acc, gyr):
+        """Store samples i0..i1 of a block as one packet row, splitting if the linear
+        time models cannot represent it exactly (residual overflow / non-linear t_s)."""
+        n = i1 - i0
+        td = t_dev[i0:i1]
+        tss = ts[i0:i1]
+        k = np.arange(n, dtype=np.float64)
+        dt = (td[-1] - td[0]) / (n - 1) if n > 1 else 0.0
+        resid = np.round((td - (td[0] + k * dt)) * 1e9)
+        slope = (tss[-1] - tss[0]) / (td[-1] - td[0]) if n > 1 and td[-1] != td[0] else 1.0
+        ts_err = np.abs(tss[0] + slope * (td - td[0]) - tss) if n > 1 else np.zeros(1)
+        if n > 1 and (not np.all(np.isfinite(resid)) or np.max(np.abs(resid)) > _RESID_LIMIT_NS
+                      or np.max(ts_err) > _TS_TOL_S):
+            mid = i0 + n // 2
+            self._store(buf, block, i0, mid, t_dev, ts, acc, gyr)
+            self._store(buf, block, mid, i1, t_dev, ts, acc, gyr)
+            return
+        buf.samples.add_many(acc_counts=acc[i0:i1], gyr_counts=gyr[i0:i1],
+                             t_dev_resid_ns=resid.astype(np.int32))
+        buf.tables["packets"].add(
+            seq=int(block.seq), first_index=int(block.first_index) + i0, n=n, row=buf.rows,
+            t_dev_s=float(td[0]), dt_dev_s=float(dt), t_arrival_host_s=float(block.t_arrival_host_s),
+            t_s=float(tss[0]), ds_ddev=float(slope))
+        buf.rows += n
+        buf.n_samples += n
+
+    def add_marker(self, t_s: float, text: str) -> None:
+        self._check_open()
+        self._root["markers"].add(t_s=float(t_s), text=str(text))
+        self.maybe_flush()
+
+    def log(self, text: str, t_s: float | None = None) -> None:
+        self._check_open()
+        self._root["log"].add(t_s=self.session_time() if t_s is None else float(t_s), text=str(text))
+
+    def add_gap(self, side: str, t_s_start: float, t_s_end: float, first_missing_index: int,
+                n_missing: int, reason: str = "packet_loss") -> None:
+        self._check_open()
+        self._sensors[side].tables["gaps"].add(
+            t_s_start=float(t_s_start), t_s_end=float(t_s_end),
+            first_missing_index=int(first_missing_index), n_missing=int(n_missing), reason=str(reason))
+
+    def add_link_event(self, side: str, state: str, t_host_s: float, reason: str = "",
+                       intentional: bool = False) -> None:
+        self._check_open()
+        if side not in self._sensors:
+            return
+        self._sensors[side].tables["link"].add(
+            t_host_s=float(t_host_s), t_s=float(t_host_s) - self.t0_host_s, state=str(state),
+            reason=str(reason), intentional=int(bool(intentional)))
+
+    def add_status(self, side: str, t_s: float, battery_pct: float | None = None,
+                   device_dropped_samples: int = 0, fifo_overflow: bool = False) -> None:
+        self._check_open()
+        if side not in self._sensors:
+            return
+        self._sensors[side].tables["status"].add(
+            t_s=float(t_s), battery_pct=float("nan") if battery_pct is None else float(battery_pct),
+            device_dropped_samples=int(device_dropped_samples), fifo_overflow=int(bool(fifo_overflow)))
+
+    def add_info(self, info: SensorInfo, t_s: float | None = None) -> None:
+        """Log a (re-)read SensorInfo (after a reconnect)."""
+        self._check_open()
+        if info.side not in self._sensors:
+            return
+        self._sensors[info.side].tables["info_log"].add(
+            t_s=self.session_time() if t_s is None else float(t_s),
+            json=json.dumps(info.to_dict(), default=str))
+
+    # -- flushing ------------------------------------------------------------------
+    def maybe_flush(self) -> None:
+        if self._clock() - self._last_flush >= self.flush_interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        self._check_open()
+        if not self._started:
+            self.start()
+            return
+        self._guard(self._write_pending)
+        self._guard(self.f.flush)
+        self._last_flush = self._clock()
+
+    def _write_pending(self):
+        for buf in self._sensors.values():
+            buf.samples.write()          # samples first ...
+            for t in buf.tables.values():  # ... then the packets that describe them
+                t.write()
+        for t in self._root.values():
+            t.write()
+
+    def n_samples(self, side: str) -> int:
+        return self._sensors[side].n_samples
+
+    # -- errors and closing ------------------------------------------------------------
+    def _check_open(self):
+        if self._failed is not None:
+            raise SessionWriteError(
+                f"{self.path}: writing stopped after an earlier error ({self._failed}); "
+                "data flushed before the error is kept")
+        if self._closed:
+            raise ImugaitError(f"{self.path}: session already closed")
+
+    def _guard(self, fn):
+        try:
+            return fn()
+        except (OSError, RuntimeError) as e:
+            self._failed = e
+            raise SessionWriteError(
+                f"{self.path}: write failed ({_short(e)}) — recording stopped; data flushed up to "
+                f"the last second is kept (free disk space and start a new session)") from e
+
+    @property
+    def failed(self) -> bool:
+        return self._failed is not None
+
+    def close(self, reason: str = "") -> None:
+        """Flush, close, and mark the file as closed cleanly (adds FINAL_ATTRS).
+        After a write error the file is closed as far as possible and left as flushed."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._failed is not None:
+            try:
+                self.f.close()
+            except Exception:  # noqa: BLE001 - the file is already damaged in memory; disk keeps the last flush
+                pass
+            return
+        try:
+            if not self._started and self._sensors:
+                self._closed = False
+                self.start()
+                self._closed = True
+            self._root["log"].add(t_s=self.session_time(), text=f"recording stopped: {reason or 'closed'}")
+            self._write_pending()
+            self.f.flush()
+            self.f.close()
+        except (OSError, RuntimeError) as e:
+            self._failed = e
+            try:
+                self.f.close()
+            except Exception:  # noqa: BLE001
+                pass
+            raise SessionWriteError(f"{self.path}: closing failed ({_short(e)}); data flushed before is kept") from e
+        finalize(self.path, reason=reason)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close("closed")
+        else:
+            try:
+                self.close(f"error: {exc_type.__name__}")
+            except SessionWriteError:
+                pass
+
+
+def finalize(path, reason: str = "", recovered: bool = False) -> None:
+    """Write the closing attributes (file must not be open for writing elsewhere)."""
+    with h5py.File(path, "r+", libver="latest") as f:
+        f.attrs["closed_cleanly"] = not recovered
+        f.attrs["closed_utc"] = utc_now_iso()
+        f.attrs["stop_reason"] = str(reason)
+        if recovered:
+            f.attrs["recovered_utc"] = utc_now_iso()
+
+
+def _short(e: Exception) -> str:
+    s = str(e)
+    return s if len(s) < 160 else s[:157] + "..."
