@@ -1,0 +1,6 @@
+"""Simulation: a physically based thigh-IMU gait simulator with ground truth
+(:mod:`imugait.sim.gait`), virtual sensor firmware (:mod:`imugait.sim.firmware`) and the
+``imugait simulate`` command (:mod:`imugait.sim.cli`).
+
+Import the simulator as ``from imugait.sim.gait import SimConfig, simulate``.
+"""
