@@ -1,0 +1,79 @@
+"""What the comparison needs from one analysed session — a plain container, no I/O.
+
+``SessionData`` can be built from an HDF5 session (:func:`imugait.compare.api.load_session`)
+or directly from a strides DataFrame (notebooks, tests, other tools' output).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class SessionData:
+    """One analysed session.
+
+    ``strides``: DataFrame with at least ``side, ic_s`` and the metric columns
+    (``imugait.analysis.results.STRIDE_COLUMNS``); ``valid`` (bool) if present filters.
+    ``cycles[side]``: ``(n_strides, 101)`` thigh angle over the normalised gait cycle.
+    ``calibration[side]``: dict with any of ``neutral_deg``, ``flexion_axis`` (3-vector,
+    sensor frame), ``long_axis`` (3-vector), ``calibrated`` (bool).
+    ``meta``: session metadata (subject, condition, created, speed_mps, ...).
+    """
+
+    name: str
+    strides: pd.DataFrame
+    cycles: dict[str, np.ndarray] = field(default_factory=dict)
+    calibration: dict[str, dict] = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    def valid_strides(self, side: str | None = None) -> pd.DataFrame:
+        df = self.strides
+        if "valid" in df.columns:
+            df = df[df["valid"].astype(bool)]
+        if side is not None:
+            df = df[df["side"] == side]
+        if "ic_s" in df.columns:
+            df = df.sort_values("ic_s", kind="stable")
+        return df
+
+    @property
+    def sides(self) -> list[str]:
+        return [s for s in ("left", "right") if (self.strides["side"] == s).any()]
+
+
+def pair_left_right(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    """Pair each left stride with the first right stride whose initial contact falls inside
+    it (``ic_left ≤ ic_right < next_ic_left``). Returns ``ic_s`` (left) and the
+    ``*_l``/``*_r`` columns of both strides, one row per pair."""
+    if left.empty or right.empty:
+        return pd.DataFrame()
+    left = left.sort_values("ic_s")
+    right = right.sort_values("ic_s")
+    ric = right["ic_s"].to_numpy(float)
+    lic = left["ic_s"].to_numpy(float)
+    if "next_ic_s" in left.columns:
+        lnext = left["next_ic_s"].to_numpy(float)
+    else:
+        lnext = lic + left["stride_s"].to_numpy(float)
+    j = np.searchsorted(ric, lic, side="left")
+    ok = j < ric.size
+    jj = np.minimum(j, ric.size - 1)
+    ok &= ric[jj] < lnext
+    li = np.flatnonzero(ok)
+    ri = jj[ok]
+    lsel = left.iloc[li].reset_index(drop=True)
+    rsel = right.iloc[ri].reset_index(drop=True)
+    out = pd.DataFrame({"ic_s": lsel["ic_s"].to_numpy(float)})
+    for c in ("rom_deg", "stance_s", "swing_pct", "swing_s", "stride_s", "flex_peak_deg", "ext_peak_deg"):
+        if c in lsel.columns and c in rsel.columns:
+            out[c + "_l"] = lsel[c].to_numpy(float)
+            out[c + "_r"] = rsel[c].to_numpy(float)
+    if "bout_index" in lsel.columns:
+        out["bout_index"] = lsel["bout_index"].to_numpy()
+    return out
