@@ -1,0 +1,19 @@
+"""Thigh-IMU gait analysis: strap calibration, thigh angle, strides, events, metrics,
+asymmetry — one streaming implementation (:class:`GaitPipeline`) for live and batch
+(:func:`analyze` = one chunk + flush). See ``docs/analysis.md``."""
+
+from imugait.analysis.calibrate import CalibrationState
+from imugait.analysis.params import ALGORITHM_VERSION, AnalysisParams
+from imugait.analysis.pipeline import GaitPipeline, PipelineOutput
+from imugait.analysis.results import STRIDE_COLUMNS, StrideResult
+
+__all__ = ["ALGORITHM_VERSION", "AnalysisParams", "AnalysisResult", "CalibrationState", "GaitPipeline",
+           "PipelineOutput", "STRIDE_COLUMNS", "StrideResult", "analyze"]
+
+
+def __getattr__(name):
+    if name in ("analyze", "AnalysisResult"):
+        from imugait.analysis import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

@@ -1,0 +1,151 @@
+"""Batch analysis = the streaming pipeline fed one chunk, then flushed."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from imugait.analysis.calibrate import CalibrationState
+from imugait.analysis.params import ALGORITHM_VERSION, AnalysisParams
+from imugait.analysis.pipeline import GaitPipeline
+from imugait.analysis.results import STRIDE_COLUMNS, StrideResult
+from imugait.analysis.summary import asymmetry, side_summary
+
+ONE_SENSOR_NOTE = "asymmetry needs two sensors (one per thigh): only per-leg metrics are reported"
+
+
+def estimate_fs_hz(t_s: np.ndarray) -> float:
+    """Sample rate from time stamps: median of positive intervals (robust to gaps)."""
+    t = np.asarray(t_s, dtype=np.float64)
+    d = np.diff(t)
+    d = d[np.isfinite(d) & (d > 0)]
+    if d.size == 0:
+        raise ValueError("cannot estimate the sample rate: fewer than two increasing time stamps")
+    return float(1.0 / np.median(d))
+
+
+@dataclass
+class AnalysisResult:
+    strides: pd.DataFrame
+    summary: dict
+    angles: dict = field(default_factory=dict)  # side -> (t_s, thigh_angle_deg)
+    calibration: dict = field(default_factory=dict)  # side -> CalibrationState
+    cycles: dict = field(default_factory=dict)  # side -> (n_valid_strides, 101)
+    events: dict = field(default_factory=dict)  # side -> list of (kind, t_s)
+    params: AnalysisParams = field(default_factory=AnalysisParams)
+
+    def write(self, out_dir) -> dict:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        p1 = out / "strides.csv"
+        self.strides.to_csv(p1, index=False, float_format="%.6g")
+        p2 = out / "summary.json"
+        p2.write_text(json.dumps(_jsonable(self.summary), indent=2, allow_nan=False))
+        return {"strides": str(p1), "summary": str(p2)}
+
+
+def _jsonable(o):
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, (np.floating, float)):
+        f = float(o)
+        return f if math.isfinite(f) else None
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    return o
+
+
+def _cycles(t, ang, strides: pd.DataFrame) -> np.ndarray:
+    v = strides[strides["valid"].astype(bool)]
+    if v.empty or len(t) < 2:
+        return np.empty((0, 101))
+    grid = np.linspace(0, 1, 101)
+    rows = [np.interp(a + grid * (b - a), t, ang) for a, b in v[["ic_s", "next_ic_s"]].to_numpy()]
+    return np.array(rows)
+
+
+def strides_frame(strides: list[StrideResult]) -> pd.DataFrame:
+    cols = list(StrideResult.column_names())
+    extras = [c for c in cols if c not in STRIDE_COLUMNS]
+    if not strides:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("side", "reason", "gait") else float) for c in (*STRIDE_COLUMNS, *extras)})
+    df = pd.DataFrame([s.as_row() for s in strides])
+    return df[list(STRIDE_COLUMNS) + extras]
+
+
+def analyze(left=None, right=None, params: AnalysisParams | None = None, fs_hz: dict | float | None = None) -> AnalysisResult:
+    """Analyse one or two thighs. ``left``/``right``: ``(t_s, acc_mps2, gyr_dps)`` or ``None``.
+    ``fs_hz``: nominal rate (per side dict or one value); estimated from ``t_s`` when omitted."""
+    params = params or AnalysisParams()
+    inputs = {s: v for s, v in (("left", left), ("right", right)) if v is not None}
+    if not inputs:
+        raise ValueError("analyze() needs left and/or right data")
+    frames, summaries, res = [], {}, AnalysisResult(strides=None, summary={}, params=params)
+    for side, (t, acc, gyr) in inputs.items():
+        fs = fs_hz.get(side) if isinstance(fs_hz, dict) else fs_hz
+        fs = float(fs) if fs else estimate_fs_hz(t)
+        pipe = GaitPipeline(fs, side, params)
+        out = pipe.push(t, acc, gyr)
+        out.extend(pipe.flush())
+        df = strides_frame(out.strides)
+        frames.append(df)
+        res.angles[side] = (out.t_s, out.thigh_angle_deg)
+        res.calibration[side] = pipe.calibration
+        res.events[side] = out.events
+        res.cycles[side] = _cycles(out.t_s, out.thigh_angle_deg, df)
+        s = side_summary(df) if len(df) else {"n_strides": 0, "n_valid": 0, "metrics": {}, "bouts": [], "rejected": {}}
+        s["calibration"] = pipe.calibration.to_dict()
+        s["fs_hz"] = fs
+        s["input"] = pipe.stats()
+        summaries[side] = s
+    res.strides = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    summary = {"algorithm_version": ALGORITHM_VERSION, "params": params.to_dict(), "sides": summaries}
+    if len(inputs) == 2:
+        L = res.strides[res.strides["side"] == "left"].reset_index(drop=True)
+        R = res.strides[res.strides["side"] == "right"].reset_index(drop=True)
+        summary["asymmetry"] = asymmetry(L, R)
+    else:
+        summary["asymmetry"] = {"note": ONE_SENSOR_NOTE}
+    res.summary = _jsonable(summary)
+    return res
+
+
+def format_summary(res: AnalysisResult) -> str:
+    """A few human lines for the CLI."""
+    lines = []
+    for side, s in res.summary["sides"].items():
+        m = s.get("metrics", {})
+        cal = s["calibration"]
+
+        def g(k, fmt="{:.1f}"):
+            d = m.get(k) or {}
+            return fmt.format(d["median"]) if d.get("median") is not None else "–"
+
+        gait = ", ".join(f"{k} {n}" for k, n in s.get("gait", {}).items()) or "–"
+        lines.append(f"{side:5s}: {s['n_valid']}/{s['n_strides']} valid strides ({gait}); cadence {g('cadence_spm')} spm, "
+                     f"stride {g('stride_s', '{:.3f}')} s, swing {g('swing_pct')} %, thigh ROM {g('rom_deg')}°, "
+                     f"flex/ext {g('flex_peak_deg')}/{g('ext_peak_deg')}°")
+        if not cal.get("angle_calibrated"):
+            lines.append(f"       note: {cal.get('message')}")
+        if s.get("rejected"):
+            lines.append("       rejected: " + ", ".join(f"{k} {n}" for k, n in s["rejected"].items()))
+    a = res.summary.get("asymmetry", {})
+    if "metrics" in a and a["metrics"]:
+        parts = []
+        for k in ("rom_deg", "swing_pct", "stance_s"):
+            if k in a["metrics"]:
+                d = a["metrics"][k]
+                parts.append(f"{k} ln(L/R) {d['ln_ratio_pct']:+.1f} % (left share {d['balance_left_pct']:.1f} %)")
+        lines.append(f"asymmetry ({a['n_pairs']} pairs): " + "; ".join(parts))
+    elif a.get("note"):
+        lines.append(f"asymmetry: {a['note']}")
+    return "\n".join(lines)
