@@ -734,7 +734,7 @@ def _truth_strides(leg: _Leg, cfg: SimConfig) -> pd.DataFrame:
         t0, t1 = float(ic[k]), float(ic[k + 1])
         if t0 < 0 or t1 > cfg.duration_s:
             continue
-        m = (tg >= t0) & (tg < t1)
+        m = slice(int(np.searchsorted(tg, t0)), int(np.searchsorted(tg, t1)))
         tw, ew = tg[m], e[m]
         if len(tw) < 10 or ew.min() < 0.5:
             continue
@@ -851,7 +851,7 @@ def _simulate_side(cfg: SimConfig, leg: _Leg, rng: np.random.Generator) -> SimSi
                 run_g = float(np.clip((3.0 + 1.6 * (v0 - 2.0)) * rng.uniform(0.85, 1.15), 3.0, 8.0))
             amp_g = e0 * ((1 - g0) * walk_g + g0 * run_g)
             rise = rng.uniform(0.010, 0.020)
-            sel = (t_true >= t_ic) & (t_true < t_ic + 40 * rise)
+            sel = slice(int(np.searchsorted(t_true, t_ic)), int(np.searchsorted(t_true, t_ic + 40 * rise)))
             tau = t_true[sel] - t_ic
             f_S[sel] += (amp_g * GRAVITY_MPS2 * _impact_kernel(tau, rise))[:, None] * dir_S[None, :]
             imp_rows.append(dict(t_s=float(t_ic), amplitude_g=float(amp_g), rise_s=float(rise)))
