@@ -1,0 +1,261 @@
+"""Python API for notebooks and scripts: sessions in, DataFrames and reports out.
+
+::
+
+    from imugait.compare import api
+    strides = api.load_strides(["runs/"], params={"rom_floor_deg": 15})   # every *.h5 below runs/
+    cmp = api.compare_sessions(["pre.h5"], ["post.h5"])                   # -> Comparison
+    cmp.table                                                             # DataFrame, one row per side/metric
+    path = api.compare_report(["pre.h5"], ["post.h5"], "out/")            # -> out/report.html
+
+Sessions are always re-analysed from their raw data with the given (or default) analysis
+parameters, so both conditions of a comparison go through exactly the same algorithm
+(stored derived results may come from another version or other parameters).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import is_dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from imugait.compare.comparison import CompareParams, Comparison, compare
+from imugait.compare.data import SessionData
+from imugait.errors import InputFileError
+
+META_COLUMNS = ("file", "session", "subject_id", "condition", "activity", "created_utc",
+                "algorithm_version", "params_sha256")
+"""Session metadata columns added to stride tables by :func:`load_strides` (first columns)."""
+
+
+def analysis_params(params=None):
+    """``None`` (defaults) | ``AnalysisParams`` | dict | path of a JSON file -> ``AnalysisParams``.
+
+    Unknown keys are an error (a typo must not silently fall back to the default)."""
+    from imugait.analysis import AnalysisParams
+
+    if params is None:
+        return AnalysisParams()
+    if isinstance(params, AnalysisParams):
+        return params
+    if isinstance(params, (str, Path)):
+        p = Path(params)
+        try:
+            d = json.loads(p.read_text())
+        except FileNotFoundError:
+            raise InputFileError(p, None, "does not exist", "give a JSON file of analysis parameters") from None
+        except ValueError as e:
+            raise InputFileError(p, f"line {getattr(e, 'lineno', '?')}", f"is not valid JSON ({e.msg if hasattr(e, 'msg') else e})",
+                                 "write the parameters as a JSON object, e.g. {\"rom_floor_deg\": 15}") from None
+        if isinstance(d, dict) and "params" in d and isinstance(d["params"], dict):
+            d = d["params"]  # accept a provenance.json / summary.json
+        if not isinstance(d, dict):
+            raise InputFileError(p, None, "must hold a JSON object of parameter names and values", None)
+        return _params_from_dict(d, where=str(p))
+    if isinstance(params, dict):
+        return _params_from_dict(params, where="params")
+    raise TypeError(f"params must be None, AnalysisParams, dict or a JSON path, not {type(params).__name__}")
+
+
+def _params_from_dict(d: dict, where: str):
+    from dataclasses import fields
+
+    from imugait.analysis import AnalysisParams
+
+    names = {f.name for f in fields(AnalysisParams)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        from imugait.errors import ImugaitError
+
+        raise ImugaitError(f"{where}: unknown analysis parameter(s) {', '.join(unknown)} — "
+                           f"valid names are listed in docs/analysis.md (AnalysisParams)")
+    if hasattr(AnalysisParams, "from_dict"):
+        return AnalysisParams.from_dict(d)
+    return AnalysisParams(**d)
+
+
+def params_dict(params) -> dict:
+    if hasattr(params, "to_dict"):
+        return params.to_dict()
+    if is_dataclass(params):
+        from dataclasses import asdict
+
+        return asdict(params)
+    return dict(params)
+
+
+def params_sha256(params) -> str:
+    """SHA-256 of the canonical JSON of the parameters (+ algorithm version)."""
+    from imugait.analysis import ALGORITHM_VERSION
+
+    blob = json.dumps({"algorithm_version": ALGORITHM_VERSION, "params": params_dict(params)},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def expand_paths(paths: Iterable, pattern: str = "*.h5") -> list[Path]:
+    """Files as given, folders searched recursively for ``pattern``; sorted, unique."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out.extend(sorted(x for x in p.rglob(pattern) if x.is_file()))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise InputFileError(p, None, "does not exist", "check the path")
+    seen, uniq = set(), []
+    for p in out:
+        k = p.resolve()
+        if k not in seen:
+            seen.add(k)
+            uniq.append(p)
+    return uniq
+
+
+def _calib_dict(c) -> dict:
+    if c is None:
+        return {}
+    if hasattr(c, "to_dict"):
+        return c.to_dict()
+    if is_dataclass(c):
+        from dataclasses import asdict
+
+        return asdict(c)
+    return dict(c)
+
+
+def session_from_result(name: str, res, meta: dict | None = None, path=None) -> SessionData:
+    """Wrap an ``imugait.analysis.AnalysisResult`` as :class:`SessionData`."""
+    cycles = {k: np.asarray(v, float) for k, v in (getattr(res, "cycles", None) or {}).items()}
+    calib = {k: _calib_dict(v) for k, v in (getattr(res, "calibration", None) or {}).items()}
+    return SessionData(name=name, strides=res.strides.copy(), cycles=cycles, calibration=calib,
+                       meta=dict(meta or {}), path=Path(path) if path else None)
+
+
+def analyze_arrays(name: str, left=None, right=None, params=None, meta: dict | None = None) -> SessionData:
+    """Analyse in-memory data (``(t_s, acc_mps2, gyr_dps)`` per side) -> :class:`SessionData`."""
+    from imugait.analysis import analyze
+
+    res = analyze(left=left, right=right, params=analysis_params(params))
+    return session_from_result(name, res, meta)
+
+
+def load_session(path, params=None) -> SessionData:
+    """Open an HDF5 session, analyse its raw data with ``params`` -> :class:`SessionData`
+    (strides DataFrame with metadata columns, cycles, calibration, meta)."""
+    from imugait import open_session
+    from imugait.analysis import ALGORITHM_VERSION, analyze
+
+    path = Path(path)
+    p = analysis_params(params)
+    with open_session(path) as s:
+        meta = {k: v for k, v in s.meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
+        src = s.meta.get("source_info") or {}
+        cfg = src.get("config") if isinstance(src, dict) and isinstance(src.get("config"), dict) else {}
+        speed = (src.get("speed_mps") if isinstance(src, dict) else None) or cfg.get("speed_mps")
+        if speed:
+            meta["speed_mps"] = float(speed)
+        inputs = {side: s.imu(side) for side in s.sides}
+    inputs = {k: v for k, v in inputs.items() if len(v[0]) > 1}
+    if not inputs:
+        raise InputFileError(path, "/sensors", "holds no samples to analyse", "record or import data first")
+    res = analyze(left=inputs.get("left"), right=inputs.get("right"), params=p)
+    meta["algorithm_version"] = ALGORITHM_VERSION
+    meta["params_sha256"] = params_sha256(p)
+    sd = session_from_result(path.stem, res, meta, path)
+    sd.strides = add_meta_columns(sd.strides, path, meta)
+    return sd
+
+
+def add_meta_columns(df: pd.DataFrame, path, meta: dict) -> pd.DataFrame:
+    cols = {
+        "file": str(path), "session": Path(path).stem,
+        "subject_id": str(meta.get("subject_id", "") or ""), "condition": str(meta.get("condition", "") or ""),
+        "activity": str(meta.get("activity", "") or ""), "created_utc": str(meta.get("created_utc", "") or ""),
+        "algorithm_version": str(meta.get("algorithm_version", "") or ""),
+        "params_sha256": str(meta.get("params_sha256", "") or ""),
+    }
+    df = df.copy()
+    for i, (k, v) in enumerate(cols.items()):
+        if k in df.columns:
+            df = df.drop(columns=k)
+        df.insert(i, k, v)
+    return df
+
+
+def load_sessions(paths, params=None) -> list[SessionData]:
+    return [load_session(p, params) for p in expand_paths(paths)]
+
+
+def load_strides(paths, params=None, valid_only: bool = False) -> pd.DataFrame:
+    """All strides of all sessions (files or folders, ``*.h5`` recursively) in one DataFrame
+    with session metadata columns (:data:`META_COLUMNS`) first. For many sessions in
+    parallel use :func:`imugait.compare.reprocess.reprocess`."""
+    frames = []
+    for sd in load_sessions(paths, params):
+        df = sd.strides
+        if valid_only and "valid" in df.columns:
+            df = df[df["valid"].astype(bool)]
+        frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=list(META_COLUMNS))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _as_sessions(x, params) -> list[SessionData]:
+    if isinstance(x, SessionData):
+        return [x]
+    if isinstance(x, (str, Path)):
+        return load_sessions([x], params)
+    out = []
+    for item in x:
+        if isinstance(item, SessionData):
+            out.append(item)
+        elif isinstance(item, pd.DataFrame):
+            out.append(SessionData(name=f"table{len(out) + 1}", strides=item))
+        else:
+            out.extend(load_sessions([item], params))
+    return out
+
+
+def compare_sessions(before, after, out_dir=None, params=None, compare_params: CompareParams | dict | None = None,
+                     figures: bool = True) -> Comparison:
+    """Compare sessions before vs after. ``before``/``after``: a path, a folder, or a list of
+    paths / :class:`SessionData` / stride DataFrames. With ``out_dir`` also writes
+    ``comparison.json``, ``comparison.csv``, PNG figures and ``report.html``
+    (``Comparison.report_path``)."""
+    cp = CompareParams(**compare_params) if isinstance(compare_params, dict) else compare_params
+    b = _as_sessions(before, params)
+    a = _as_sessions(after, params)
+    if not b:
+        raise InputFileError(str(before), None, "holds no session", "give at least one .h5 session before")
+    if not a:
+        raise InputFileError(str(after), None, "holds no session", "give at least one .h5 session after")
+    cmp = compare(b, a, cp)
+    if out_dir is not None:
+        cmp.write(out_dir, figures=figures)
+    return cmp
+
+
+def compare_report(before_paths, after_paths, out_dir, params=None, **kw) -> Path:
+    """Run the comparison and write everything to ``out_dir``; returns the path of
+    ``report.html`` (used by ``imugait demo``)."""
+    cmp = compare_sessions(before_paths, after_paths, out_dir=out_dir, params=params, **kw)
+    return cmp.report_path
+
+
+def runner_report(path, out_dir=None, params=None) -> Path:
+    """One-page runner report of one session; returns the path of its HTML file."""
+    from imugait.compare.runner_report import write_runner_report
+
+    sd = load_session(path, params)
+    out = Path(out_dir) if out_dir else Path(path).with_suffix("").parent / (Path(path).stem + "_report")
+    return write_runner_report(sd, out)
