@@ -1,0 +1,410 @@
+"""Acquisition, recording and analysis for the live view, in a worker thread — no Qt here.
+
+Why a worker thread (and not qasync in Qt's thread)
+---------------------------------------------------
+With qasync, BLE notifications, decoding, HDF5 writes and the pipeline would all run in
+the GUI thread: a slow paint, a modal dialog or a 2 s stall in a slot would stall the
+recorder too. Here one thread owns its own asyncio loop and runs, in order, for every
+block: *record* (SessionWriter) → *model* (ring buffers) → *analysis* (GaitPipeline, in
+chunks of ``analysis_interval_s``) → *model*. The GUI only reads copies from
+:class:`~imugait.live.model.LiveModel` on its timer and sends commands (record, marker,
+recalibrate) with :func:`asyncio.run_coroutine_threadsafe`; data never touches a widget
+from this thread. The GUI can stall for seconds without losing a packet (tested in
+``tests/test_live_app.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as _dt
+import inspect
+import logging
+import math
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from imugait.acquire.base import BlockEvent, InfoEvent, LinkEvent, Source, StatusEvent
+from imugait.conventions import SIDES, Side
+from imugait.live.model import LiveModel
+from imugait.types import SampleBlock, SensorInfo
+
+log = logging.getLogger(__name__)
+
+SourceFactory = Callable[[], Source]
+
+
+def _safe_name(text: str) -> str:
+    t = re.sub(r"[^A-Za-z0-9_.-]+", "-", text.strip()).strip("-.")
+    return t or "x"
+
+
+def make_acquisition(source: Source, on_block, on_event):
+    """Build :class:`imugait.acquire.engine.Acquisition` for ``source`` with our callbacks."""
+    from imugait.acquire.engine import Acquisition
+
+    sig = inspect.signature(Acquisition)
+    kw = {}
+    if "on_block" in sig.parameters:
+        kw["on_block"] = on_block
+    if "on_event" in sig.parameters:
+        kw["on_event"] = on_event
+    return Acquisition(source, **kw)
+
+
+class LiveBackend:
+    """Runs a source through acquisition, the recorder and the gait pipelines.
+
+    Parameters
+    ----------
+    source_factory : builds the :class:`Source` inside the worker thread (sources may bind
+        to the running loop).
+    model : where results go.
+    params : :class:`imugait.analysis.AnalysisParams` (None: defaults).
+    out_dir : folder for recordings started from the GUI.
+    analysis_interval_s : samples are handed to the pipeline in chunks of this length
+        (bounds the analysis cost per packet; adds at most this much display latency).
+    label : shown in the window title ("simulated", "replay of X.h5", "BLE …").
+    """
+
+    def __init__(self, source_factory: SourceFactory, model: LiveModel, *, params=None,
+                 out_dir: str | Path = "recordings", analysis_interval_s: float = 0.05,
+                 health_interval_s: float = 0.25, label: str = "", meta: dict | None = None):
+        self._factory = source_factory
+        self.model = model
+        self.params = params
+        self.out_dir = Path(out_dir)
+        self.analysis_interval_s = float(analysis_interval_s)
+        self.health_interval_s = float(health_interval_s)
+        self.label = label
+        self.meta = dict(meta or {})
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = threading.Event()
+        self._done = threading.Event()
+        self.source: Source | None = None
+        self.acq = None
+        self._pipelines: dict[Side, Any] = {}
+        self._infos: dict[Side, SensorInfo] = {}
+        self._pending: dict[Side, list] = {s: [] for s in SIDES}
+        self._pending_n: dict[Side, int] = {s: 0 for s in SIDES}
+        self._writer = None
+        self._writer_sides: set = set()
+        self._rec_blocks = 0
+        self.n_blocks = {s: 0 for s in SIDES}
+        self.n_samples = {s: 0 for s in SIDES}
+        self.error: BaseException | None = None
+
+    # ---- lifecycle (any thread) -------------------------------------------------------
+    def start(self) -> "LiveBackend":
+        self._thread = threading.Thread(target=self._thread_main, name="imugait-live-acq", daemon=True)
+        self._thread.start()
+        self._started.wait(10.0)
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the source has ended (replay finished / stopped)."""
+        return self._done.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the source, close any recording and end the worker thread."""
+        if self._loop is not None and self.running:
+            fut = asyncio.run_coroutine_threadsafe(self._stop_async(), self._loop)
+            try:
+                fut.result(timeout)
+            except Exception:  # noqa: BLE001 - stopping must not raise into the GUI
+                log.exception("stopping the source failed")
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _call(self, coro) -> concurrent.futures.Future:
+        if self._loop is None or not self.running:
+            coro.close()
+            f: concurrent.futures.Future = concurrent.futures.Future()
+            f.set_exception(RuntimeError("the acquisition is not running"))
+            return f
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    # ---- commands from the GUI (thread-safe, return concurrent Futures) ---------------
+    def start_recording(self, subject: str = "", condition: str = "", path: str | Path | None = None,
+                        notes: str = "") -> concurrent.futures.Future:
+        return self._call(self._start_recording(subject, condition, path, notes))
+
+    def stop_recording(self, reason: str = "user stop") -> concurrent.futures.Future:
+        return self._call(self._stop_recording(reason))
+
+    def add_marker(self, text: str) -> concurrent.futures.Future:
+        return self._call(self._add_marker(text))
+
+    def recalibrate(self, side: Side | None = None) -> concurrent.futures.Future:
+        return self._call(self._recalibrate(side))
+
+    # ---- worker thread ----------------------------------------------------------------
+    def _thread_main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as e:  # noqa: BLE001 - reported in the window
+            self.error = e
+            log.exception("live acquisition failed")
+            self.model.set_error(f"acquisition stopped: {e}")
+        finally:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+                self._done.set()
+
+    async def _main(self) -> None:
+        self._started.set()
+        try:
+            self.source = self._factory()
+            sides = tuple(getattr(self.source, "sides", ()) or ())
+            self.model.set_source(self.label, sides)
+            for s in sides:
+                self.model.set_link(s, "connecting")
+            self.acq = make_acquisition(self.source, self._on_block, self._on_event)
+            t0 = getattr(self.acq, "t0_host_s", None)
+            if isinstance(t0, (int, float)) and math.isfinite(t0):
+                self.model.session_t0_host_s = float(t0)
+            health_task = asyncio.ensure_future(self._health_loop())
+            try:
+                await self.acq.run()
+            finally:
+                health_task.cancel()
+            self._flush_pipelines(final=True)
+            self._update_health()
+            for s in sides:
+                self.model.set_link(s, "stopped", "source ended")
+        finally:
+            if self._writer is not None:
+                await self._stop_recording("source ended")
+            self.model.set_finished(True)
+
+    async def _stop_async(self) -> None:
+        if self.acq is not None and hasattr(self.acq, "stop"):
+            r = self.acq.stop()
+            if inspect.isawaitable(r):
+                await r
+        elif self.source is not None:
+            await self.source.stop()
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.health_interval_s)
+            self._update_health()
+
+    def _update_health(self) -> None:
+        if self.acq is None or not hasattr(self.acq, "health"):
+            return
+        t0 = getattr(self.acq, "t0_host_s", None)
+        if self.model.session_t0_host_s is None and isinstance(t0, (int, float)) and math.isfinite(t0):
+            self.model.session_t0_host_s = float(t0)
+        for s in getattr(self.source, "sides", ()):
+            try:
+                h = self.acq.health(s)
+            except Exception:  # noqa: BLE001 - a side without data yet
+                continue
+            self.model.set_health(s, h)
+            st = getattr(h, "state", None)
+            if st:
+                self.model.set_link(s, str(st))
+
+    # callbacks from Acquisition (worker thread, inside the loop)
+    def _on_event(self, ev) -> None:
+        if isinstance(ev, InfoEvent):
+            self._infos[ev.side] = ev.info
+            self.model.set_info(ev.side, ev.info)
+            if ev.side not in self._pipelines:
+                self._pipelines[ev.side] = self._make_pipeline(ev.side, ev.info.sample_rate_hz)
+            if self._writer is not None and ev.side not in self._writer_sides:
+                self._writer_add_sensor(ev.info)
+        elif isinstance(ev, LinkEvent):
+            self.model.set_link(ev.side, ev.state, ev.reason)
+            self._writer_event(ev)
+        elif isinstance(ev, StatusEvent):
+            self._writer_event(ev)
+        elif isinstance(ev, BlockEvent):  # acquisition passes blocks to on_block already
+            pass
+
+    def _on_block(self, block: SampleBlock, t_s: np.ndarray) -> None:
+        side = block.side
+        # 1. record first: raw data is sacred
+        if self._writer is not None:
+            try:
+                if side not in self._writer_sides:
+                    info = self._infos.get(side)
+                    if info is not None:
+                        self._writer_add_sensor(info)
+                self._writer.append_block(block, t_s)
+                self._rec_blocks += 1
+            except Exception as e:  # noqa: BLE001 - keep acquiring, tell the user
+                log.exception("recording failed")
+                self.model.set_recording(error=f"recording failed: {e}")
+        # 2. raw into the model
+        acc, gyr = block.acc_mps2, block.gyr_dps
+        self.model.push_raw(side, t_s, acc, gyr, block.t_arrival_host_s)
+        self.n_blocks[side] += 1
+        self.n_samples[side] += len(block)
+        # 3. analysis in chunks
+        if side not in self._pipelines:
+            info = self._infos.get(side)
+            fs = info.sample_rate_hz if info is not None else _rate_from(t_s)
+            if fs is None:
+                return
+            self._pipelines[side] = self._make_pipeline(side, fs)
+        self._pending[side].append((np.asarray(t_s, dtype=np.float64), acc, gyr))
+        self._pending_n[side] += len(block)
+        fs = getattr(self._pipelines[side], "fs_hz", None) or 200.0
+        if self._pending_n[side] >= max(1, int(round(fs * self.analysis_interval_s))):
+            self._run_pipeline(side)
+        if self._writer is not None and self._rec_blocks % 20 == 0:
+            self.model.set_recording(n_blocks=self._rec_blocks)
+
+    def _make_pipeline(self, side: Side, fs_hz: float):
+        from imugait.analysis import AnalysisParams, GaitPipeline
+
+        return GaitPipeline(fs_hz=float(fs_hz), side=side, params=self.params or AnalysisParams())
+
+    def _run_pipeline(self, side: Side, final: bool = False) -> None:
+        p = self._pipelines.get(side)
+        if p is None:
+            return
+        chunks = self._pending[side]
+        if chunks:
+            t = np.concatenate([c[0] for c in chunks])
+            a = np.concatenate([c[1] for c in chunks])
+            g = np.concatenate([c[2] for c in chunks])
+            self._pending[side] = []
+            self._pending_n[side] = 0
+            self._publish(side, p.push(t, a, g))
+        if final:
+            self._publish(side, p.flush())
+        cal = getattr(p, "calibration", None)
+        if cal is not None:
+            self.model.set_calibration(side, cal)
+
+    def _publish(self, side: Side, out) -> None:
+        if out is None:
+            return
+        t = getattr(out, "t_s", None)
+        ang = getattr(out, "thigh_angle_deg", None)
+        if t is not None and ang is not None and len(t):
+            self.model.push_angle(side, t, ang)
+        ev = getattr(out, "events", None)
+        if ev:
+            self.model.push_events(side, ev)
+        st = getattr(out, "strides", None)
+        if st:
+            self.model.push_strides(side, st)
+
+    def _flush_pipelines(self, final: bool) -> None:
+        for s in list(self._pipelines):
+            self._run_pipeline(s, final=final)
+
+    # recording (worker thread)
+    def _session_now_s(self) -> float:
+        t0 = self.model.session_t0_host_s
+        if t0 is not None:
+            return time.monotonic() - t0
+        return self.model.t_now_s()
+
+    async def _start_recording(self, subject: str, condition: str, path, notes: str) -> str:
+        from imugait.store.writer import SessionWriter
+
+        if self._writer is not None:
+            return str(self.model.snapshot(consume=False).recording.get("path"))
+        if path is None:
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            name = f"{_safe_name(subject or 'subject')}_{_safe_name(condition or 'session')}_{stamp}.h5"
+            path = self.out_dir / name
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = dict(self.meta)
+        meta.update(subject_id=subject, condition=condition, notes=notes, source=self.label)
+        sides = tuple(getattr(self.source, "sides", ()) or ())
+        if sides:
+            meta.setdefault("sides", list(sides))
+        t0 = self.model.session_t0_host_s
+        if t0 is not None:
+            meta.setdefault("t0_host_s", float(t0))
+        writer = SessionWriter(path, meta)
+        self._writer = writer
+        self._writer_sides = set()
+        for s, info in self._infos.items():
+            self._writer_add_sensor(info)
+        self._rec_blocks = 0
+        t_start = self._session_now_s()
+        self.model.set_recording(active=True, path=str(path), n_blocks=0, started_t_s=t_start,
+                                 subject=subject, condition=condition, error="")
+        return str(path)
+
+    def _writer_add_sensor(self, info: SensorInfo) -> None:
+        if self._writer is None:
+            return
+        self._writer.add_sensor(info)
+        self._writer_sides.add(info.side)
+
+    def _writer_event(self, ev) -> None:
+        """Pass link/status events to the writer if it stores them."""
+        w = self._writer
+        if w is None:
+            return
+        for name in ("add_event", "on_event"):
+            fn = getattr(w, name, None)
+            if fn is not None:
+                try:
+                    fn(ev)
+                except Exception:  # noqa: BLE001
+                    log.exception("writer could not store %r", ev)
+                return
+
+    async def _stop_recording(self, reason: str = "user stop") -> str | None:
+        w = self._writer
+        if w is None:
+            return None
+        self._writer = None
+        path = self.model.snapshot(consume=False).recording.get("path")
+        try:
+            try:
+                w.close(reason) if "reason" in inspect.signature(w.close).parameters or \
+                    "stop_reason" in inspect.signature(w.close).parameters else w.close()
+            except TypeError:
+                w.close()
+        finally:
+            self.model.set_recording(active=False, path=None, last_path=path, n_blocks=self._rec_blocks)
+        return path
+
+    async def _add_marker(self, text: str) -> float:
+        t_s = self._session_now_s()
+        if self._writer is not None:
+            self._writer.add_marker(t_s, text)
+        self.model.add_marker(t_s, text)
+        return t_s
+
+    async def _recalibrate(self, side: Side | None) -> None:
+        for s in ([side] if side else list(self._pipelines)):
+            p = self._pipelines.get(s)
+            if p is not None and hasattr(p, "recalibrate"):
+                p.recalibrate()
+                self.model.clear_side_data(s)
+                self.model.set_calibration(s, p.calibration)
+
+
+def _rate_from(t_s: np.ndarray) -> float | None:
+    t = np.asarray(t_s, dtype=np.float64)
+    if t.size < 2:
+        return None
+    dt = np.median(np.diff(t))
+    return float(1.0 / dt) if dt > 0 else None

@@ -1,0 +1,47 @@
+"""``imugait live`` — open the live dashboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--simulate", is_flag=True, help="Two simulated thigh sensors (no hardware needed).")
+@click.option("--left", metavar="ADDR", help="BLE address (or name) of the left-thigh sensor.")
+@click.option("--right", metavar="ADDR", help="BLE address (or name) of the right-thigh sensor.")
+@click.option("--replay", type=click.Path(dir_okay=False, path_type=Path), help="Replay a recorded session (.h5).")
+@click.option("--speed", type=float, default=1.0, show_default=True,
+              help="Replay / simulation speed (× real time).")
+@click.option("--gait", type=click.Choice(["walk", "run", "mixed"]), default="run", show_default=True,
+              help="With --simulate: walking, running or both.")
+@click.option("--seed", type=int, default=1, show_default=True, help="With --simulate: random seed.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("recordings"),
+              show_default=True, help="Folder for sessions recorded from the window.")
+@click.option("--subject", default="", help="Subject id to prefill.")
+@click.option("--condition", default="", help="Condition to prefill (e.g. before, after).")
+@click.option("--record", is_flag=True, help="Start recording immediately.")
+@click.option("--screenshot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the window as PNG at the end (with --duration: after that many seconds).")
+@click.option("--duration", "duration_s", type=float, default=None,
+              help="Close after this many seconds (runs headless when there is no display).")
+@click.option("--fps", type=float, default=30.0, show_default=True, help="Redraw rate.")
+def live(simulate, left, right, replay, speed, gait, seed, out_dir, subject, condition, record, screenshot,
+         duration_s, fps):
+    """Open the live dashboard: thigh angles, strides, asymmetry, sensor health, recording.
+
+    \b
+    Examples:
+      imugait live --simulate
+      imugait live --left AA:BB:CC:DD:EE:01 --right AA:BB:CC:DD:EE:02
+      imugait live --replay recordings/R01_after.h5 --speed 2
+      imugait live --simulate --screenshot docs/img/live.png --duration 20
+    """
+    from imugait.live.app import run_live
+    from imugait.live.sources import default_sim_config
+
+    sim_config = default_sim_config(gait=gait, seed=seed) if simulate else None
+    run_live(simulate=simulate, left=left, right=right, replay=replay, speed=speed, duration_s=duration_s,
+             screenshot=screenshot, out_dir=out_dir, sim_config=sim_config, fps=fps, subject=subject,
+             condition=condition, record=record)

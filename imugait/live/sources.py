@@ -1,0 +1,82 @@
+"""Which :class:`~imugait.acquire.base.Source` the live view runs — no Qt here.
+
+``imugait live --simulate``           two in-process virtual sensors (simulated run)
+``imugait live --left A --right B``   BLE sensors (either side may be omitted)
+``imugait live --replay FILE.h5``     a recorded session, at ``--speed`` × real time
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from imugait.errors import ImugaitError
+
+
+def default_sim_config(**kw):
+    """A treadmill-like simulated run: 4 s standing (calibration), then running."""
+    from imugait.sim.gait import SimConfig
+
+    base = dict(gait="run", duration_s=3600.0, fs_hz=200.0, seed=1, stand_before_s=4.0, stand_after_s=0.0)
+    base.update(kw)
+    return SimConfig(**base)
+
+
+def source_factory(*, simulate: bool = False, left: str | None = None, right: str | None = None,
+                   replay: str | Path | None = None, speed: float = 1.0, source=None,
+                   sim_config=None, sim_kwargs: dict | None = None) -> tuple[Callable, str]:
+    """Return ``(factory, label)``; ``factory()`` builds the source inside the worker thread."""
+    chosen = [bool(simulate), bool(left or right), replay is not None, source is not None]
+    if sum(chosen) != 1:
+        raise ImugaitError("choose exactly one source: --simulate, --left/--right ADDRESS, or --replay FILE.h5")
+    if not (speed > 0):
+        raise ImugaitError(f"--speed must be > 0, got {speed}")
+    if source is not None:
+        return (lambda: source), type(source).__name__
+    if simulate:
+        cfg = sim_config or default_sim_config()
+
+        def make_sim():
+            from imugait.acquire.simulated import SimulatedSource
+
+            return _construct(SimulatedSource, cfg, speed=speed, **(sim_kwargs or {}))
+
+        gait = getattr(cfg, "gait", "")
+        return make_sim, f"simulated {gait}" + (f" at {speed:g}×" if speed != 1 else "")
+    if replay is not None:
+        path = Path(replay)
+        if not path.exists():
+            raise ImugaitError(f"{path}: no such session file — give the path of a .h5 written by imugait record")
+
+        def make_replay():
+            from imugait.acquire.replay import ReplaySource
+
+            return _construct(ReplaySource, path, speed=speed)
+
+        return make_replay, f"replay of {path.name} at {speed:g}×"
+
+    def make_ble():
+        from imugait.acquire.ble import BleSource
+
+        kw = {}
+        if left:
+            kw["left"] = left
+        if right:
+            kw["right"] = right
+        return BleSource(**kw)
+
+    names = ", ".join(f"{s} {a}" for s, a in (("left", left), ("right", right)) if a)
+    return make_ble, f"BLE ({names})"
+
+
+def _construct(cls, first, **kw):
+    """Call ``cls(first, **kw)`` passing only the keyword arguments it accepts."""
+    import inspect
+
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return cls(first, **kw)
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return cls(first, **kw)
+    return cls(first, **{k: v for k, v in kw.items() if k in params})
