@@ -145,3 +145,118 @@ def test_truth_dict_is_json_and_api_shapes(run):
                 "swing_s", "stride_s", "bout_index", "gait", "flex_peak_s", "ext_peak_s"):
         assert col in s.strides.columns
     assert len(d["sides"]["left"]["strides"]) == len(s.strides)
+
+
+def _rotmat(q):
+    w, x, y, z = q.T
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], -2)
+
+
+def test_specific_force_equals_independent_second_derivative_of_position():
+    """Integrate the ground-track velocity, add the hip and lever-arm positions, take a
+    numerical second derivative (np.gradient) and compare with the simulator's
+    specific force (computed with a different stencil)."""
+    from imugait.sim import gait as G
+
+    cfg = SimConfig(gait="run", duration_s=20, seed=9, turns=((10, 90, 2),), impacts=False, sensor_errors=False)
+    body = G._Body(cfg, np.random.default_rng(cfg.seed))
+    leg = G._Leg("right", body, np.random.default_rng([cfg.seed, 2]))
+    h = 1e-3
+    t = np.arange(0.0, 20.0, h)
+    r_T = np.array([0.0, -0.22, 0.07])
+    k = G._kin(leg, t, r_T)
+    P = np.concatenate([[np.zeros(3)], np.cumsum(0.5 * (k["V"][1:] + k["V"][:-1]), axis=0) * h])
+    a_w = np.gradient(np.gradient(P + k["q"], h, axis=0), h, axis=0)
+    f_T_ref = np.einsum("nji,nj->ni", k["R"], a_w + [0.0, GRAVITY_MPS2, 0.0])
+    f_S, w_S, _k0, _ = G._ideal_imu(leg, t, r_T, np.eye(3))
+    err = np.abs(f_T_ref - f_S)[50:-50]
+    assert np.sqrt(np.mean(err ** 2)) < 0.01 and np.percentile(err, 99.9) < 0.1
+    # angular velocity from the orientation: w = vee(R^T dR/dt)
+    W = np.einsum("nji,njk->nik", k["R"], np.gradient(k["R"], h, axis=0))
+    w_ref = np.stack([W[:, 2, 1], W[:, 0, 2], W[:, 1, 0]], -1)
+    assert np.degrees(np.abs(w_ref - w_S)[50:-50]).max() < 0.1
+
+
+def _integrate_gyro(R0, w_dps, t):
+    """Strapdown: R_{k+1} = R_k exp([w dt]x) with the mean rate of each interval."""
+    from scipy.spatial.transform import Rotation
+
+    w = np.radians(0.5 * (w_dps[1:] + w_dps[:-1])) * np.diff(t)[:, None]
+    steps = Rotation.from_rotvec(w)
+    R = Rotation.from_matrix(R0)
+    for k in range(len(w)):
+        R = R * steps[k]
+    return R.as_matrix()
+
+
+def test_turns_gyro_and_orientation_truth_agree():
+    rec = simulate(SimConfig(gait="walk", duration_s=30, seed=6, turns=((12, 90, 3), (20, -45, 2)),
+                             sensor_errors=False))
+    s = rec.sides["left"]
+    R_WS = _rotmat(s.q_world_sensor)
+    # compare at initial contacts (same gait phase), so the thigh's own motion cancels
+    ic = s.strides["ic_s"].to_numpy()
+    t11, t17, t26 = (ic[np.argmin(np.abs(ic - x))] for x in (11.0, 16.0, 26.0))
+    i11, i17, i26 = np.searchsorted(s.t_true_s, [t11, t17, t26])
+
+    def heading(i):  # thigh's anterior axis projected on the ground, + = left
+        x_T = R_WS[i] @ s.R_thigh_sensor.T @ np.array([1.0, 0.0, 0.0])
+        return np.degrees(np.arctan2(-x_T[2], x_T[0]))
+
+    assert heading(i17) - heading(i11) == pytest.approx(90.0, abs=1.0)
+    assert heading(i26) - heading(i11) == pytest.approx(45.0, abs=1.0)
+    assert s.heading_deg[-1] == pytest.approx(45.0)
+    assert s.strides["turning"].any()
+    # strapdown integration of the ideal gyro reproduces the orientation truth through the turn
+    R_end = _integrate_gyro(R_WS[i11], s.gyr_true_dps[i11:i17 + 1], s.t_true_s[i11:i17 + 1])
+    dR = R_end.T @ R_WS[i17]
+    assert np.degrees(np.arccos(np.clip((np.trace(dR) - 1) / 2, -1, 1))) < 0.5
+    # the orientation truth agrees with the accelerometer at rest: f_S = R_WS^T [0, g, 0]
+    still = s.t_true_s < 4
+    g_S = np.einsum("nji,j->ni", R_WS[still], np.array([0.0, GRAVITY_MPS2, 0.0]))
+    assert np.allclose(g_S, s.acc_true_mps2[still], atol=1e-3)
+
+
+def test_stops_and_mixed_gait():
+    rec = simulate(SimConfig(gait="mixed", duration_s=75, seed=10, stops=((60, 5),)))
+    for s in rec.sides.values():
+        st = s.strides
+        assert not ((st["ic_s"] > 59.5) & (st["ic_s"] < 65.5)).any()  # nobody walks during the stop
+        in_stop = (s.t_true_s > 61.5) & (s.t_true_s < 63.5)
+        assert np.ptp(s.thigh_angle_deg[in_stop]) < 1e-6
+        steady = st[st["steady"]]
+        walk, run = steady[steady["gait"] == "walk"], steady[steady["gait"] == "run"]
+        assert len(walk) >= 15 and len(run) >= 15
+        assert 100 <= walk["cadence_spm"].median() <= 120 and 150 <= run["cadence_spm"].median() <= 190
+        assert run["rom_deg"].median() > walk["rom_deg"].median()
+        assert set(st["bout_index"]) == {0, 1}
+    assert rec.bouts == [(5.0, 60.0), (65.0, 72.0)]
+
+
+def test_speed_change_raises_cadence_and_range():
+    rec = simulate(SimConfig(gait="run", duration_s=60, seed=13, speed_mps=2.5,
+                             speed_changes=((30, 4.0),), sides=("right",)))
+    st = rec.sides["right"].strides
+    st = st[st["steady"]]
+    slow, fast = st[st["ic_s"] < 28], st[st["ic_s"] > 33]
+    assert fast["cadence_spm"].median() > slow["cadence_spm"].median() + 8
+    assert fast["rom_deg"].median() > slow["rom_deg"].median() + 8
+
+
+def test_strap_orientation_random_and_explicit():
+    a = simulate(SimConfig(gait="walk", duration_s=10, seed=1, strap="random", sensor_errors=False))
+    R = a.sides["left"].R_thigh_sensor
+    assert np.allclose(R @ R.T, np.eye(3)) and np.linalg.det(R) == pytest.approx(1.0)
+    assert not np.allclose(R, a.sides["right"].R_thigh_sensor)
+    b = simulate(SimConfig(gait="walk", duration_s=10, seed=1, strap_R_left=np.eye(3).tolist(), sensor_errors=False))
+    s = b.sides["left"]
+    assert np.allclose(s.R_thigh_sensor, np.eye(3))
+    # identity mount: sensor axes are thigh axes; at rest gravity along +y
+    assert s.acc_true_mps2[:100, 1].mean() == pytest.approx(GRAVITY_MPS2, rel=0.01)
+    # both legs' flexion reads positive about thigh z_T whatever the mount
+    for side, ss in a.sides.items():
+        w_T = ss.gyr_true_dps @ ss.R_thigh_sensor.T
+        assert np.corrcoef(w_T[:, 2], ss.thigh_rate_dps)[0, 1] > 0.99, side

@@ -287,6 +287,8 @@ class SimSide:
     R_thigh_sensor: np.ndarray = field(default=None)  # 3x3, columns = sensor axes in thigh frame
     sensor_params: dict = field(default_factory=dict)  # biases, scale errors, clock
     impacts: pd.DataFrame = field(default=None)  # t_s, amplitude_g, rise_s
+    q_world_sensor: np.ndarray = field(default=None)  # (n,4) w,x,y,z: sensor frame -> world frame
+    heading_deg: np.ndarray = field(default=None)  # body heading (yaw about world up, + = left turn)
 
     @property
     def n(self) -> int:
@@ -520,6 +522,16 @@ def _mtv(R, v):
 
 def _mv(R, v):
     return np.einsum("nij,nj->ni", R, v)
+
+
+def _quat_from_matrix(R):
+    """(n,3,3) rotation matrices -> (n,4) unit quaternions w,x,y,z (w >= 0)."""
+    from scipy.spatial.transform import Rotation
+
+    q = Rotation.from_matrix(R).as_quat()  # x,y,z,w
+    q = np.concatenate([q[:, 3:4], q[:, :3]], axis=1)
+    q *= np.where(q[:, :1] < 0, -1.0, 1.0)
+    return q
 
 
 def default_strap_R(side: Side) -> np.ndarray:
@@ -896,6 +908,7 @@ def _simulate_side(cfg: SimConfig, leg: _Leg, rng: np.random.Generator) -> SimSi
         acc_counts=acc_counts, gyr_counts=gyr_counts,
         acc_mps2=acc_counts.astype(np.float64) * acc_scale, gyr_dps=gyr_counts.astype(np.float64) * gyr_scale,
         thigh_angle_deg=np.degrees(k0["th"]), strides=strides,
+        q_world_sensor=_quat_from_matrix(k0["R"] @ R_TS), heading_deg=np.degrees(k0["psi"]),
         thigh_rate_dps=np.degrees(thdot), gait_phase=np.mod(k0["ph"], 1.0), activity=k0["e"],
         acc_true_mps2=acc_true, gyr_true_dps=gyr_true_dps, R_thigh_sensor=R_TS, sensor_params=params,
         impacts=pd.DataFrame(imp_rows, columns=["t_s", "amplitude_g", "rise_s"]),
