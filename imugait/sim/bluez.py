@@ -607,7 +607,8 @@ class EmulatedBluez:
 
     ``peripherals``: list of :class:`EmulatedPeripheral`, or ``(peripheral, LinkProfile)``.
     ``adapter=False`` serves no adapter at all (bleak: "no Bluetooth adapters");
-    ``powered=False`` an adapter that is switched off.
+    ``powered=False`` an adapter that is switched off; ``serve_bluez=False`` a system bus
+    without BlueZ (bluetoothd not running).
     """
 
     def __init__(
@@ -619,6 +620,7 @@ class EmulatedBluez:
         adapter: bool = True,
         connect_timeout_s: float = 1.0,
         set_env: bool = True,
+        serve_bluez: bool = True,
     ):
         ok, why = bluez_available()
         if not ok:
@@ -628,6 +630,7 @@ class EmulatedBluez:
         self._initial_powered = powered
         self._with_adapter = adapter
         self._set_env = set_env
+        self._serve_bluez = serve_bluez
         self._specs = []
         for item in peripherals:
             if isinstance(item, tuple):
@@ -752,7 +755,8 @@ class EmulatedBluez:
             bus.export(ADAPTER_PATH, self._adapter)
         for periph, link in self._specs:
             self._add_device(bus, periph, link)
-        await bus.request_name(BLUEZ)
+        if self._serve_bluez:
+            await bus.request_name(BLUEZ)
         self._t0 = time.monotonic()
         tasks = [asyncio.create_task(self._advertiser())]
         for dev in self._devices.values():

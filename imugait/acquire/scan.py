@@ -1,0 +1,237 @@
+"""Find supported BLE sensors nearby, and turn "Bluetooth is not usable" into a sentence.
+
+Kinds are recognised from what a sensor advertises:
+
+* ``imugait``   — the open imugait protocol service UUID (``imugait.protocol.constants``).
+* ``polar``     — a Polar Verity Sense: name ``Polar Sense …`` (the Verity Sense's
+  advertised name), or the PMD service UUID in the advertisement. Other Polar devices
+  (H10 chest strap, OH1) are listed only with ``show_all`` (no gyroscope).
+* ``movesense`` — the Movesense GATT Sensor Data service UUID, or a name ``Movesense …``.
+
+:func:`bluetooth_unavailable` maps bleak's and D-Bus's failures to
+:class:`imugait.errors.BluetoothUnavailableError` with what to do about it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from imugait.errors import BluetoothUnavailableError, DeviceNotFoundError
+from imugait.protocol import constants as IMU
+from imugait.protocol import movesense as M
+from imugait.protocol import polar as P
+
+KINDS = ("imugait", "polar", "movesense")
+KIND_LABELS = {
+    "imugait": "imugait open-protocol sensor",
+    "polar": "Polar Verity Sense",
+    "movesense": "Movesense",
+    "other-polar": "Polar device without gyroscope (not supported)",
+}
+
+
+def classify(name: str | None, service_uuids, manufacturer_data=None) -> str | None:
+    """Which supported kind an advertisement belongs to (``None``: not a sensor we read)."""
+    uuids = {u.lower() for u in (service_uuids or ())}
+    nm = (name or "").strip()
+    if IMU.SERVICE_UUID.lower() in uuids:
+        return "imugait"
+    if P.PMD_SERVICE_UUID in uuids or nm.startswith("Polar Sense"):
+        return "polar"
+    if M.GSP_SERVICE_UUID in uuids or nm.startswith("Movesense"):
+        return "movesense"
+    if nm.startswith("Polar ") or 0x006B in (manufacturer_data or {}):
+        return "other-polar"
+    return None
+
+
+@dataclass(frozen=True)
+class FoundSensor:
+    name: str
+    address: str
+    rssi_dbm: int
+    kind: str | None
+    service_uuids: tuple[str, ...] = ()
+    device: object = field(default=None, compare=False, repr=False)  # bleak BLEDevice
+
+    @property
+    def supported(self) -> bool:
+        return self.kind in KINDS
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS.get(self.kind or "", "unknown device")
+
+
+def bluetooth_unavailable(exc: BaseException) -> BluetoothUnavailableError | None:
+    """The user-facing error for ``exc`` if it means "Bluetooth cannot be used here"."""
+    from bleak.exc import BleakBluetoothNotAvailableError, BleakDBusError
+
+    if isinstance(exc, BluetoothUnavailableError):
+        return exc
+    if isinstance(exc, BleakBluetoothNotAvailableError):
+        reason = getattr(exc, "reason", None)
+        rname = getattr(reason, "name", "")
+        if rname == "POWERED_OFF":
+            return BluetoothUnavailableError(
+                "Bluetooth is switched off — turn it on (bluetoothctl power on, or the system "
+                "Bluetooth settings) and try again."
+            )
+        if rname == "NO_BLE_CENTRAL_ROLE":
+            return BluetoothUnavailableError(
+                "this computer's Bluetooth adapter cannot connect to Bluetooth Low Energy sensors — "
+                "use a Bluetooth 4.0+ adapter."
+            )
+        if "DENIED" in rname or "UNAUTHORIZED" in rname:
+            return BluetoothUnavailableError(
+                "this program is not allowed to use Bluetooth — grant Bluetooth permission and try again."
+            )
+        return BluetoothUnavailableError(
+            "no Bluetooth adapter was found on this computer — plug in a Bluetooth 4.0+ (BLE) adapter "
+            "or enable the built-in one, then try again."
+        )
+    if isinstance(exc, BleakDBusError):
+        name = getattr(exc, "dbus_error", "") or ""
+        if "ServiceUnknown" in name or "NameHasNoOwner" in name:
+            return BluetoothUnavailableError(
+                "the Bluetooth service is not running — start it (sudo systemctl start bluetooth) "
+                "and try again."
+            )
+        if "AccessDenied" in name or "NotPermitted" in name or "NotAuthorized" in name:
+            return BluetoothUnavailableError(
+                "this user may not use Bluetooth — add it to the 'bluetooth' group or run with the "
+                "needed permission."
+            )
+        if "NotReady" in name:
+            return BluetoothUnavailableError("Bluetooth is switched off or not ready — turn it on and try again.")
+        return None
+    if isinstance(exc, PermissionError):
+        return BluetoothUnavailableError(
+            "this user may not talk to the system's Bluetooth service (permission denied on the "
+            "D-Bus system bus) — add it to the 'bluetooth' group or run with the needed permission."
+        )
+    if isinstance(exc, (FileNotFoundError, ConnectionRefusedError, ConnectionResetError)):
+        return BluetoothUnavailableError(
+            "cannot reach the system's Bluetooth service (no D-Bus system bus) — on Linux install "
+            "and start BlueZ (bluez package, systemctl start bluetooth); in a container, share "
+            "/run/dbus with the host."
+        )
+    return None
+
+
+async def scan(timeout_s: float = 5.0, *, show_all: bool = False) -> list[FoundSensor]:
+    """Scan for ``timeout_s`` and return sensors, strongest signal first.
+
+    Raises :class:`BluetoothUnavailableError` when Bluetooth cannot be used.
+    """
+    from bleak import BleakScanner
+
+    try:
+        found = await BleakScanner.discover(timeout=timeout_s, return_adv=True)
+    except Exception as e:  # noqa: BLE001 - mapped below or re-raised
+        mapped = bluetooth_unavailable(e)
+        if mapped is not None:
+            raise mapped from e
+        raise
+    out = []
+    for dev, adv in found.values():
+        name = adv.local_name or dev.name or ""
+        kind = classify(name, adv.service_uuids, adv.manufacturer_data)
+        if kind not in KINDS and not show_all:
+            continue
+        out.append(FoundSensor(name, dev.address, int(adv.rssi), kind, tuple(adv.service_uuids), dev))
+    out.sort(key=lambda s: -s.rssi_dbm)
+    return out
+
+
+def _matches(ident: str, dev_address: str, name: str) -> bool:
+    i = ident.strip()
+    return i.upper() == (dev_address or "").upper() or (bool(name) and i == name)
+
+
+async def find_sensor(ident: str, timeout_s: float = 10.0) -> FoundSensor:
+    """Find the sensor the user named: an address (any case) or its exact advertised name.
+
+    Stops scanning as soon as it is seen. Only that device is returned — imugait never
+    connects to a device the user did not name.
+    """
+    from bleak import BleakScanner
+
+    seen: dict[str, tuple] = {}
+
+    def _filter(dev, adv) -> bool:
+        name = adv.local_name or dev.name or ""
+        if _matches(ident, dev.address, name):
+            seen["hit"] = (dev, adv, name)
+            return True
+        return False
+
+    try:
+        dev = await BleakScanner.find_device_by_filter(_filter, timeout=timeout_s)
+    except Exception as e:  # noqa: BLE001
+        mapped = bluetooth_unavailable(e)
+        if mapped is not None:
+            raise mapped from e
+        raise
+    if dev is None:
+        raise DeviceNotFoundError(
+            f"sensor {ident!r} was not found within {timeout_s:g} s — is it switched on, charged and "
+            "close by, and not connected to a phone? (imugait scan lists what is in range)"
+        )
+    _d, adv, name = seen["hit"]
+    return FoundSensor(name, dev.address, int(adv.rssi), classify(name, adv.service_uuids, adv.manufacturer_data),
+                       tuple(adv.service_uuids), dev)
+
+
+async def find_sensors(idents: list[str], timeout_s: float = 10.0) -> list[FoundSensor]:
+    """Find several named sensors in one scan (names must be unique among what is seen)."""
+    from bleak import BleakScanner
+
+    want = [i.strip() for i in idents]
+    hits: dict[str, tuple] = {}
+    done = asyncio.Event()
+
+    def _cb(dev, adv):
+        name = adv.local_name or dev.name or ""
+        for i in want:
+            if _matches(i, dev.address, name):
+                prev = hits.get(i)
+                if prev is None:
+                    hits[i] = (dev, adv, name)
+                elif prev[0] == "ambiguous":
+                    pass
+                elif prev[0].address != dev.address:
+                    hits[i] = ("ambiguous", prev[0], dev)
+                else:
+                    hits[i] = (dev, adv, name)
+        if all(i in hits for i in want):
+            done.set()
+
+    try:
+        async with BleakScanner(detection_callback=_cb):
+            try:
+                await asyncio.wait_for(done.wait(), timeout_s)
+            except asyncio.TimeoutError:
+                pass
+    except Exception as e:  # noqa: BLE001
+        mapped = bluetooth_unavailable(e)
+        if mapped is not None:
+            raise mapped from e
+        raise
+    out = []
+    for i in want:
+        h = hits.get(i)
+        if h is None:
+            raise DeviceNotFoundError(
+                f"sensor {i!r} was not found within {timeout_s:g} s — is it switched on, charged and close "
+                "by, and not connected to a phone? (imugait scan lists what is in range)"
+            )
+        if h[0] == "ambiguous":
+            raise DeviceNotFoundError(
+                f"more than one sensor is called {i!r} ({h[1].address}, {h[2].address}) — name it by address instead"
+            )
+        dev, adv, name = h
+        out.append(FoundSensor(name, dev.address, int(adv.rssi), classify(name, adv.service_uuids, adv.manufacturer_data),
+                               tuple(adv.service_uuids), dev))
+    return out

@@ -1,0 +1,82 @@
+"""`imugait scan` through unmodified bleak and the emulated BlueZ; Bluetooth-unavailable cases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import pytest
+
+from imugait.acquire.scan import classify, find_sensors, scan
+from imugait.errors import BluetoothUnavailableError, DeviceNotFoundError
+from imugait.protocol import constants as IMU
+from imugait.sim.bluez import EmulatedBluez
+from imugait.sim.virtual_commercial import VirtualMovesense, VirtualPolarVeritySense
+from ble_fixtures import PlainPeripheral, requires_bluez
+
+pytestmark = pytest.mark.ble
+
+POLAR = "A0:9E:1A:B3:6E:4C"
+MOVE = "0C:8C:DC:31:22:07"
+HRM = "F1:22:33:44:55:66"
+
+
+def run_cli(args, env_addr, timeout=60):
+    env = dict(os.environ)
+    env["DBUS_SYSTEM_BUS_ADDRESS"] = env_addr
+    return subprocess.run([sys.executable, "-m", "imugait", *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def test_classify_from_advertisements():
+    assert classify("x", [IMU.SERVICE_UUID.upper()]) == "imugait"
+    assert classify("Polar Sense B36E4C2A", []) == "polar"
+    assert classify("Movesense 220330000123", []) == "movesense"
+    assert classify("", ["34802252-7185-4d5d-b431-630e7050e8f0"]) == "movesense"
+    assert classify("Polar H10 1234", [], {0x006B: b""}) == "other-polar"
+    assert classify("HRM-Pro", ["0000180d-0000-1000-8000-00805f9b34fb"]) is None
+
+
+@requires_bluez
+def test_scan_lists_supported_sensors_with_kind_and_rssi():
+    devs = [VirtualPolarVeritySense(POLAR, rssi_dbm=-55), VirtualMovesense(MOVE, rssi_dbm=-75), PlainPeripheral(HRM)]
+    with EmulatedBluez(devs):
+        found = asyncio.run(scan(1.0))
+        every = asyncio.run(scan(1.0, show_all=True))
+        named = asyncio.run(find_sensors([MOVE.lower(), "Polar Sense B36E4C2A"], timeout_s=3.0))
+        with pytest.raises(DeviceNotFoundError, match="not found"):
+            asyncio.run(find_sensors(["AA:AA:AA:AA:AA:AA"], timeout_s=0.5))
+    assert [(f.address, f.kind) for f in found] == [(POLAR, "polar"), (MOVE, "movesense")]  # strongest first
+    assert -60 <= found[0].rssi_dbm <= -50 and found[0].name == "Polar Sense B36E4C2A"
+    assert {f.address for f in every} == {POLAR, MOVE, HRM}
+    assert [n.address for n in named] == [MOVE, POLAR] and named[0].device is not None
+
+
+@requires_bluez
+def test_scan_command_output():
+    with EmulatedBluez([VirtualPolarVeritySense(POLAR), VirtualMovesense(MOVE)]) as bz:
+        r = run_cli(["scan", "--timeout", "1"], bz.address)
+    assert r.returncode == 0, r.stderr
+    assert POLAR in r.stdout and "Polar Verity Sense" in r.stdout and "Movesense" in r.stdout
+
+
+def test_scan_without_system_bus_says_so(tmp_path):
+    r = run_cli(["scan", "--timeout", "0.5"], f"unix:path={tmp_path}/no-such-socket")
+    assert r.returncode == BluetoothUnavailableError.exit_code
+    assert "Bluetooth" in r.stderr and "Traceback" not in r.stderr
+
+
+@requires_bluez
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"powered": False}, "switched off"),
+        ({"adapter": False}, "no Bluetooth adapter"),
+        ({"serve_bluez": False}, "service is not running"),
+    ],
+)
+def test_scan_bluetooth_unavailable(kwargs, words):
+    with EmulatedBluez([], **kwargs):
+        with pytest.raises(BluetoothUnavailableError, match=words):
+            asyncio.run(scan(0.5))
