@@ -58,19 +58,32 @@ _WALK_PTS = (
 )
 _WALK_STANCE = 0.60
 _RUN_PTS = (
-    (0.00, 27.0), (0.08, 20.0), (0.20, 4.0), (0.30, -11.0), (0.36, -17.0), (0.42, -14.0),
-    (0.55, 5.0), (0.70, 29.0), (0.82, 36.0), (0.92, 32.0),
+    (0.00, 27.0), (0.08, 20.0), (0.18, 6.0), (0.28, -9.5), (0.365, -17.0), (0.46, -11.0),
+    (0.57, 5.0), (0.70, 27.0), (0.82, 36.0), (0.92, 32.0),
 )
 _RUN_STANCE = 0.38
 
 
 class _Template:
+    """Periodic, infinitely smooth thigh-angle template: a periodic cubic spline through
+    the control points, low-passed to its first ``N_HARMONICS`` Fourier harmonics (so
+    angular acceleration, hence tangential acceleration, is smooth too)."""
+
+    N_HARMONICS = 7
+
     def __init__(self, pts, stance_frac: float):
         ph = np.array([p[0] for p in pts] + [1.0])
         val = np.array([p[1] for p in pts] + [pts[0][1]])
-        self.spline = CubicSpline(ph, val, bc_type="periodic")
+        spline = CubicSpline(ph, val, bc_type="periodic")
+        m = 1024
+        c = np.fft.rfft(spline(np.arange(m) / m)) / m
+        self.a0 = float(c[0].real)
+        k = np.arange(1, self.N_HARMONICS + 1)
+        self.k = k
+        self.cos_c = 2.0 * c[k].real
+        self.sin_c = -2.0 * c[k].imag
         u = np.linspace(0.0, 1.0, 20001)
-        v = self.spline(u)
+        v = self.eval(u)
         self.max_deg = float(v.max())
         self.min_deg = float(v.min())
         self.rom_deg = self.max_deg - self.min_deg
@@ -78,6 +91,11 @@ class _Template:
         self.flex_phase = float(u[v.argmax()])
         self.ext_phase = float(u[v.argmin()])
         self.stance_frac = stance_frac
+
+    def eval(self, u):
+        u = np.asarray(u, dtype=float)
+        x = 2.0 * np.pi * u[..., None] * self.k
+        return self.a0 + np.cos(x) @ self.cos_c + np.sin(x) @ self.sin_c
 
     def shape(self, frac, rom_deg, mid_deg, stance_frac):
         """Angle at fractional phase ``frac`` for the given range, mid-angle and stance
@@ -87,7 +105,7 @@ class _Template:
         s = np.clip(stance_frac, 0.05, 0.95)
         beta = np.clip(2 * np.pi * (s0 - s) / np.sin(2 * np.pi * s), -0.9, 0.9)
         w = frac + beta * np.sin(2 * np.pi * frac) / (2 * np.pi)
-        return mid_deg + (rom_deg / self.rom_deg) * (self.spline(np.mod(w, 1.0)) - self.mid_deg)
+        return mid_deg + (rom_deg / self.rom_deg) * (self.eval(w) - self.mid_deg)
 
 
 WALK_TEMPLATE = _Template(_WALK_PTS, _WALK_STANCE)
