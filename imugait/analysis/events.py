@@ -33,7 +33,8 @@ def _window(sig, a: int, b: int):
 def initial_contact(sig, f_idx: int, T_ref_s: float, fs_hz: float, p: AnalysisParams):
     """Return (fractional global index of IC, info dict)."""
     T = min(max(T_ref_s, p.min_stride_s), p.max_stride_s)
-    a, b = _window(sig, f_idx + int(round(p.ic_search_frac[0] * T * fs_hz)), f_idx + int(round(p.ic_search_frac[1] * T * fs_hz)) + 1)
+    fi = int(round(f_idx))
+    a, b = _window(sig, fi + int(round(p.ic_search_frac[0] * T * fs_hz)), fi + int(round(p.ic_search_frac[1] * T * fs_hz)) + 1)
     info = {"impact_g": 0.0, "method": "fraction"}
     if b - a < 3:
         return float(f_idx), info
@@ -44,21 +45,21 @@ def initial_contact(sig, f_idx: int, T_ref_s: float, fs_hz: float, p: AnalysisPa
     k = int(np.argmax(d))
     rise = float(d[k])
     med = float(np.median(np.abs(d)))
-    frac = p.ic_default_frac_run if (60.0 / T * 2 >= p.run_cadence_spm) else p.ic_default_frac_walk
+    frac = p.ic_default_frac_run if classify_gait(T, float(an.max()), p) == "run" else p.ic_default_frac_walk
     info["impact_idx"] = a + k
     info["impact_rise_gps"] = rise / max(med, 1e-9)
     return float(f_idx + frac * T * fs_hz), info
 
 
 def toe_off(sig, e_idx: int, f0: int, f1: int, ic0: float, ic1: float, stride_s: float, gait: str, fs_hz: float, p: AnalysisParams):
-    off = p.to_offset_run_s if gait == "run" else p.to_offset_walk_s
-    return float(e_idx + off * fs_hz), {"method": "ext_peak_offset"}
+    frac = p.to_frac_run if gait == "run" else p.to_frac_walk
+    return float(e_idx + frac * stride_s * fs_hz), {"method": "ext_peak_offset"}
 
 
 def classify_gait(stride_s: float, impact_g: float, p: AnalysisParams) -> str:
     if not (stride_s > 0 and math.isfinite(stride_s)):
         return ""
     cad = 120.0 / stride_s
-    if cad >= p.run_cadence_spm and impact_g >= p.run_impact_g or cad >= 175:
+    if (cad >= p.run_cadence_spm and impact_g >= p.run_impact_g) or cad >= 175:
         return "run"
     return "walk"

@@ -36,7 +36,7 @@ class AnalysisParams:
     """Allowed ratio of gyro-integrated to accelerometer-derived stride ROM (scale check)."""
 
     # --- orientation (VQF) --------------------------------------------------------------
-    vqf_tau_acc_s: float = 3.0
+    vqf_tau_acc_s: float = 8.0
 
     # --- segmentation -------------------------------------------------------------------
     smooth_s: float = 0.08
@@ -54,12 +54,13 @@ class AnalysisParams:
     # --- events -------------------------------------------------------------------------
     ic_search_frac: tuple = (0.0, 0.30)
     """IC is searched in [F + a·T, F + b·T] after peak flexion F (T = stride time)."""
-    ic_default_frac_walk: float = 0.09
-    ic_default_frac_run: float = 0.17
-    to_offset_walk_s: float = 0.07
-    to_offset_run_s: float = 0.0
-    run_cadence_spm: float = 130.0
-    run_impact_g: float = 2.5
+    ic_default_frac_walk: float = 0.11
+    ic_default_frac_run: float = 0.185
+    to_frac_walk: float = 0.07
+    """TO = peak extension + this fraction of the stride (walking; running: ``to_frac_run``)."""
+    to_frac_run: float = 0.01
+    run_cadence_spm: float = 140.0
+    run_impact_g: float = 3.0
 
     def to_dict(self) -> dict:
         d = asdict(self)

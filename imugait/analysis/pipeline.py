@@ -373,7 +373,7 @@ class GaitPipeline:
                 if self._cand is None or val > self._cand[1]:
                     self._cand = (idx, val)
             elif self._cand is not None and val < self._cand[1] - h:
-                self._F.append(self._cand)
+                self._F.append(self._refine_peak(self._cand))
                 self._on_flexion_peak()
                 self._mode, self._cand = -1, (idx, val)
         else:
@@ -381,11 +381,24 @@ class GaitPipeline:
                 if val < self._cand[1]:
                     self._cand = (idx, val)
             elif val > self._cand[1] + h:
-                self._E.append(self._cand)
+                self._E.append(self._refine_peak(self._cand, -1.0))
                 if len(self._F):
                     self._roms.append(self._F[-1][1] - self._cand[1])
                     self._roms = self._roms[-5:]
                 self._mode, self._cand = 1, (idx, val)
+
+    def _refine_peak(self, cand, sign: float = 1.0):
+        """Peak flexion on the raw angle within ±H of the smoothed extremum, with parabolic
+        sub-sample interpolation -> (fractional index, value)."""
+        idx, _ = cand
+        b = self._sig.base
+        ang = self._sig["ang"]
+        lo, hi = max(idx - self._H, b + 1), min(idx + self._H + 1, self._sig.end - 1)
+        k = lo + int(np.argmax(sign * ang[lo - b:hi - b]))
+        y0, y1, y2 = sign * ang[k - 1 - b], sign * ang[k - b], sign * ang[k + 1 - b]
+        den = y0 - 2 * y1 + y2
+        off = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+        return (k + float(np.clip(off, -0.5, 0.5)), float(sign * y1))
 
     def _on_flexion_peak(self):
         """A new F confirmed: form the stride candidate F[-2] -> F[-1]."""
@@ -400,7 +413,7 @@ class GaitPipeline:
     def _all_breaks_between(self, a, b):
         brk = self._sig["brk"]
         base = self._sig.base
-        lo, hi = max(a + 1 - base, 0), max(b + 1 - base, 0)
+        lo, hi = max(int(a) + 1 - base, 0), max(int(b) + 1 - base, 0)
         return (base + np.flatnonzero(brk[lo:hi]) + lo).tolist()
 
     # ----------------------------------------------------------------- 5./6. events, strides
@@ -411,7 +424,7 @@ class GaitPipeline:
         while self._pending:
             c = self._pending[0]
             T_f = (c["f1"] - c["f0"]) * self._T
-            need_end = c["f1"] + int(math.ceil((p.ic_search_frac[1] * min(T_f, p.max_stride_s) + 0.3) * self.fs_hz)) + self._H + 2
+            need_end = int(c["f1"]) + int(math.ceil((p.ic_search_frac[1] * min(T_f, p.max_stride_s) + 0.3) * self.fs_hz)) + self._H + 2
             if need_end > sig.end and not final:
                 break
             self._pending.pop(0)
@@ -536,11 +549,11 @@ class GaitPipeline:
         keep_from = sig.end - int(10 * self.fs_hz)
         cands = [keep_from, self._ext_next - self._H - 2]
         if self._pending:
-            cands.append(self._pending[0]["f0"] - int(3 * self.fs_hz))
+            cands.append(int(self._pending[0]["f0"]) - int(3 * self.fs_hz))
         if self._bout:
             cands.append(int(math.floor(min(d["_f1"] for d in self._bout[-1:]))) - int(3 * self.fs_hz))
         if self._F:
-            cands.append(self._F[-1][0] - int(3 * self.fs_hz))
+            cands.append(int(self._F[-1][0]) - int(3 * self.fs_hz))
         keep = min(cands)
         if keep - sig.base > int(20 * self.fs_hz):
             sig.trim_before(keep)
