@@ -300,7 +300,9 @@ def make_backend(*, simulate: bool = False, left: str | None = None, right: str 
 
     factory, auto_label = sources.source_factory(simulate=simulate, left=left, right=right, replay=replay,
                                                  speed=speed, source=source, sim_config=sim_config)
-    return LiveBackend(factory, model or LiveModel(), params=params, out_dir=out_dir, label=label or auto_label)
+    kind = "simulated" if simulate else "replay" if replay is not None else "ble" if (left or right) else "other"
+    return LiveBackend(factory, model or LiveModel(), params=params, out_dir=out_dir, label=label or auto_label,
+                       meta={"source": kind, "activity": getattr(sim_config, "gait", "") if simulate else ""})
 
 
 def qapp() -> QtWidgets.QApplication:

@@ -228,8 +228,11 @@ class LiveBackend:
             self.model.set_info(ev.side, ev.info)
             if ev.side not in self._pipelines:
                 self._pipelines[ev.side] = self._make_pipeline(ev.side, ev.info.sample_rate_hz)
-            if self._writer is not None and ev.side not in self._writer_sides:
-                self._writer_add_sensor(ev.info)
+            if self._writer is not None:
+                if ev.side in self._writer_sides:
+                    self._writer_event(ev)  # re-read after a reconnect
+                else:
+                    self._writer_add_sensor(ev.info)
         elif isinstance(ev, LinkEvent):
             self.model.set_link(ev.side, ev.state, ev.reason)
             self._writer_event(ev)
@@ -332,7 +335,9 @@ class LiveBackend:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = dict(self.meta)
-        meta.update(subject_id=subject, condition=condition, notes=notes, source=self.label)
+        meta.update(subject_id=subject, condition=condition, notes=notes)
+        meta.setdefault("source", self.label)
+        meta.setdefault("source_json", {"live": self.label})
         sides = tuple(getattr(self.source, "sides", ()) or ())
         if sides:
             meta.setdefault("sides", list(sides))
@@ -353,22 +358,28 @@ class LiveBackend:
     def _writer_add_sensor(self, info: SensorInfo) -> None:
         if self._writer is None:
             return
-        self._writer.add_sensor(info)
-        self._writer_sides.add(info.side)
+        try:
+            self._writer.add_sensor(info)
+            self._writer_sides.add(info.side)
+        except Exception as e:  # noqa: BLE001 - e.g. a sensor appearing after the recording started
+            self.model.set_recording(error=f"{info.side} sensor not recorded: {e}")
 
     def _writer_event(self, ev) -> None:
-        """Pass link/status events to the writer if it stores them."""
+        """Store link and status events in the recording (raw data is sacred: so is its context)."""
         w = self._writer
         if w is None:
             return
-        for name in ("add_event", "on_event"):
-            fn = getattr(w, name, None)
-            if fn is not None:
-                try:
-                    fn(ev)
-                except Exception:  # noqa: BLE001
-                    log.exception("writer could not store %r", ev)
-                return
+        try:
+            if isinstance(ev, LinkEvent):
+                w.add_link_event(ev.side, ev.state, ev.t_host_s, ev.reason, ev.intentional)
+            elif isinstance(ev, StatusEvent):
+                w.add_status(ev.side, ev.t_host_s - w.t0_host_s, ev.battery_pct, ev.device_dropped_samples,
+                             ev.fifo_overflow)
+            elif isinstance(ev, InfoEvent):
+                w.add_info(ev.info, ev.t_host_s - w.t0_host_s)
+        except Exception as e:  # noqa: BLE001 - keep acquiring, tell the user
+            log.exception("writer could not store %r", ev)
+            self.model.set_recording(error=f"recording: {e}")
 
     async def _stop_recording(self, reason: str = "user stop") -> str | None:
         w = self._writer
@@ -377,11 +388,10 @@ class LiveBackend:
         self._writer = None
         path = self.model.snapshot(consume=False).recording.get("path")
         try:
-            try:
-                w.close(reason) if "reason" in inspect.signature(w.close).parameters or \
-                    "stop_reason" in inspect.signature(w.close).parameters else w.close()
-            except TypeError:
-                w.close()
+            w.close(reason)
+        except Exception as e:  # noqa: BLE001
+            log.exception("closing the recording failed")
+            self.model.set_recording(error=f"closing the recording failed: {e}")
         finally:
             self.model.set_recording(active=False, path=None, last_path=path, n_blocks=self._rec_blocks)
         return path
@@ -389,7 +399,10 @@ class LiveBackend:
     async def _add_marker(self, text: str) -> float:
         t_s = self._session_now_s()
         if self._writer is not None:
-            self._writer.add_marker(t_s, text)
+            try:
+                self._writer.add_marker(t_s, text)
+            except Exception as e:  # noqa: BLE001
+                self.model.set_recording(error=f"marker not stored: {e}")
         self.model.add_marker(t_s, text)
         return t_s
 

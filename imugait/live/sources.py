@@ -14,10 +14,10 @@ from imugait.errors import ImugaitError
 
 
 def default_sim_config(**kw):
-    """A treadmill-like simulated run: 4 s standing (calibration), then running."""
+    """A treadmill-like simulated run: 4 s standing (calibration), then 10 min running."""
     from imugait.sim.gait import SimConfig
 
-    base = dict(gait="run", duration_s=3600.0, fs_hz=200.0, seed=1, stand_before_s=4.0, stand_after_s=0.0)
+    base = dict(gait="run", duration_s=600.0, fs_hz=200.0, seed=1, stand_before_s=4.0, stand_after_s=0.0)
     base.update(kw)
     return SimConfig(**base)
 
