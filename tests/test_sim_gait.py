@@ -260,3 +260,31 @@ def test_strap_orientation_random_and_explicit():
     for side, ss in a.sides.items():
         w_T = ss.gyr_true_dps @ ss.R_thigh_sensor.T
         assert np.corrcoef(w_T[:, 2], ss.thigh_rate_dps)[0, 1] > 0.99, side
+
+
+def test_sensor_seed_keeps_the_same_physical_sensor_errors():
+    a = simulate(SimConfig(gait="run", duration_s=10, seed=1, sensor_seed=42))
+    b = simulate(SimConfig(gait="run", duration_s=10, seed=2, sensor_seed=42, rom_scale=0.9))
+    c = simulate(SimConfig(gait="run", duration_s=10, seed=1))
+    for side in ("left", "right"):
+        pa, pb, pc = (r.sides[side].sensor_params for r in (a, b, c))
+        for k in ("acc_bias_mps2", "gyr_bias_dps", "acc_scale_factor", "gyr_misalignment"):
+            assert np.array_equal(pa[k], pb[k])
+            assert not np.array_equal(pa[k], pc[k])
+        assert not np.array_equal(a.sides[side].acc_counts[:500], b.sides[side].acc_counts[:500])
+
+
+def test_sensor_error_model_is_as_documented():
+    """y = diag(scale)·M·x + b + drift + noise (docs/simulator.md), then int16 counts."""
+    rec = simulate(SimConfig(gait="walk", duration_s=10, seed=3, acc_noise_density_mps2_rthz=0.0,
+                             gyr_noise_density_dps_rthz=0.0, acc_bias_rw_mps2_rts=0.0, gyr_bias_rw_dps_rts=0.0))
+    for s in rec.sides.values():
+        p = s.sensor_params
+        for meas, true, sc, M, b, lsb in (
+                (s.acc_mps2, s.acc_true_mps2, p["acc_scale_factor"], p["acc_misalignment"], p["acc_bias_mps2"],
+                 s.info.acc_scale_mps2),
+                (s.gyr_dps, s.gyr_true_dps, p["gyr_scale_factor"], p["gyr_misalignment"], p["gyr_bias_dps"],
+                 s.info.gyr_scale_dps)):
+            pred = true @ (np.diag(sc) @ M).T + b
+            assert np.abs(meas - pred).max() <= 0.5 * lsb + 1e-9
+        assert np.all(np.abs(p["acc_scale_factor"] - 1) < 0.05)

@@ -97,14 +97,22 @@ class _Template:
         x = 2.0 * np.pi * u[..., None] * self.k
         return self.a0 + np.cos(x) @ self.cos_c + np.sin(x) @ self.sin_c
 
+    def _bump(self, u):
+        """C2 bump on [0, flex_phase], zero elsewhere (so IC and peak flexion stay put)."""
+        pf = self.flex_phase
+        x = np.where((u > 0) & (u < pf), np.sin(np.pi * np.clip(u, 0.0, pf) / pf), 0.0)
+        return x * x * x
+
     def shape(self, frac, rom_deg, mid_deg, stance_frac):
-        """Angle at fractional phase ``frac`` for the given range, mid-angle and stance
-        fraction (a smooth monotone phase warp maps TO ``stance_frac`` onto the
-        template's TO)."""
+        """Angle at fractional phase ``frac`` (0 = IC) for the given range, mid-angle and
+        stance fraction. A smooth monotone phase warp ``w = u + beta*B(u)`` with a C2 bump
+        ``B`` vanishing at IC and at peak flexion maps TO (``stance_frac``) onto the
+        template's TO, so IC, peak flexion and the late swing keep their timing while
+        stance/early swing stretch."""
         s0 = self.stance_frac
-        s = np.clip(stance_frac, 0.05, 0.95)
-        beta = np.clip(2 * np.pi * (s0 - s) / np.sin(2 * np.pi * s), -0.9, 0.9)
-        w = frac + beta * np.sin(2 * np.pi * frac) / (2 * np.pi)
+        s = np.clip(stance_frac, 0.05, self.flex_phase - 0.05)
+        beta = np.clip((s0 - s) / np.maximum(self._bump(s), 1e-3), -0.2, 0.2)
+        w = frac + beta * self._bump(frac)
         return mid_deg + (rom_deg / self.rom_deg) * (self.eval(w) - self.mid_deg)
 
 
@@ -136,7 +144,7 @@ def walk_rom_deg(v):
 
 
 def run_rom_deg(v):
-    return np.clip(45.0 + 8.0 * (np.asarray(v, dtype=float) - 2.0), 40.0, 70.0)
+    return np.clip(45.0 + 8.0 * (np.asarray(v, dtype=float) - 2.0), 40.0, 66.0)
 
 
 DEFAULT_SPEED_MPS = {"walk": 1.3, "run": 3.0}
@@ -215,6 +223,9 @@ class SimConfig:
     misalign_sd_deg: float = 0.3
     clock_drift_ppm: float | None = None  # None: random in +-30 ppm per sensor
     clock_offset_s: float | None = None  # None: random 1..1000 s per sensor
+    # static sensor errors (scale, misalignment, constant biases) drawn from this seed
+    # instead of ``seed`` when given: "the same physical sensors" in several recordings
+    sensor_seed: int | None = None
 
     def __post_init__(self):
         if self.gait not in ("walk", "run", "mixed"):
@@ -894,12 +905,15 @@ def _simulate_side(cfg: SimConfig, leg: _Leg, rng: np.random.Generator) -> SimSi
                   sensor_dist_m=cfg.sensor_dist_m, sensor_lateral_m=cfg.sensor_lateral_m,
                   stand_angle_deg=leg.stand_deg)
     # draws always happen (so sensor_errors does not shift the random stream)
-    sc_a = 1.0 + rng.normal(0, cfg.scale_error_sd_pct / 100.0, 3)
-    sc_g = 1.0 + rng.normal(0, cfg.scale_error_sd_pct / 100.0, 3)
-    M_a = _small_rotation_matrix(rng, math.radians(cfg.misalign_sd_deg))
-    M_g = _small_rotation_matrix(rng, math.radians(cfg.misalign_sd_deg))
-    b_a = rng.normal(0, cfg.acc_bias_sd_mps2, 3)
-    b_g = rng.normal(0, cfg.gyr_bias_sd_dps, 3)
+    static = rng
+    if cfg.sensor_seed is not None:
+        static = np.random.default_rng([int(cfg.sensor_seed), 1 if side == "left" else 2, 77])
+    sc_a = 1.0 + static.normal(0, cfg.scale_error_sd_pct / 100.0, 3)
+    sc_g = 1.0 + static.normal(0, cfg.scale_error_sd_pct / 100.0, 3)
+    M_a = _small_rotation_matrix(static, math.radians(cfg.misalign_sd_deg))
+    M_g = _small_rotation_matrix(static, math.radians(cfg.misalign_sd_deg))
+    b_a = static.normal(0, cfg.acc_bias_sd_mps2, 3)
+    b_g = static.normal(0, cfg.gyr_bias_sd_dps, 3)
     sqdt = math.sqrt(1.0 / fs)
     rw_a = np.cumsum(rng.standard_normal((n, 3)), axis=0) * (cfg.acc_bias_rw_mps2_rts * sqdt)
     rw_g = np.cumsum(rng.standard_normal((n, 3)), axis=0) * (cfg.gyr_bias_rw_dps_rts * sqdt)
