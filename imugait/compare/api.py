@@ -68,7 +68,7 @@ def _params_from_dict(d: dict, where: str):
     from imugait.analysis import AnalysisParams
 
     names = {f.name for f in fields(AnalysisParams)}
-    unknown = sorted(set(d) - names)
+    unknown = sorted(set(d) - names - {"algorithm_version"})  # to_dict() adds the version
     if unknown:
         from imugait.errors import ImugaitError
 

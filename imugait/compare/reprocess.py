@@ -1,0 +1,322 @@
+"""Batch reprocessing of many sessions, in parallel (local processes or Dask distributed).
+
+``reprocess(paths, params=None, jobs=None, out_dir="reprocessed", ...)``:
+
+1. Expand ``paths`` (files, folders searched recursively for ``*.h5``).
+2. For each session, in a worker process: analyse the raw data with ``params`` and
+   (default) store the results in the session (``imugait.store.process_session``, a new
+   ``/derived/run-NNNN`` with provenance); a session whose current results were made by
+   this algorithm version, these parameters and this raw data is *up to date* and reused
+   unless ``replace``. ``write=False`` never modifies sessions (analysis only).
+   Per session ``OUT/sessions/<name>.strides.csv`` and ``<name>.summary.json`` are written.
+3. A failing file is reported (``OUT/sessions.csv`` column ``error``) and skipped.
+4. One combined table ``OUT/strides.csv`` + ``OUT/strides.parquet`` (stride rows of every
+   session, with session metadata columns first: file, session, subject_id, condition,
+   activity, created_utc, algorithm_version, params_sha256), ``OUT/sessions.csv`` (one row
+   per file: status, error, counts, medians) and ``OUT/provenance.json`` (versions,
+   parameters and their SHA-256, per-file raw-data SHA-256 and run id, the command,
+   host, times, SHA-256 of the combined CSV).
+
+Workers: ``jobs`` processes (default: all cores) via ``ProcessPoolExecutor``; ``jobs=1``
+runs in this process. ``scheduler="local"`` starts a Dask ``LocalCluster`` with ``jobs``
+worker processes; ``scheduler="tcp://host:8786"`` uses an existing Dask cluster — its
+workers must see the same paths (shared file system) and have imugait installed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import socket
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from imugait import __version__
+from imugait.compare.api import META_COLUMNS, add_meta_columns, analysis_params, expand_paths, params_dict, params_sha256
+
+EXIT_OK = 0
+EXIT_PARTIAL = 2
+EXIT_ALL_FAILED = 1
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _session_names(files: list[Path]) -> dict[str, str]:
+    """Output names: the file stem, plus a short hash of the path where stems repeat."""
+    stems: dict[str, int] = {}
+    for f in files:
+        stems[f.stem] = stems.get(f.stem, 0) + 1
+    out = {}
+    for f in files:
+        name = f.stem
+        if stems[f.stem] > 1:
+            name += "_" + hashlib.sha1(str(f.resolve()).encode()).hexdigest()[:6]
+        out[str(f)] = name
+    return out
+
+
+def _same_params(stored_json: str | None, pdict: dict) -> bool:
+    if not stored_json:
+        return False
+    try:
+        return json.loads(stored_json) == json.loads(json.dumps(pdict, default=str))
+    except ValueError:
+        return False
+
+
+def process_one(path: str, params: dict | None, out_dir: str | None, name: str | None = None,
+                write: bool = True, replace: bool = False) -> dict:
+    """Reprocess one session; never raises (errors are returned). Runs in worker processes."""
+    t0 = time.perf_counter()
+    rec = {"file": str(path), "name": name or Path(path).stem, "ok": False, "status": "failed", "error": "",
+           "run_id": "", "raw_sha256": "", "n_strides": 0, "n_valid": 0, "seconds": 0.0, "table": None}
+    try:
+        from imugait import open_session
+        from imugait.analysis import ALGORITHM_VERSION
+
+        p = analysis_params(params)
+        pdict = params_dict(p)
+        phash = params_sha256(p)
+        summary = None
+        if write:
+            from imugait.store import process_session
+
+            up_to_date = False
+            if not replace:
+                with open_session(path) as s:
+                    a = s.run_attrs()
+                    up_to_date = bool(a) and s.derived_current and _same_params(a.get("parameters_json"), pdict)
+            if not up_to_date:
+                process_session(path, params=p, replace=replace)
+            rec["status"] = "up-to-date" if up_to_date else "processed"
+            with open_session(path) as s:
+                df = s.strides
+                summary = s.summary
+                a = s.run_attrs() or {}
+                rec["run_id"] = s.current_run or ""
+                rec["raw_sha256"] = str(a.get("raw_sha256", ""))
+                meta = {k: v for k, v in s.meta.items() if isinstance(v, (str, int, float, bool))}
+                rec["duration_s"] = float(s.duration_s)
+            meta["algorithm_version"] = str(a.get("algorithm_version", ALGORITHM_VERSION))
+            meta["params_sha256"] = phash
+        else:
+            from imugait.analysis import analyze
+
+            with open_session(path) as s:
+                meta = {k: v for k, v in s.meta.items() if isinstance(v, (str, int, float, bool))}
+                inputs = {side: s.imu(side) for side in s.sides}
+                rec["raw_sha256"] = s.raw_sha256()
+                rec["duration_s"] = float(s.duration_s)
+            inputs = {k: v for k, v in inputs.items() if len(v[0]) > 1}
+            if not inputs:
+                raise ValueError(f"{path}: holds no samples to analyse")
+            res = analyze(left=inputs.get("left"), right=inputs.get("right"), params=p)
+            df, summary = res.strides, res.summary
+            meta["algorithm_version"] = ALGORITHM_VERSION
+            meta["params_sha256"] = phash
+            rec["status"] = "analysed (not written)"
+        if df is None:
+            df = pd.DataFrame()
+        df = add_meta_columns(df, path, meta)
+        rec["n_strides"] = int(len(df))
+        rec["n_valid"] = int(df["valid"].astype(bool).sum()) if "valid" in df.columns else 0
+        for k in ("subject_id", "condition", "activity", "created_utc"):
+            rec[k] = str(meta.get(k, "") or "")
+        if "valid" in df.columns and len(df):
+            v = df[df["valid"].astype(bool)]
+            for side in ("left", "right"):
+                vs = v[v["side"] == side]
+                for m in ("rom_deg", "cadence_spm", "swing_pct", "stance_s"):
+                    if m in vs.columns and len(vs):
+                        rec[f"{side}_{m}_median"] = float(vs[m].median())
+        if out_dir:
+            sd = Path(out_dir) / "sessions"
+            sd.mkdir(parents=True, exist_ok=True)
+            df.to_csv(sd / f"{rec['name']}.strides.csv", index=False, float_format="%.6g")
+            if summary is not None:
+                (sd / f"{rec['name']}.summary.json").write_text(json.dumps(summary, indent=1, default=str))
+        rec["table"] = df
+        rec["ok"] = True
+    except Exception as e:  # noqa: BLE001 — a bad file must never stop the batch
+        from imugait.errors import ImugaitError
+
+        rec["error"] = str(e) if isinstance(e, ImugaitError) else f"{type(e).__name__}: {e}"
+        if os.environ.get("IMUGAIT_DEBUG") == "1":
+            rec["error"] += "\n" + traceback.format_exc()
+    rec["seconds"] = time.perf_counter() - t0
+    return rec
+
+
+@dataclass
+class ReprocessResult:
+    table: pd.DataFrame          # combined strides of all successful sessions
+    sessions: pd.DataFrame       # one row per file (status, error, counts, medians)
+    out_dir: Path | None
+    provenance: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.sessions[~self.sessions["ok"]] if len(self.sessions) else self.sessions
+
+    @property
+    def exit_code(self) -> int:
+        if len(self.sessions) == 0 or not self.sessions["ok"].any():
+            return EXIT_ALL_FAILED
+        return EXIT_PARTIAL if (~self.sessions["ok"]).any() else EXIT_OK
+
+
+def _init_worker():
+    # one process per core: keep BLAS single-threaded in workers
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(k, "1")
+
+
+def _run_local(files, kw, jobs, progress):
+    from tqdm import tqdm
+
+    results = []
+    bar = tqdm(total=len(files), unit="session", desc="reprocess", disable=not progress, file=sys.stderr)
+    try:
+        if jobs == 1:
+            for f in files:
+                r = process_one(str(f), **kw[str(f)])
+                results.append(r)
+                bar.update(1)
+                if not r["ok"]:
+                    bar.write(f"FAILED {f}: {r['error']}")
+        else:
+            with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as ex:
+                futs = {ex.submit(process_one, str(f), **kw[str(f)]): f for f in files}
+                for fut in as_completed(futs):
+                    f = futs[fut]
+                    try:
+                        r = fut.result()
+                    except Exception as e:  # worker died (e.g. out of memory)
+                        r = {"file": str(f), "name": kw[str(f)]["name"], "ok": False, "status": "failed",
+                             "error": f"worker crashed: {type(e).__name__}: {e}", "table": None, "seconds": 0.0}
+                    results.append(r)
+                    bar.update(1)
+                    if not r["ok"]:
+                        bar.write(f"FAILED {f}: {r['error']}")
+    finally:
+        bar.close()
+    return results
+
+
+def _run_dask(files, kw, jobs, scheduler, progress):
+    from distributed import Client, LocalCluster
+    from distributed import as_completed as d_as_completed
+    from tqdm import tqdm
+
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler, timeout="20s")
+    results = []
+    bar = tqdm(total=len(files), unit="session", desc="reprocess (dask)", disable=not progress, file=sys.stderr)
+    try:
+        futs = {}
+        for f in files:
+            fut = client.submit(process_one, str(f), pure=False, **kw[str(f)])
+            futs[fut.key] = (fut, f)
+        for fut in d_as_completed([v[0] for v in futs.values()]):
+            f = futs[fut.key][1]
+            try:
+                r = fut.result()
+            except Exception as e:  # noqa: BLE001
+                r = {"file": str(f), "name": kw[str(f)]["name"], "ok": False, "status": "failed",
+                     "error": f"dask worker failed: {type(e).__name__}: {e}", "table": None, "seconds": 0.0}
+            results.append(r)
+            bar.update(1)
+            if not r["ok"]:
+                bar.write(f"FAILED {f}: {r['error']}")
+    finally:
+        bar.close()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return results
+
+
+def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed", *, replace: bool = False,
+              write: bool = True, scheduler: str | None = None, progress: bool = True,
+              command: str | None = None) -> ReprocessResult:
+    """See the module docstring. ``params``: None | AnalysisParams | dict | JSON path."""
+    t0 = time.perf_counter()
+    started = _now()
+    p = analysis_params(params)
+    pdict = params_dict(p)
+    files = expand_paths(paths)
+    jobs = int(jobs or os.cpu_count() or 1)
+    names = _session_names(files)
+    out = Path(out_dir) if out_dir else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    kw = {str(f): dict(params=pdict, out_dir=str(out) if out else None, name=names[str(f)], write=write,
+                       replace=replace) for f in files}
+    if not files:
+        results = []
+    elif scheduler:
+        results = _run_dask(files, kw, jobs, scheduler, progress)
+    else:
+        results = _run_local(files, kw, min(jobs, len(files)), progress)
+    order = {str(f): i for i, f in enumerate(files)}
+    results.sort(key=lambda r: order.get(r["file"], 0))
+    tables = [r["table"] for r in results if r.get("ok") and r.get("table") is not None and len(r["table"])]
+    if tables:
+        table = pd.concat(tables, ignore_index=True)
+    else:
+        table = pd.DataFrame(columns=list(META_COLUMNS))
+    sessions = pd.DataFrame([{k: v for k, v in r.items() if k != "table"} for r in results])
+    if sessions.empty:
+        sessions = pd.DataFrame(columns=["file", "name", "ok", "status", "error"])
+    seconds = time.perf_counter() - t0
+    from imugait.analysis import ALGORITHM_VERSION
+
+    prov = {
+        "tool": "imugait reprocess",
+        "imugait_version": __version__,
+        "algorithm_version": ALGORITHM_VERSION,
+        "params": pdict,
+        "params_sha256": params_sha256(p),
+        "command": command or " ".join(sys.argv),
+        "started_utc": started,
+        "finished_utc": _now(),
+        "seconds": round(seconds, 3),
+        "host": socket.gethostname(),
+        "python": platform.python_version(),
+        "jobs": jobs,
+        "scheduler": scheduler or "local processes",
+        "write_into_sessions": write,
+        "replace": replace,
+        "n_files": len(files),
+        "n_ok": int(sessions["ok"].sum()) if len(sessions) else 0,
+        "n_failed": int((~sessions["ok"].astype(bool)).sum()) if len(sessions) else 0,
+        "files": [{k: r.get(k) for k in ("file", "name", "ok", "status", "error", "run_id", "raw_sha256",
+                                           "n_strides", "n_valid")} for r in results],
+    }
+    if out:
+        csv_path = out / "strides.csv"
+        table.to_csv(csv_path, index=False, float_format="%.6g")
+        try:
+            table.to_parquet(out / "strides.parquet", index=False)
+        except Exception as e:  # noqa: BLE001 — pyarrow missing or odd dtypes: keep the CSV
+            prov["parquet_error"] = f"{type(e).__name__}: {e}"
+        sessions.to_csv(out / "sessions.csv", index=False)
+        prov["strides_csv_sha256"] = hashlib.sha256(csv_path.read_bytes()).hexdigest()
+        (out / "provenance.json").write_text(json.dumps(prov, indent=2, default=str))
+    return ReprocessResult(table=table, sessions=sessions, out_dir=out, provenance=prov, seconds=seconds)
