@@ -57,3 +57,17 @@ def test_simulate_cli_one_side_and_units(tmp_path):
 def test_simulate_cli_rejects_bad_side(tmp_path):
     assert run_cli(["simulate", "--out", str(tmp_path / "x"), "--sides", "middle"]) != 0
     assert not (tmp_path / "x").exists()
+
+
+def test_simulate_cli_stops_turns_speed_changes(tmp_path):
+    out = tmp_path / "w"
+    code = run_cli(["simulate", "--gait", "walk", "--duration", "40", "--out", str(out), "--stop", "20:5",
+                    "--turn", "12:90", "--turn", "30:-90:3", "--speed-change", "32:1.6", "--ideal", "--sides", "left"])
+    assert code == 0
+    truth = json.loads((out / "truth.json").read_text())
+    cfg = truth["config"]
+    assert cfg["stops"] == [[20.0, 5.0]] and cfg["turns"] == [[12.0, 90.0, 2.0], [30.0, -90.0, 3.0]]
+    assert cfg["speed_changes"] == [[32.0, 1.6]] and cfg["sensor_errors"] is False
+    ics = [s["ic_s"] for s in truth["sides"]["left"]["strides"]]
+    assert not any(20.5 < t < 24.5 for t in ics)
+    assert run_cli(["simulate", "--out", str(tmp_path / "bad"), "--stop", "3"]) != 0

@@ -18,6 +18,25 @@ def _sides(value: str) -> tuple:
         raise click.BadParameter(str(e)) from None
 
 
+def _numbers(values, opt, lo, hi) -> tuple:
+    out = []
+    for v in values:
+        parts = str(v).split(":")
+        try:
+            nums = tuple(float(x) for x in parts)
+        except ValueError:
+            nums = ()
+        if not lo <= len(nums) <= hi:
+            raise click.BadParameter(f"{v!r}: expected {lo}{'-' + str(hi) if hi != lo else ''} numbers separated by ':'",
+                                     param_hint=opt)
+        out.append(nums)
+    return tuple(out)
+
+
+def _turns(values) -> tuple:
+    return tuple(t if len(t) == 3 else (t[0], t[1], 2.0) for t in _numbers(values, "--turn", 2, 3))
+
+
 @click.command("simulate")
 @click.option("--gait", type=click.Choice(["walk", "run", "mixed"]), default="run", show_default=True,
               help="Gait; 'mixed' walks, runs and walks again.")
@@ -45,12 +64,20 @@ def _sides(value: str) -> tuple:
               help="Standing still at the start (s).")
 @click.option("--stand-after", "stand_after_s", type=click.FloatRange(min=0.0), default=3.0, show_default=True,
               help="Standing still at the end (s).")
+@click.option("--stop", "stops", multiple=True, metavar="START:DURATION",
+              help="Stand still from START for DURATION seconds (repeatable), e.g. --stop 30:5.")
+@click.option("--turn", "turns", multiple=True, metavar="TIME:ANGLE[:DURATION]",
+              help="Turn the whole body by ANGLE degrees (+ = left) at TIME, over DURATION s (default 2).")
+@click.option("--speed-change", "speed_changes", multiple=True, metavar="TIME:SPEED",
+              help="Change the speed to SPEED m/s at TIME (repeatable).")
+@click.option("--ideal", is_flag=True, help="Ideal sensor: no noise, bias, drift, scale or axis errors.")
 @click.option("--acc-unit", type=click.Choice(["mps2", "g"]), default="mps2", show_default=True,
               help="Acceleration unit written to the CSVs.")
 @click.option("--gyr-unit", type=click.Choice(["dps", "rps"]), default="dps", show_default=True,
               help="Angular-rate unit written to the CSVs.")
 def simulate(gait, duration_s, out_dir, fs_hz, seed, cadence_spm, speed_mps, rom_deg, asym_rom_deg,
-             asym_swing_pct, strap, sides, stand_before_s, stand_after_s, acc_unit, gyr_unit):
+             asym_swing_pct, strap, sides, stand_before_s, stand_after_s, stops, turns, speed_changes, ideal,
+             acc_unit, gyr_unit):
     """Simulate thigh IMU recordings with ground truth.
 
     Writes one CSV per thigh (LEFT.csv / RIGHT.csv, the documented import format;
@@ -67,7 +94,10 @@ def simulate(gait, duration_s, out_dir, fs_hz, seed, cadence_spm, speed_mps, rom
         cfg = SimConfig(gait=gait, duration_s=duration_s, fs_hz=fs_hz, seed=seed, sides=_sides(sides),
                         cadence_spm=cadence_spm, speed_mps=speed_mps, rom_deg=rom_deg, asym_rom_deg=asym_rom_deg,
                         asym_swing_pct=asym_swing_pct, strap=strap, stand_before_s=stand_before_s,
-                        stand_after_s=stand_after_s)
+                        stand_after_s=stand_after_s,
+                        stops=_numbers(stops, "--stop", 2, 2), turns=_turns(turns),
+                        speed_changes=_numbers(speed_changes, "--speed-change", 2, 2),
+                        sensor_errors=not ideal)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     t0 = time.perf_counter()
