@@ -288,3 +288,23 @@ def test_sensor_error_model_is_as_documented():
             pred = true @ (np.diag(sc) @ M).T + b
             assert np.abs(meas - pred).max() <= 0.5 * lsb + 1e-9
         assert np.all(np.abs(p["acc_scale_factor"] - 1) < 0.05)
+
+
+def test_one_side_equals_that_side_of_both():
+    both = simulate(SimConfig(gait="walk", duration_s=10, seed=21))
+    one = simulate(SimConfig(gait="walk", duration_s=10, seed=21, sides=("right",)))
+    assert list(one.sides) == ["right"]
+    assert np.array_equal(one.sides["right"].acc_counts, both.sides["right"].acc_counts)
+    assert one.sides["right"].strides.equals(both.sides["right"].strides)
+
+
+def test_config_round_trips_through_truth_json():
+    cfg = SimConfig(gait="mixed", duration_s=30, seed=4, stops=((12, 3),), turns=((8, 45, 2),),
+                    strap_R_right=np.eye(3).tolist(), sides="right")
+    rec = simulate(cfg)
+    d = json.loads(json.dumps(rec.truth_dict()))
+    assert SimConfig.from_dict(d["config"]) == cfg
+    with pytest.raises(ValueError):
+        SimConfig(gait="crawl")
+    with pytest.raises(ValueError):
+        SimConfig(strap_R_left=[[1, 0, 0], [0, 1, 0], [0, 0, -1]])  # a reflection, not a rotation
