@@ -154,8 +154,11 @@ def _locate_problem(path, text_lines, first_data_idx, ncol, names, used_cols, ro
             continue
         fields_ = raw.rstrip("\r\n").split(",")
         if len(fields_) != ncol:
-            raise InputFileError(path, f"line {line_no}", f"{ncol} columns expected, found {len(fields_)}",
-                                 "every row needs one value per header column (is the file cut off or mixed?)")
+            fix = "every row needs one value per header column (is the file cut off or mixed?)"
+            if len(fields_) > ncol:
+                fix = ("every row needs one value per header column (numbers with a decimal comma? "
+                       "save the file with '.' as the decimal point)")
+            raise InputFileError(path, f"line {line_no}", f"{ncol} columns expected, found {len(fields_)}", fix)
         for ci in used_cols:
             v = fields_[ci].strip().strip('"')
             try:
