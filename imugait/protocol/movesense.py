@@ -257,3 +257,57 @@ class MovesenseDecoder:
             t_arrival_host_s=t_arr,
             extra={"kind": "movesense"},
         )
+
+
+# =====================================================================================
+# Acquisition-engine decoder (registered as kind "movesense")
+# =====================================================================================
+def _register() -> None:
+    from imugait.acquire.base import StatusEvent
+    from imugait.acquire.decode import DecodedPacket, KindDecoder, register_decoder
+
+    class MovesenseKindDecoder(KindDecoder):
+        """Engine adapter: channel ``"gsp"`` (or ``"data"``) -> SampleBlocks; ``"battery"``
+        -> StatusEvent. The index is derived from timestamps and keeps running across
+        reconnects (exact gap for the outage); a timestamp that jumps back by more than a
+        second (sensor restarted) starts a new epoch (``boot_id``)."""
+
+        kind = "movesense"
+        seq_modulus = None
+        index_modulus = None
+
+        def __init__(self, side):
+            super().__init__(side)
+            self.dec = MovesenseDecoder(side)
+            self.epoch = 0
+
+        def set_info(self, info) -> None:
+            super().set_info(info)
+            if float(info.sample_rate_hz) != self.dec.rate_hz:
+                self.dec.rate_hz = float(info.sample_rate_hz)
+                self.dec.reset()
+                self.epoch += 1
+
+        def reset(self) -> None:
+            self.dec._pending = None
+
+        def decode(self, event) -> list:
+            if event.channel == "battery":
+                return [StatusEvent(self.side, event.t_arrival_host_s, battery_pct=float(event.data[0]) if event.data else None)]
+            if event.channel not in ("gsp", "data"):
+                return []
+            b = bytes(event.data)
+            if len(b) >= 6 and b[0] == RESP_DATA and self.dec._last_t_ms is not None:
+                (raw,) = struct.unpack_from("<I", b, 2)
+                if raw + 1000 < self.dec._raw_prev and self.dec._raw_prev - raw < (1 << 31):
+                    self.dec.reset()  # the sensor's clock restarted
+                    self.epoch += 1
+            return [DecodedPacket(blk, None, self.epoch) for blk in self.dec.feed(b, event.t_arrival_host_s)]
+
+    register_decoder("movesense", MovesenseKindDecoder)
+
+
+try:  # registration needs the acquisition package; the codec above does not
+    _register()
+except ImportError:  # pragma: no cover
+    pass

@@ -577,3 +577,69 @@ class PolarDecoder:
         self._buf[MEAS_ACC] = (ta[keep_a], ia[keep_a], va[keep_a])
         self._buf[MEAS_GYRO] = (tg[keep_g], ig[keep_g], vg[keep_g])
         return blocks
+
+
+# =====================================================================================
+# Acquisition-engine decoder (registered as kind "polar")
+# =====================================================================================
+def _register() -> None:
+    from imugait.acquire.base import StatusEvent
+    from imugait.acquire.decode import DecodedPacket, KindDecoder, register_decoder
+
+    class PolarKindDecoder(KindDecoder):
+        """Engine adapter: channel ``"pmd_data"`` (or ``"data"``) PMD frames -> paired
+        SampleBlocks; ``"battery"`` -> StatusEvent. No sequence numbers: the tracker counts
+        loss from the timestamp-derived sample index. Reconnects keep the index running
+        (the Verity Sense clock keeps running), so the outage shows as one exact gap; a
+        clock that jumps backwards (device reset) starts a new epoch (``boot_id``)."""
+
+        kind = "polar"
+        seq_modulus = None
+        index_modulus = None
+
+        def __init__(self, side):
+            super().__init__(side)
+            self.dec = PolarDecoder(side)
+            self.epoch = 0
+
+        def set_info(self, info) -> None:
+            super().set_info(info)
+            s = self.dec.settings
+            changed = (s.rate_hz != info.sample_rate_hz)
+            s.rate_hz = float(info.sample_rate_hz)
+            s.acc_factor_g = float(info.acc_scale_mps2) / GRAVITY_MPS2
+            s.gyr_factor_dps = float(info.gyr_scale_dps)
+            s.acc_range_g = float(info.acc_range_g)
+            s.gyr_range_dps = float(info.gyr_range_dps)
+            for tl in self.dec.tl.values():
+                tl.rate_hz = s.rate_hz
+            if changed:
+                self.dec.reset()
+                self.epoch += 1
+
+        def reset(self) -> None:
+            # drop half-paired samples; keep the timelines (index continues across the outage)
+            e = (np.empty(0), np.empty(0, np.int64), np.empty((0, 3), np.int16))
+            self.dec._buf = {MEAS_ACC: e, MEAS_GYRO: e}
+
+        def decode(self, event) -> list:
+            if event.channel == "battery":
+                return [StatusEvent(self.side, event.t_arrival_host_s, battery_pct=float(event.data[0]) if event.data else None)]
+            if event.channel not in ("pmd_data", "data"):
+                return []
+            frame_ts = _HEADER.unpack_from(bytes(event.data), 0)[1] if len(event.data) >= HEADER_SIZE else None
+            if frame_ts is not None:
+                tl = self.dec.tl.get(bytes(event.data)[0])
+                if tl is not None and tl.prev_ts_ns is not None and frame_ts + 1e9 < tl.prev_ts_ns:
+                    self.dec.reset()  # device clock went back: reset
+                    self.epoch += 1
+            blocks = self.dec.feed(event.data, event.t_arrival_host_s)
+            return [DecodedPacket(b, None, self.epoch) for b in blocks]
+
+    register_decoder("polar", PolarKindDecoder)
+
+
+try:  # registration needs the acquisition package; the codec above does not
+    _register()
+except ImportError:  # pragma: no cover
+    pass
