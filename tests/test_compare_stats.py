@@ -1,0 +1,114 @@
+"""Statistics of the before/after comparison: block bootstrap, effect sizes, MDC, asymmetry."""
+
+import math
+
+import numpy as np
+import pytest
+
+from imugait.compare import stats
+
+
+def ar1(rng, n, phi, sd=1.0):
+    z = rng.normal(0, sd, n)
+    e = np.empty(n)
+    e[0] = z[0] / math.sqrt(1 - phi**2)
+    for i in range(1, n):
+        e[i] = phi * e[i - 1] + z[i]
+    return e
+
+
+def test_block_length_grows_with_autocorrelation():
+    rng = np.random.default_rng(1)
+    iid = [stats.politis_white_block_length(rng.normal(size=400)) for _ in range(10)]
+    corr = [stats.politis_white_block_length(ar1(rng, 400, 0.9)) for _ in range(10)]
+    assert np.median(iid) < 3
+    assert np.median(corr) > 8
+    assert stats.politis_white_block_length(np.ones(50)) == 1.0
+    assert stats.politis_white_block_length(np.arange(5.0)) == 1.0
+
+
+def test_circular_block_indices_are_consecutive_blocks():
+    rng = np.random.default_rng(0)
+    idx = stats.circular_block_indices(10, 3, 7, rng)
+    assert idx.shape == (7, 10)
+    assert idx.min() >= 0 and idx.max() < 10
+    # within each block of 3 the indices step by one (mod n)
+    for row in idx:
+        for b in range(0, 9, 3):
+            blk = row[b:b + 3]
+            assert np.all((np.diff(blk) % 10) == 1)
+
+
+def test_bootstrap_detects_a_shift_and_is_reproducible():
+    rng = np.random.default_rng(3)
+    b = [ar1(rng, 200, 0.5)]
+    a = [ar1(rng, 200, 0.5) + 2.0]
+    r1 = stats.bootstrap_median_diff(b, a, n_boot=1000, seed=7)
+    r2 = stats.bootstrap_median_diff(b, a, n_boot=1000, seed=7)
+    assert r1 == r2
+    assert r1["diff"] == pytest.approx(np.median(a[0]) - np.median(b[0]))
+    assert r1["ci_low"] < r1["diff"] < r1["ci_high"]
+    assert r1["ci_low"] > 0 and r1["ci_low"] < 2.0 < r1["ci_high"]
+    assert r1["n_before"] == 200 and r1["block_before"] >= 1
+
+
+def test_bootstrap_keeps_sessions_apart_and_handles_empty():
+    b = [np.full(30, 1.0), np.full(30, 3.0)]
+    a = [np.full(40, 2.0)]
+    r = stats.bootstrap_median_diff(b, a, n_boot=200, seed=0)
+    assert r["n_before"] == 60 and r["n_after"] == 40
+    # every replicate keeps 30 values of each session: pooled median stays 2.0 -> diff 0
+    assert r["ci_low"] == pytest.approx(0.0) and r["ci_high"] == pytest.approx(0.0)
+    e = stats.bootstrap_median_diff([], a)
+    assert math.isnan(e["diff"]) and math.isnan(e["ci_low"])
+
+
+def test_unchanged_pairs_mostly_contain_zero():
+    """A small coverage slice (the full sweep lives in tools/validate_compare.py)."""
+    hits = 0
+    n = 60
+    for s in range(n):
+        rng = np.random.default_rng(100 + s)
+        r = stats.bootstrap_median_diff([ar1(rng, 150, 0.3)], [ar1(rng, 150, 0.3)], n_boot=400, seed=s)
+        hits += r["ci_low"] <= 0 <= r["ci_high"]
+    assert hits / n >= 0.85  # nominal 95 %; 85 % is > 3 binomial SDs below
+
+
+def test_inflation_is_one_for_iid_and_above_one_for_correlated():
+    rng = np.random.default_rng(5)
+    assert stats.block_inflation(rng.normal(size=300), 1) == pytest.approx(1.0, abs=0.05)
+    assert stats.block_inflation(ar1(rng, 300, 0.8), 3) > 1.1
+    assert stats.block_inflation(ar1(rng, 300, 0.8), 3) <= stats.MAX_INFLATION
+
+
+def test_cliffs_delta_matches_brute_force_with_ties():
+    rng = np.random.default_rng(2)
+    b = rng.integers(0, 5, 40).astype(float)
+    a = rng.integers(1, 6, 33).astype(float)
+    brute = np.mean(np.sign(a[:, None] - b[None, :]))
+    assert stats.cliffs_delta(b, a) == pytest.approx(brute)
+    assert stats.cliffs_delta([1, 2], [3, 4]) == 1.0
+    assert stats.cliffs_magnitude(0.1) == "negligible" and stats.cliffs_magnitude(-0.6) == "large"
+
+
+def test_robust_effect_size():
+    b = np.array([0.0, 1, 2, 3, 4])
+    a = b + 2
+    sd = 1.4826 * 1.0
+    assert stats.robust_effect_size(b, a) == pytest.approx(2 / sd)
+    assert math.isnan(stats.robust_effect_size(np.ones(5), np.ones(5)))
+
+
+def test_mdc95_from_two_parts():
+    mdc, sem = stats.mdc95([10.0, 12.0])
+    assert sem == pytest.approx(math.sqrt(2))
+    assert mdc == pytest.approx(1.96 * math.sqrt(2) * math.sqrt(2))
+    assert all(math.isnan(v) for v in stats.mdc95([10.0]))
+
+
+def test_ln_ratio_index_and_balance():
+    v = stats.ln_ratio_index(np.array([1.0, math.e, 2.0, -1.0]), np.array([1.0, 1.0, 0.0, 1.0]))
+    assert v[0] == 0.0 and v[1] == pytest.approx(100.0)
+    assert np.isnan(v[2]) and np.isnan(v[3])
+    assert stats.balance_pct(51.0, 49.0) == pytest.approx(51.0)
+    assert math.isnan(stats.balance_pct(float("nan"), 1.0))
