@@ -21,6 +21,8 @@
 #define IMUGAIT_ATT_OVERHEAD_BYTES 3
 #define IMUGAIT_MIN_MTU 35
 #define IMUGAIT_DATA_HEADER_SIZE 20
+#define IMUGAIT_DATA_HEADER_EXT_SIZE 22 /* with the optional u16 tx_delay_us */
+#define IMUGAIT_TX_DELAY_UNKNOWN 65535
 #define IMUGAIT_SAMPLE_SIZE 12
 #define IMUGAIT_MAX_SAMPLES_PER_PACKET 255
 #define IMUGAIT_TARGET_NOTIFICATIONS_PER_S 50
@@ -81,6 +83,12 @@ typedef struct IMUGAIT_PACKED {
     uint64_t t_dev_us;    /* device time of the first sample, µs since boot */
 } imugait_data_header_t;
 
+/* header with the optional v1 extension (header_len = 22) */
+typedef struct IMUGAIT_PACKED {
+    imugait_data_header_t base; /* base.header_len = sizeof(imugait_data_header_ext_t) */
+    uint16_t tx_delay_us;       /* device time from the first sample to the hand-off to the stack */
+} imugait_data_header_ext_t;
+
 typedef struct IMUGAIT_PACKED {
     int16_t acc[3]; /* counts, x y z */
     int16_t gyr[3];
@@ -114,9 +122,9 @@ typedef struct IMUGAIT_PACKED {
     uint64_t t_dev_us;
 } imugait_status_t;
 
-/* samples per DATA notification for a negotiated MTU (0: MTU too small) */
-static inline uint8_t imugait_samples_per_packet(uint16_t mtu, uint32_t rate_mhz) {
-    int n_max = ((int)mtu - IMUGAIT_ATT_OVERHEAD_BYTES - IMUGAIT_DATA_HEADER_SIZE) / IMUGAIT_SAMPLE_SIZE;
+/* samples per DATA notification for a negotiated MTU (0: MTU too small); header_size 20 or 22 */
+static inline uint8_t imugait_samples_per_packet(uint16_t mtu, uint32_t rate_mhz, int header_size) {
+    int n_max = ((int)mtu - IMUGAIT_ATT_OVERHEAD_BYTES - header_size) / IMUGAIT_SAMPLE_SIZE;
     uint32_t per = IMUGAIT_TARGET_NOTIFICATIONS_PER_S * 1000u;
     uint32_t n = (rate_mhz + per - 1u) / per;
     if (n_max <= 0) return 0;

@@ -44,6 +44,7 @@ def expected_of(message: str, obj) -> dict:
             "boot_id": obj.boot_id,
             "first_index": obj.first_index,
             "t_dev_us": obj.t_dev_us,
+            "tx_delay_us": obj.tx_delay_us,
             "acc_counts": obj.acc_counts.tolist(),
             "gyr_counts": obj.gyr_counts.tolist(),
         }
@@ -90,7 +91,19 @@ def main() -> None:
         "data_extended_header",
         "data",
         imu.encode_data(5, 10, 20, acc[:2], gyr[:2], boot_id=1, header_extra=b"\xaa\xbb\xcc\xdd"),
-        "header_len 24: a future minor version appended 4 header bytes; a v1 decoder skips them",
+        "header_len 24: tx_delay_us extension (0xBBAA = 48042 µs) plus 2 bytes of a future minor version that a v1 decoder skips",
+    )
+    add(
+        "data_tx_delay_extension",
+        "data",
+        imu.encode_data(900, 3600, 18_000_000, acc[:4], gyr[:4], boot_id=77, tx_delay_us=17_321),
+        "v1 header extension: header_len 22, u16 tx_delay_us at offset 20 (first sample -> hand-off to the stack)",
+    )
+    add(
+        "data_tx_delay_unknown",
+        "data",
+        imu.encode_data(901, 3604, 18_020_000, acc[:4], gyr[:4], boot_id=77, header_extra=b"\xff\xff"),
+        "tx_delay_us 0xFFFF = unknown (decodes as null)",
     )
     add(
         "data_reserved_flags",

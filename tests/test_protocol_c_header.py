@@ -16,7 +16,7 @@ HEADER = REPO / "firmware_protocol" / "imugait_protocol.h"
 def _defines():
     out = {}
     for m in re.finditer(r"^#define (IMUGAIT_\w+) (.+)$", HEADER.read_text(), re.M):
-        out[m.group(1)] = m.group(2).strip()
+        out[m.group(1)] = re.sub(r"/\*.*?\*/", "", m.group(2)).strip()
     return out
 
 
@@ -38,6 +38,8 @@ def test_header_defines_match_constants():
     assert int(d["IMUGAIT_DATA_HEADER_SIZE"]) == C.DATA_HEADER_SIZE
     assert int(d["IMUGAIT_INFO_SIZE"]) == C.INFO_SIZE and int(d["IMUGAIT_STATUS_SIZE"]) == C.STATUS_SIZE
     assert int(d["IMUGAIT_MIN_MTU"]) == C.MIN_MTU
+    assert int(d["IMUGAIT_DATA_HEADER_EXT_SIZE"]) == C.DATA_HEADER_EXT_SIZE
+    assert int(d["IMUGAIT_TX_DELAY_UNKNOWN"]) == C.TX_DELAY_UNKNOWN
     assert int(d["IMUGAIT_CONTROL_RESPONSE_MARKER"]) == C.CONTROL_RESPONSE_MARKER
     base = bytes(int(x, 16) for x in d["IMUGAIT_UUID_BASE_LE"].split(","))
     assert base[::-1].hex()[:4] + "0001" + base[::-1].hex()[8:] == C.SERVICE_UUID.replace("-", "")
@@ -54,8 +56,9 @@ def test_header_compiles_and_packs_like_the_golden_vector(tmp_path):
         " memcpy(buf, &h, sizeof h); memcpy(buf + sizeof h, &s, sizeof s);\n"
         " for (unsigned i = 0; i < sizeof h + sizeof s; i++) printf(\"%02x\", buf[i]);\n"
         ' printf(" %u %u %u", (unsigned)sizeof(imugait_info_t), (unsigned)sizeof(imugait_status_t), (unsigned)sizeof(imugait_sample_t));\n'
-        ' printf(" %u %u %u %u\\n", imugait_samples_per_packet(185, 1600000), imugait_samples_per_packet(247, 800000),'
-        " imugait_samples_per_packet(23, 52000), imugait_samples_per_packet(247, 52083));\n"
+        ' printf(" %u %u %u %u %u %u\\n", imugait_samples_per_packet(185, 1600000, 20), imugait_samples_per_packet(247, 800000, 20),'
+        " imugait_samples_per_packet(23, 52000, 20), imugait_samples_per_packet(247, 52083, 20),"
+        " imugait_samples_per_packet(517, 1600000, 22), (unsigned)sizeof(imugait_data_header_ext_t));\n"
         " return 0; }\n"
     )
     exe = tmp_path / "t"
@@ -68,4 +71,5 @@ def test_header_compiles_and_packs_like_the_golden_vector(tmp_path):
     assert out[0] == hexes["data_1_sample_by_hand"]
     assert [int(x) for x in out[1:4]] == [C.INFO_SIZE, C.STATUS_SIZE, C.SAMPLE_SIZE]
     assert [int(x) for x in out[4:]] == [
-        C.samples_per_packet(185, 1600), C.samples_per_packet(247, 800), C.samples_per_packet(23, 52), C.samples_per_packet(247, 52.083)]
+        C.samples_per_packet(185, 1600), C.samples_per_packet(247, 800), C.samples_per_packet(23, 52), C.samples_per_packet(247, 52.083),
+        C.samples_per_packet(517, 1600, C.DATA_HEADER_EXT_SIZE), C.DATA_HEADER_EXT_SIZE]

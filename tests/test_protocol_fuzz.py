@@ -25,6 +25,7 @@ def data_packets(draw):
         gyr_counts=gyr,
         boot_id=draw(st.integers(0, 2**16 - 1)),
         flags=draw(st.integers(0, 255)),
+        tx_delay_us=draw(st.one_of(st.none(), st.integers(0, 65534))),
     )
 
 
@@ -32,8 +33,10 @@ def data_packets(draw):
 @given(data_packets())
 def test_data_round_trip(p):
     b = imu.encode_data(**p)
-    assert len(b) == C.DATA_HEADER_SIZE + len(p["acc_counts"]) * C.SAMPLE_SIZE
+    hdr = C.DATA_HEADER_SIZE if p["tx_delay_us"] is None else C.DATA_HEADER_EXT_SIZE
+    assert len(b) == hdr + len(p["acc_counts"]) * C.SAMPLE_SIZE
     d = imu.decode_data(b)
+    assert d.tx_delay_us == p["tx_delay_us"]
     assert (d.seq, d.first_index, d.t_dev_us, d.boot_id, d.flags) == (p["seq"], p["first_index"], p["t_dev_us"], p["boot_id"], p["flags"])
     np.testing.assert_array_equal(d.acc_counts, p["acc_counts"])
     np.testing.assert_array_equal(d.gyr_counts, p["gyr_counts"])
@@ -100,6 +103,7 @@ def test_10000_random_and_mutated_buffers_only_typed_errors():
     valid = [
         imu.encode_data(7, 100, 10**6, acc, acc, boot_id=3),
         imu.encode_data(7, 100, 10**6, acc[:1], acc[:1], boot_id=3),
+        imu.encode_data(7, 100, 10**6, acc[:3], acc[:3], boot_id=3, tx_delay_us=12345),
         imu.encode_info(side="left", sample_rate_hz=200, acc_scale_mps2=0.0048, gyr_scale_dps=0.061, acc_range_g=16,
                         gyr_range_dps=2000, fifo_capacity_samples=1024, samples_per_packet=4),
         imu.encode_status(flags=1, battery_pct=50, boot_id=3, fifo_fill_samples=10, dropped_samples=0, t_dev_us=5),

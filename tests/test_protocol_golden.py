@@ -51,7 +51,7 @@ def test_golden_vector(v):
     exp = v["expected"]
     obj = dec(b)
     if v["message"] == "data":
-        for k in ("version", "header_len", "flags", "seq", "boot_id", "first_index", "t_dev_us"):
+        for k in ("version", "header_len", "flags", "seq", "boot_id", "first_index", "t_dev_us", "tx_delay_us"):
             assert getattr(obj, k) == exp[k], k
         assert obj.n == exp["count"]
         assert obj.acc_counts.dtype == np.int16 and obj.acc_counts.shape == (obj.n, 3)
@@ -60,6 +60,9 @@ def test_golden_vector(v):
         if obj.header_len == C.DATA_HEADER_SIZE:  # re-encode gives the same bytes
             assert imu.encode_data(obj.seq, obj.first_index, obj.t_dev_us, obj.acc_counts, obj.gyr_counts,
                                    boot_id=obj.boot_id, flags=obj.flags) == b
+        if obj.tx_delay_us is not None and obj.header_len == C.DATA_HEADER_EXT_SIZE:
+            assert imu.encode_data(obj.seq, obj.first_index, obj.t_dev_us, obj.acc_counts, obj.gyr_counts,
+                                   boot_id=obj.boot_id, flags=obj.flags, tx_delay_us=obj.tx_delay_us) == b
     elif v["message"] in ("info", "status"):
         for k, val in exp.items():
             assert _close(getattr(obj, k), val), k

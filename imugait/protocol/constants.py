@@ -48,6 +48,14 @@ DATA_HEADER_FIELDS = (
     ("first_index", 8, "u32"),
     ("t_dev_us", 12, "u64"),
 )
+# Optional v1 header extension (header_len >= 22): u16 tx_delay_us = device time from the
+# first sample (t_dev_us) to the moment the packet was handed to the BLE stack. Lets the
+# host's clock fit use the hand-off time, which the firmware dithers within one sample
+# period so that it does not lock to the connection-event lattice (see README §6).
+DATA_HEADER_EXT_SIZE = 22
+DATA_HEADER_EXT_FIELDS = (("tx_delay_us", 20, "u16"),)
+TX_DELAY_UNKNOWN = 0xFFFF
+
 SAMPLE_FIELDS = (
     ("acc_x", 0, "i16"),
     ("acc_y", 2, "i16"),
@@ -187,18 +195,19 @@ ACC_RANGES_G = (2, 4, 8, 16)
 GYR_RANGES_DPS = (125, 250, 500, 1000, 2000)
 
 
-def samples_per_packet(mtu: int, rate_hz: float) -> int:
+def samples_per_packet(mtu: int, rate_hz: float, header_size: int = DATA_HEADER_SIZE) -> int:
     """Batch size a device uses for a negotiated ``mtu`` and sample rate.
 
     ``n_max = floor((mtu - 3 - 20) / 12)`` samples fit one notification; the device sends
     ``n = min(n_max, max(1, ceil(rate_hz / 50)))`` so that it sends at most ~50
     notifications/s when the MTU allows (fewer packets = less radio time, less host load),
     but never waits longer than needed. Returns 0 when the MTU cannot carry one sample
-    (MTU < 35): the device then answers START with ``mtu_too_small``.
+    (MTU < 35): the device then answers START with ``mtu_too_small``. ``header_size`` is 22
+    for a device that sends the ``tx_delay_us`` header extension (same n at MTU 185 and 247).
     """
     import math
 
-    n_max = min(MAX_SAMPLES_PER_PACKET, (int(mtu) - ATT_OVERHEAD_BYTES - DATA_HEADER_SIZE) // SAMPLE_SIZE)
+    n_max = min(MAX_SAMPLES_PER_PACKET, (int(mtu) - ATT_OVERHEAD_BYTES - int(header_size)) // SAMPLE_SIZE)
     if n_max <= 0:
         return 0
     return int(min(n_max, max(1, math.ceil(float(rate_hz) / TARGET_NOTIFICATIONS_PER_S - 1e-9))))
@@ -223,6 +232,9 @@ def as_json_dict() -> dict:
             "max_samples_per_packet": MAX_SAMPLES_PER_PACKET,
             "target_notifications_per_s": TARGET_NOTIFICATIONS_PER_S,
             "header": _fields(DATA_HEADER_FIELDS),
+            "header_ext_size": DATA_HEADER_EXT_SIZE,
+            "header_ext": _fields(DATA_HEADER_EXT_FIELDS),
+            "tx_delay_unknown": TX_DELAY_UNKNOWN,
             "sample": _fields(SAMPLE_FIELDS),
             "flags": dict(DATA_FLAGS),
         },

@@ -67,10 +67,16 @@ class DataPacket:
     t_dev_us: int
     acc_counts: np.ndarray = field(repr=False)  # (n, 3) int16
     gyr_counts: np.ndarray = field(repr=False)  # (n, 3) int16
+    tx_delay_us: int | None = None  # header extension: first sample -> hand-off to the BLE stack
 
     @property
     def n(self) -> int:
         return int(self.acc_counts.shape[0])
+
+    @property
+    def t_tx_dev_s(self) -> float | None:
+        """Device time at which the packet was handed to the radio (None if not sent)."""
+        return None if self.tx_delay_us is None else (self.t_dev_us + self.tx_delay_us) * 1e-6
 
     def __len__(self) -> int:
         return self.n
@@ -110,13 +116,20 @@ def encode_data(
     boot_id: int = 1,
     flags: int = 0,
     version: int = C.PROTOCOL_VERSION,
+    tx_delay_us: int | None = None,
     header_extra: bytes = b"",
 ) -> bytes:
     """Build a DATA notification.
 
     ``seq`` is taken modulo 2**16 and ``first_index`` modulo 2**32 (they wrap on the wire).
-    ``header_extra`` appends bytes to the header (used to test forward compatibility).
+    ``tx_delay_us`` (optional header extension, 0..65534) is the device time from the first
+    sample to the hand-off to the BLE stack. ``header_extra`` appends further bytes to the
+    header (used to test forward compatibility).
     """
+    if tx_delay_us is not None:
+        if not 0 <= int(tx_delay_us) < C.TX_DELAY_UNKNOWN:
+            raise BadValue(f"tx_delay_us {tx_delay_us} outside 0..65534", what="data")
+        header_extra = struct.pack("<H", int(tx_delay_us)) + bytes(header_extra)
     acc = np.asarray(acc_counts)
     gyr = np.asarray(gyr_counts)
     if acc.ndim != 2 or acc.shape[1] != 3 or gyr.shape != acc.shape:
@@ -165,8 +178,13 @@ def decode_data(data) -> DataPacket:
             what="data",
             data=b,
         )
+    tx = None
+    if header_len >= C.DATA_HEADER_EXT_SIZE:
+        (tx,) = struct.unpack_from("<H", b, C.DATA_HEADER_SIZE)
+        if tx == C.TX_DELAY_UNKNOWN:
+            tx = None
     s = np.frombuffer(b, dtype=_SAMPLE_DTYPE, count=6 * n, offset=header_len).reshape(n, 6)
-    return DataPacket(version, header_len, flags, seq, boot_id, first_index, t_dev_us, s[:, :3], s[:, 3:])
+    return DataPacket(version, header_len, flags, seq, boot_id, first_index, t_dev_us, s[:, :3], s[:, 3:], tx)
 
 
 # =====================================================================================
