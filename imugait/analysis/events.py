@@ -30,8 +30,16 @@ def _window(sig, a: int, b: int):
     return a, b
 
 
-def initial_contact(sig, f_idx: int, T_ref_s: float, fs_hz: float, p: AnalysisParams):
-    """Return (fractional global index of IC, info dict)."""
+def initial_contact(sig, f_idx: float, T_ref_s: float, fs_hz: float, p: AnalysisParams):
+    """Return (fractional global index of IC, info dict).
+
+    1. Window ``[F + a·T, F + b·T]`` after peak flexion F (``ic_search_frac``).
+    2. Impact: the largest accelerometer jerk ``|Δacc|·fs`` (g/s) in the window. If it stands
+       out (≥ ``ic_jerk_ratio`` × the median jerk of the stride after F), IC is there.
+    3. Otherwise (no clear transient: soft shoes, low rate, clipped accelerometer) IC =
+       F + a gait-dependent fraction of the stride (walk ``ic_default_frac_walk``, run
+       ``ic_default_frac_run``).
+    """
     T = min(max(T_ref_s, p.min_stride_s), p.max_stride_s)
     fi = int(round(f_idx))
     a, b = _window(sig, fi + int(round(p.ic_search_frac[0] * T * fs_hz)), fi + int(round(p.ic_search_frac[1] * T * fs_hz)) + 1)
@@ -41,13 +49,17 @@ def initial_contact(sig, f_idx: int, T_ref_s: float, fs_hz: float, p: AnalysisPa
     base = sig.base
     an = sig["an"][a - base: b - base]
     info["impact_g"] = float(an.max())
-    d = np.diff(an) * fs_hz  # g/s
-    k = int(np.argmax(d))
-    rise = float(d[k])
-    med = float(np.median(np.abs(d)))
-    frac = p.ic_default_frac_run if classify_gait(T, float(an.max()), p) == "run" else p.ic_default_frac_walk
-    info["impact_idx"] = a + k
-    info["impact_rise_gps"] = rise / max(med, 1e-9)
+    gait = classify_gait(T, info["impact_g"], p)
+    frac = p.ic_default_frac_run if gait == "run" else p.ic_default_frac_walk
+    jk = sig["jk"][a - base: b - base]
+    k = int(np.argmax(jk))
+    a2, b2 = _window(sig, fi, fi + int(round(T * fs_hz)))
+    ref = float(np.median(sig["jk"][a2 - base: b2 - base])) if b2 - a2 > 3 else 0.0
+    info["jerk_ratio"] = float(jk[k] / ref) if ref > 0 else float("inf")
+    if p.ic_use_impact and info["jerk_ratio"] >= p.ic_jerk_ratio and jk[k] >= p.ic_min_jerk_gps:
+        info["method"] = "impact"
+        # the jerk sample k spans samples k-1..k: the transient starts within it
+        return float(a + k) - 0.5, info
     return float(f_idx + frac * T * fs_hz), info
 
 
@@ -60,6 +72,6 @@ def classify_gait(stride_s: float, impact_g: float, p: AnalysisParams) -> str:
     if not (stride_s > 0 and math.isfinite(stride_s)):
         return ""
     cad = 120.0 / stride_s
-    if (cad >= p.run_cadence_spm and impact_g >= p.run_impact_g) or cad >= 175:
+    if (cad >= p.run_cadence_spm and impact_g >= p.run_impact_g) or cad >= 170:
         return "run"
     return "walk"

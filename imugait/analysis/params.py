@@ -52,15 +52,20 @@ class AnalysisParams:
     max_bout_gap_s: float = 3.0
 
     # --- events -------------------------------------------------------------------------
-    ic_search_frac: tuple = (0.0, 0.30)
+    ic_search_frac: tuple = (0.03, 0.25)
     """IC is searched in [F + a·T, F + b·T] after peak flexion F (T = stride time)."""
+    ic_use_impact: bool = True
+    ic_jerk_ratio: float = 3.0
+    """The impact must exceed this multiple of the stride's median accelerometer jerk."""
+    ic_min_jerk_gps: float = 10.0
+    """... and this absolute jerk (g/s)."""
     ic_default_frac_walk: float = 0.11
     ic_default_frac_run: float = 0.185
     to_frac_walk: float = 0.07
     """TO = peak extension + this fraction of the stride (walking; running: ``to_frac_run``)."""
     to_frac_run: float = 0.01
-    run_cadence_spm: float = 140.0
-    run_impact_g: float = 3.0
+    run_cadence_spm: float = 145.0
+    run_impact_g: float = 3.5
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -159,10 +159,11 @@ class GaitPipeline:
         self._hold = []  # conditioned samples waiting for calibration: list of (t, acc, gyr, brk)
         self._hold_n = 0
         self._vqf = None
+        self._last_acc = None
         self._bias = np.zeros(3)
         self._axes = None
         self._sig = _Buf({"t": ((), np.float64), "ang": ((), np.float64), "w": ((), np.float64),
-                          "an": ((), np.float64), "brk": ((), bool), "bad": ((), bool)})
+                          "an": ((), np.float64), "jk": ((), np.float64), "brk": ((), bool), "bad": ((), bool)})
         L = max(3, int(round(p.smooth_s * self.fs_hz)) | 1)
         k = np.hanning(L + 2)[1:-1]
         self._kern = k / k.sum()
@@ -230,7 +231,8 @@ class GaitPipeline:
         f = (j + 1) / counts[grp]
         last = j == counts[grp] - 1
         fc = f[:, None]
-        t_o = np.where(last, t[grp], pt[grp] + f * (t[grp] - pt[grp]))
+        ptf = np.where(np.isfinite(pt), pt, t)
+        t_o = np.where(last, t[grp], ptf[grp] + f * (t[grp] - ptf[grp]))
         a_o = np.where(last[:, None], acc[grp], pa[grp] + fc * (acc[grp] - pa[grp]))
         g_o = np.where(last[:, None], gyr[grp], pg[grp] + fc * (gyr[grp] - pg[grp]))
         b_o = brk[grp] & (j == 0)
@@ -318,9 +320,12 @@ class GaitPipeline:
         ang = np.arctan2(up @ x, up @ y) * DEG_PER_RAD
         w = g @ z
         an = np.linalg.norm(acc, axis=1) / GRAVITY_MPS2
+        prev = self._last_acc if self._last_acc is not None else acc[:1]
+        jk = np.linalg.norm(np.diff(np.concatenate([prev, acc]), axis=0), axis=1) * (self.fs_hz / GRAVITY_MPS2)
+        self._last_acc = acc[-1:].copy()
         bad = np.abs(gyr).max(axis=1) >= p.implausible_gyr_dps
         start = self._sig.end
-        self._sig.append(t=t, ang=ang, w=w, an=an, brk=brk, bad=bad)
+        self._sig.append(t=t, ang=ang, w=w, an=an, jk=jk, brk=brk, bad=bad)
         for i in np.flatnonzero(brk):
             self._breaks.append(start + int(i))
         out = PipelineOutput(t_s=t.copy(), thigh_angle_deg=ang.copy())
