@@ -117,3 +117,26 @@ def test_bad_arguments():
     assert out.strides == []
     out = p.flush()  # no data at all: nothing, no crash
     assert out.strides == [] and not p.calibration.calibrated
+
+
+def test_recalibrate_on_demand_and_progress():
+    rec = simulate(SimConfig(gait="walk", duration_s=60, fs_hz=100.0, seed=8, strap="random", sides=("left",),
+                             stops=((30.0, 4.0),)))
+    s = rec.sides["left"]
+    t, a, g = s.t_true_s, s.acc_mps2, s.gyr_dps
+    p = GaitPipeline(100.0, "left")
+    half = np.searchsorted(t, 30.5)  # in the middle of the stop
+    first = p.push(t[:500], a[:500], g[:500])  # 5 s: standing only, still collecting
+    assert not p.calibration.calibrated and 0 <= p.calibration.progress < 1
+    assert first.strides == [] and first.t_s.size == 0  # angles wait for the calibration
+    o = p.push(t[500:half], a[500:half], g[500:half])
+    assert p.calibration.calibrated and p.calibration.still_found
+    n1 = len(o.strides)
+    p.recalibrate()
+    assert not p.calibration.calibrated
+    o2 = p.push(t[half:], a[half:], g[half:])
+    o2.extend(p.flush())
+    assert p.calibration.calibrated and p.calibration.still_found  # the rest of the stop calibrates again
+    assert n1 > 10 and len(o2.strides) > 10
+    idx = [x.stride_index for x in o.strides + o2.strides]
+    assert idx == sorted(idx) and len(set(idx)) == len(idx)

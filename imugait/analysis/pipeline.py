@@ -96,6 +96,9 @@ class _Buf:
 class GaitPipeline:
     """Streaming thigh-IMU gait analysis for one leg. See the module docstring."""
 
+    BLOCK_S = 60.0
+    """Chunks longer than this are processed in blocks of this length (memory bound)."""
+
     def __init__(self, fs_hz: float, side: Side = "left", params: AnalysisParams | None = None):
         if not (10.0 <= float(fs_hz) <= 2000.0):
             raise ValueError(f"fs_hz must be a sample rate in Hz (10–2000), got {fs_hz!r}")
@@ -133,10 +136,14 @@ class GaitPipeline:
         if t.shape[0] == 0:
             return out
         self._n_in += t.shape[0]
-        tc, ac, gc, brk = self._condition(t, acc, gyr)
-        if tc.shape[0]:
-            out.extend(self._after_condition(tc, ac, gc, brk, final=False))
-        return out
+        # large chunks are processed in blocks: bounded memory, identical results
+        block = max(1, int(self.BLOCK_S * self.fs_hz))
+        parts = [out]
+        for i in range(0, t.shape[0], block):
+            tc, ac, gc, brk = self._condition(t[i:i + block], acc[i:i + block], gyr[i:i + block])
+            if tc.shape[0]:
+                parts.append(self._after_condition(tc, ac, gc, brk, final=False))
+        return _merge(parts)
 
     def flush(self) -> PipelineOutput:
         out = self._pending_out
@@ -365,14 +372,16 @@ class GaitPipeline:
     def _on_extremum(self, idx: int, val: float, is_max: bool):
         p = self.params
         # a new data segment (long gap) restarts the hysteresis
-        br = [b for b in self._breaks if self._last_break_idx < b <= idx]
-        if br:
-            self._last_break_idx = br[-1]
+        if self._breaks and self._breaks[0] <= idx:
+            br = [b for b in self._breaks if self._last_break_idx < b <= idx]
+            if br:
+                self._last_break_idx = br[-1]
+                self._mode, self._cand = 1, None
             self._breaks = [b for b in self._breaks if b > idx]
-            self._mode, self._cand = 1, None
         h = p.hysteresis_min_deg
         if self._roms:
-            h = max(h, p.hysteresis_rom_frac * float(np.median(self._roms[-3:])))
+            r = sorted(self._roms[-3:])
+            h = max(h, p.hysteresis_rom_frac * (r[len(r) // 2] if len(r) % 2 else 0.5 * (r[0] + r[-1])))
         if self._mode == 1:
             if is_max:
                 if self._cand is None or val > self._cand[1]:
@@ -410,7 +419,13 @@ class GaitPipeline:
         if len(self._F) < 2:
             return
         f0, f1 = self._F[-2], self._F[-1]
-        e = [x for x in self._E if f0[0] < x[0] < f1[0]]
+        e = []
+        for x in reversed(self._E):
+            if x[0] <= f0[0]:
+                break
+            if x[0] < f1[0]:
+                e = [x]
+                break
         gap = any(f0[0] < bidx <= f1[0] for bidx in self._all_breaks_between(f0[0], f1[0]))
         self._pending.append({"f0": f0[0], "f1": f1[0], "e": e[-1][0] if e else None, "gap": gap,
                               "f_prev": self._F[-3][0] if len(self._F) >= 3 else None})
@@ -565,6 +580,18 @@ class GaitPipeline:
             self._ic_cache = {k: v for k, v in self._ic_cache.items() if k >= keep}
             self._F = self._F[-4:]
             self._E = self._E[-4:]
+
+
+def _merge(parts: list) -> PipelineOutput:
+    parts = [p for p in parts if p.strides or p.events or p.t_s.size]
+    if len(parts) <= 1:
+        return parts[0] if parts else PipelineOutput()
+    out = PipelineOutput(strides=[s for p in parts for s in p.strides], events=[e for p in parts for e in p.events])
+    ts = [p.t_s for p in parts if p.t_s.size]
+    if ts:
+        out.t_s = np.concatenate(ts)
+        out.thigh_angle_deg = np.concatenate([p.thigh_angle_deg for p in parts if p.t_s.size])
+    return out
 
 
 def _interp_time(sig: _Buf, fi: float) -> float:

@@ -56,8 +56,11 @@ class StrideResult:
     angle_calibrated: bool = True  # False: absolute angles uncalibrated (no still period); ROM stays valid
 
     def as_row(self) -> dict:
-        return asdict(self)
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
     @classmethod
     def column_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(StrideResult))
