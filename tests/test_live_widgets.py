@@ -65,7 +65,7 @@ def feed(model, sides=("left", "right"), n=25, rom=(55.0, 50.0), t_end=None):
 
 def test_two_sensors_show_the_model_strides_medians_balance_and_cadence(window):
     feed(window.model)
-    window.refresh()
+    window.refresh(full=True)
     snap = window.last_snapshot
     for metric, _title, _unit in M.BAR_METRICS:
         for s in ("left", "right"):
@@ -91,7 +91,7 @@ def test_two_sensors_show_the_model_strides_medians_balance_and_cadence(window):
 
 def test_one_sensor_says_what_it_cannot_show(window):
     feed(window.model, sides=("left",), rom=(55.0,))
-    window.refresh()
+    window.refresh(full=True)
     for metric, _t, _u in M.BAR_METRICS:
         assert window.asym.values[metric].text() == "—"
         assert window.asym.chips[metric].text() == "needs two sensors"
@@ -104,7 +104,7 @@ def test_one_sensor_says_what_it_cannot_show(window):
 def test_nothing_yet_shows_dashes_and_the_calibration_prompt(window):
     m = window.model
     m.set_source("hand-made", ["left", "right"])
-    window.refresh()
+    window.refresh(full=True)
     assert window.cadence_label.text() == "—" and window.gait_label.text() == "—"
     assert window.asym.chips["rom_deg"].text().startswith("needs")
     assert "waiting" in window.signal.overlay.textItem.toPlainText()
@@ -115,7 +115,7 @@ def test_nothing_yet_shows_dashes_and_the_calibration_prompt(window):
                               "message": "collecting movement for calibration (2.0 of 8 s)"})
         m.set_health(s, {"state": "connected", "battery_pct": None, "loss_pct": None,
                          "effective_rate_hz": None, "clock_offset_ms": None})
-    window.refresh()
+    window.refresh(full=True)
     assert "Calibrating" in window.signal.overlay.textItem.toPlainText()
     assert window.calib.bar["left"].value() == 25
     assert "collecting movement" in window.calib.text["left"].text()
@@ -128,7 +128,7 @@ def test_stopped_subject_blanks_cadence_but_keeps_history(window):
     last = max(s.next_ic_s for s in window.model.snapshot(consume=False).sides["left"].strides)
     t = np.arange(20, last + M.CADENCE_STALE_S + 2, 0.005)
     window.model.push_raw("left", t, np.zeros((t.size, 3)), np.zeros((t.size, 3)), 1000.0)
-    window.refresh()
+    window.refresh(full=True)
     assert window.cadence_label.text() == "—"
     assert window.bars.displayed["rom_deg"]["left"].size == M.N_BARS
 

@@ -60,7 +60,7 @@ from imugait.live.backend import LiveBackend  # noqa: E402
 from imugait.live.model import LiveModel, Snapshot  # noqa: E402
 from imugait.live.widgets import (  # noqa: E402
     BIG_PT, DASH, MID_PT, SMALL_PT, AsymmetryPanel, CalibrationPanel, HealthPanel, PhasePortrait,
-    SignalView, StrideBars, font, label,
+    SignalView, StrideBars, font, label, set_style, set_text,
 )
 
 pg.setConfigOptions(background="w", foreground="k", antialias=False)
@@ -88,11 +88,14 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._pending_angle: list[np.ndarray] = []
         self._pending_strides: list[float] = []
         self.last_snapshot: Snapshot | None = None
+        self._frame = -1
+        self.slow_every = max(1, int(round(self.fps / 5)))    # panels at ~5 Hz
+        self.phase_every = max(1, int(round(self.fps / 10)))  # phase portrait at ~10 Hz
         self.setWindowTitle(title)
         self._build()
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-        self.timer.timeout.connect(self.refresh)
+        self.timer.timeout.connect(lambda: self.refresh())
         self.timer.start(max(1, int(round(1000.0 / self.fps))))
 
     # ---- layout -------------------------------------------------------------------
@@ -172,7 +175,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.bars.view.on_painted = self._painted_bars
 
     # ---- redraw -------------------------------------------------------------------
-    def refresh(self) -> None:
+    def refresh(self, full: bool = False) -> None:
+        """One frame: snapshot the model and redraw (panels every ``slow_every`` frames,
+        or every time with ``full``)."""
         t_start = time.monotonic()
         snap = self.model.snapshot()
         self.last_snapshot = snap
@@ -186,12 +191,16 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._pending_sample.append(snap.new_arrivals_host_s)
         if snap.new_strides:
             self._pending_strides.extend(h for _s, h in snap.new_strides if math.isfinite(h))
-        self.bars.update_view(snap)
-        self.asym.update_view(snap)
-        self.calib.update_view(snap)
-        self.health.update_view(snap)
-        self.phase.update_view(snap)
-        self._update_top(snap)
+        bars_changed = self.bars.update_view(snap)
+        self._frame += 1
+        if full or bars_changed or self._frame % self.slow_every == 0:
+            # numbers and status change at most per stride or per health poll: 5 Hz is plenty
+            self.asym.update_view(snap)
+            self.calib.update_view(snap)
+            self.health.update_view(snap)
+            self._update_top(snap)
+        if full or self._frame % self.phase_every == 0:
+            self.phase.update_view(snap)
         self.lat.frame_cost_s.append(time.monotonic() - t_start)
 
     def _arrival_of(self, side: str, t: np.ndarray) -> np.ndarray:
@@ -222,27 +231,27 @@ class LiveWindow(QtWidgets.QMainWindow):
         L, R = snap.sides["left"].strides, snap.sides["right"].strides
         cad = M.cadence_spm(L, R, snap.t_now_s)
         g = M.gait_type(L, R, snap.t_now_s)
-        self.cadence_label.setText(DASH if cad is None else f"{cad:.0f} spm")
-        self.gait_label.setText(DASH if g is None else g.upper())
+        set_text(self.cadence_label, DASH if cad is None else f"{cad:.0f} spm")
+        set_text(self.gait_label, DASH if g is None else g.upper())
         rec = snap.recording
         active = bool(rec.get("active"))
         if self.rec_button.isChecked() != active and not self._rec_busy:
             self.rec_button.setChecked(active)
-        self.rec_button.setText("■ Stop" if active else "● Record")
-        self.rec_button.setStyleSheet("background:#d0312d; color:white;" if active else "")
+        set_text(self.rec_button, "■ Stop" if active else "● Record")
+        set_style(self.rec_button, "background:#d0312d; color:white;" if active else "")
         self.marker_button.setEnabled(active)
         if rec.get("error"):
-            self.rec_status.setText(rec["error"])
-            self.rec_status.setStyleSheet("color:#d0312d")
+            set_text(self.rec_status, rec["error"])
+            set_style(self.rec_status, "color:#d0312d")
         elif active:
             el = snap.t_now_s - rec.get("started_t_s", float("nan"))
             el_txt = f"{int(el // 60):d}:{int(el % 60):02d}" if math.isfinite(el) and el >= 0 else DASH
-            self.rec_status.setText(f"recording {el_txt} → {Path(rec.get('path') or '').name}")
-            self.rec_status.setStyleSheet("color:#d0312d")
+            set_text(self.rec_status, f"recording {el_txt} → {Path(rec.get('path') or '').name}")
+            set_style(self.rec_status, "color:#d0312d")
         else:
             last = rec.get("last_path")
-            self.rec_status.setText(f"saved {last}" if last else "not recording")
-            self.rec_status.setStyleSheet("color:#555")
+            set_text(self.rec_status, f"saved {last}" if last else "not recording")
+            set_style(self.rec_status, "color:#555")
         parts = [snap.source or ""]
         if math.isfinite(snap.t_now_s):
             parts.append(f"t = {snap.t_now_s:6.1f} s")
@@ -250,7 +259,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             parts.append("source ended")
         if snap.error:
             parts.append(snap.error)
-        self.status.setText("   ·   ".join(p for p in parts if p))
+        set_text(self.status, "   ·   ".join(p for p in parts if p))
 
     _rec_busy = False
 
@@ -284,7 +293,7 @@ class LiveWindow(QtWidgets.QMainWindow):
     def save_screenshot(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.refresh()
+        self.refresh(full=True)
         QtWidgets.QApplication.processEvents()
         img = self.grab()
         if not img.save(str(path)):
