@@ -42,7 +42,7 @@ def _stack_cycles(sessions, side):
 def fig_cycles(cmp):
     """Ensemble-average thigh angle over the normalised gait cycle, mean ± SD, per leg."""
     sides = [s for s in ("left", "right") if any(s in x.cycles for x in cmp.before + cmp.after)]
-    fig, axes = plt.subplots(1, max(1, len(sides)), figsize=(7, 3.2), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, max(1, len(sides)), figsize=(7, 3.2), sharey=True, squeeze=False, layout="constrained")
     for ax, side in zip(axes[0], sides):
         for cond, sess, c, ls in (("before", cmp.before, BEFORE_C, "--"), ("after", cmp.after, AFTER_C, "-")):
             a = _stack_cycles(sess, side)
@@ -80,7 +80,7 @@ def fig_forest(cmp):
         rows.append((f"{side} {metric_info(r.metric).label}".strip(), r.diff * scale, r.ci_low * scale,
                      r.ci_high * scale, (r.mdc95 * scale) if r.mdc95 == r.mdc95 else float("nan"), r.significant))
     n = len(rows)
-    fig, ax = plt.subplots(figsize=(7, 0.32 * n + 1.2))
+    fig, ax = plt.subplots(figsize=(7, 0.32 * n + 1.2), layout="constrained")
     y = np.arange(n)[::-1]
     for yi, (lab, d, lo, hi, mdc, sig) in zip(y, rows):
         if math.isfinite(mdc):
@@ -102,7 +102,7 @@ DIST_METRICS = ("rom_deg", "flex_peak_deg", "ext_peak_deg", "swing_pct", "stance
 
 def fig_distributions(cmp):
     """Per-stride distributions per metric, side and condition (box + jittered strides)."""
-    fig, axes = plt.subplots(2, 3, figsize=(7, 5.2))
+    fig, axes = plt.subplots(2, 3, figsize=(7, 5.2), layout="constrained")
     rng = np.random.default_rng(0)
     for ax, metric in zip(axes.ravel(), DIST_METRICS):
         info = metric_info(metric)
@@ -135,7 +135,6 @@ def fig_distributions(cmp):
         ax.tick_params(labelsize=8)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("Per-stride values (blue: before, orange: after)", fontsize=11)
-    fig.tight_layout()
     return fig
 
 
@@ -156,7 +155,7 @@ def fig_timecourse(cmp, max_sessions: int = 4):
     sessions = sessions[:max_sessions]
     ncol = len(sessions)
     fig, axes = plt.subplots(len(TIME_METRICS), ncol, figsize=(7, 1.7 * len(TIME_METRICS) + 0.6),
-                             sharey="row", squeeze=False)
+                             sharey="row", squeeze=False, layout="constrained")
     for j, (cond, i, s) in enumerate(sessions):
         for r, metric in enumerate(TIME_METRICS):
             ax = axes[r][j]
@@ -185,7 +184,6 @@ def fig_timecourse(cmp, max_sessions: int = 4):
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7, loc="best")
     fig.suptitle("Over time within each session (line: 30 s rolling median)", fontsize=11)
-    fig.tight_layout()
     return fig
 
 
@@ -196,7 +194,7 @@ def fig_asymmetry(cmp):
     names = [m for m in ASYM_METRICS if cmp.series.get(("before", "both", m))]
     if not names:
         return None
-    fig, axes = plt.subplots(1, len(names), figsize=(7, 3), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(7, 3), squeeze=False, layout="constrained")
     for ax, m in zip(axes[0], names):
         data = []
         for cond in ("before", "after"):
@@ -214,5 +212,4 @@ def fig_asymmetry(cmp):
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("100·ln(L/R)  (+ = left larger)", fontsize=8)
     fig.suptitle("Left/right asymmetry per stride pair", fontsize=11)
-    fig.tight_layout()
     return fig

@@ -95,7 +95,7 @@ def _fig_trend(sd: SessionData, pm: pd.DataFrame):
 
     from imugait.compare.figures import LEFT_C, RIGHT_C
 
-    fig, axes = plt.subplots(2, 2, figsize=(7, 4.8), sharex=True)
+    fig, axes = plt.subplots(2, 2, figsize=(7, 4.8), sharex=True, layout="constrained")
     for ax, m in zip(axes.ravel(), TREND_METRICS):
         info = metric_info(m)
         for side, c in (("left", LEFT_C), ("right", RIGHT_C)):
@@ -110,7 +110,6 @@ def _fig_trend(sd: SessionData, pm: pd.DataFrame):
         ax.set_xlabel("minute of the run", fontsize=8)
     axes[0][0].legend(fontsize=8)
     fig.suptitle("Per-minute medians: how the run developed", fontsize=11)
-    fig.tight_layout()
     return fig
 
 
@@ -121,7 +120,7 @@ def _fig_cycle(sd: SessionData):
 
     if not sd.cycles:
         return None
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig, ax = plt.subplots(figsize=(7, 3), layout="constrained")
     for side, c in (("left", LEFT_C), ("right", RIGHT_C)):
         a = sd.cycles.get(side)
         if a is None or np.asarray(a).ndim != 2 or len(a) == 0:
