@@ -86,7 +86,7 @@ typedef struct IMUGAIT_PACKED {
 /* header with the optional v1 extension (header_len = 22) */
 typedef struct IMUGAIT_PACKED {
     imugait_data_header_t base; /* base.header_len = sizeof(imugait_data_header_ext_t) */
-    uint16_t tx_delay_us;       /* device time from the first sample to the hand-off to the stack */
+    uint16_t tx_delay_us;       /* device time from the LAST sample to the hand-off to the stack */
 } imugait_data_header_ext_t;
 
 typedef struct IMUGAIT_PACKED {

@@ -97,7 +97,7 @@ def main() -> None:
         "data_tx_delay_extension",
         "data",
         imu.encode_data(900, 3600, 18_000_000, acc[:4], gyr[:4], boot_id=77, tx_delay_us=17_321),
-        "v1 header extension: header_len 22, u16 tx_delay_us at offset 20 (first sample -> hand-off to the stack)",
+        "v1 header extension: header_len 22, u16 tx_delay_us at offset 20 (last sample -> hand-off to the stack)",
     )
     add(
         "data_tx_delay_unknown",

@@ -132,7 +132,8 @@ def test_tracker_exact_against_firmware_faults(seed):
     c = tr.counts
     assert (c.duplicated, c.reordered, c.lost) == (dup, late, lost)
     assert c.received == len({(a[0], a[2]) for a in arrivals})
-    assert c.duplicated == vs.truth.duplicates_sent + vs.truth.resent_on_reconnect
+    # a resent packet may itself be lost on the air
+    assert vs.truth.duplicates_sent <= c.duplicated <= vs.truth.duplicates_sent + vs.truth.resent_on_reconnect
     assert c.epochs == 2
     assert c.samples_device_dropped <= min(c.samples_lost, vs.truth.samples_dropped_overflow + 4 * vs.truth.packets_lost_air)
     # every sample between the first and last received one of each boot is received or in a gap
@@ -197,5 +198,6 @@ def test_device_overflow_counted_exactly_on_a_clean_link():
                 if isinstance(it, DecodedPacket):
                     tr.observe(it.boot_id, it.seq, it.block.first_index, it.n, overflow_before=it.overflow_before)
     c = tr.counts
-    assert c.samples_device_dropped == c.samples_lost == vs.truth.samples_dropped_overflow == 500
+    assert c.samples_device_dropped == c.samples_lost == vs.truth.samples_dropped_overflow
+    assert abs(c.samples_lost - 500) <= 8  # 5 s down, 2.5 s FIFO (+ packets not yet handed off)
     assert c.lost == vs.truth.packets_dropped_overflow and c.duplicated == 1 and c.reordered == 0

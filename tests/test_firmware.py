@@ -38,8 +38,9 @@ def test_clean_stream_is_contiguous_and_matches_source():
     for t_send, p in pk:
         k = p.first_index
         assert abs(p.t_dev_us * 1e-6 - src.t_dev_s[k]) < 1e-6
-        assert 0 <= p.tx_delay_us * 1e-6 - (p.n - 1) / 200 <= 1 / 200 + 1e-5
-        assert src.t_true_s[k + p.n - 1] <= t_send <= src.t_true_s[k + p.n - 1] + 1 / 200 + 1e-9
+        # hand-off dithered within one packet interval after the last sample (spec §6)
+        assert 0 <= p.tx_delay_us * 1e-6 <= p.n / 200 + 1e-5
+        assert src.t_true_s[k + p.n - 1] <= t_send <= src.t_true_s[k + p.n - 1] + p.n / 200 + 1e-9
     assert vs.truth.packets_formed == len(pk)
 
 

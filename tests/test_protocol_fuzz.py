@@ -51,7 +51,7 @@ def test_data_round_trip(p):
     fifo=st.integers(0, 65535),
     spp=st.integers(1, 255),
     boot=st.integers(0, 65535),
-    fw=st.text(max_size=5),
+    fw=st.text(max_size=4),
     serial=st.text(alphabet="ABC0123:-", max_size=16),
 )
 def test_info_round_trip(side, rate_mhz, acc, gyr, fifo, spp, boot, fw, serial):

@@ -46,7 +46,7 @@ class LinkSpec:
     fs_hz: float = 200.0
     n_per_packet: int = 4
     odr_error_pct: float = 0.0  # IMU output data rate vs nominal (its own oscillator); 0 = clocked by the crystal
-    dither: bool = False  # firmware hands packets over at a random moment within one sample period, reports tx_delay_us
+    dither: bool = False  # firmware hands packets over at a random moment within one packet interval, reports tx_delay_us
 
 
 def simulate_link(spec: LinkSpec, duration_s: float, rng: np.random.Generator):
@@ -63,10 +63,12 @@ def simulate_link(spec: LinkSpec, duration_s: float, rng: np.random.Generator):
     # others by the nominal 1/fs (as the real decoder does)
     t_dev_first = spec.offset_s + (t_true[:, :1] - t0) * (1 + spec.drift_ppm * 1e-6)
     t_dev = t_dev_first + np.arange(n)[None, :] / spec.fs_hz
-    handoff = t_true[:, -1] + (rng.uniform(0, 1 / spec.fs_hz, n_pkt) if spec.dither else 0.0)
+    handoff = t_true[:, -1] + (rng.uniform(0, n / spec.fs_hz, n_pkt) if spec.dither else 0.0)
     ready = handoff + rng.uniform(0.0001, 0.0003, n_pkt)  # sensor read-out, stack latency
     if spec.dither:  # the device reports the hand-off in device time (tx_delay_us, µs resolution)
-        t_dev_point = t_dev_first[:, 0] + np.round((handoff - t_true[:, 0]) * (1 + spec.drift_ppm * 1e-6) * 1e6) * 1e-6
+        t_last = t_dev[:, -1]  # nominal, as the host computes it
+        dev_handoff = t_dev_first[:, 0] + (handoff - t_true[:, 0]) * (1 + spec.drift_ppm * 1e-6)
+        t_dev_point = t_last + np.maximum(0, np.round((dev_handoff - t_last) * 1e6)) * 1e-6
     else:  # the host pairs the arrival with the last sample's device time
         t_dev_point = None
     # stalls

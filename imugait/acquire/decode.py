@@ -469,7 +469,7 @@ class ImugaitDecoder(KindDecoder):
             extra={"boot_id": p.boot_id, "flags": p.flags, "tx_delay_us": p.tx_delay_us},
         )
         return [DecodedPacket(block, p.seq, p.boot_id, p.overflow_before, clock_usable=not p.is_backlog,
-                              t_dev_handoff_s=p.t_tx_dev_s)]
+                              t_dev_handoff_s=p.t_handoff_dev_s(info.sample_rate_hz))]
 
 
 register_decoder("imugait", ImugaitDecoder)

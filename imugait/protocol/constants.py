@@ -49,9 +49,9 @@ DATA_HEADER_FIELDS = (
     ("t_dev_us", 12, "u64"),
 )
 # Optional v1 header extension (header_len >= 22): u16 tx_delay_us = device time from the
-# first sample (t_dev_us) to the moment the packet was handed to the BLE stack. Lets the
-# host's clock fit use the hand-off time, which the firmware dithers within one sample
-# period so that it does not lock to the connection-event lattice (see README §6).
+# *last* sample of the packet (t_dev_us + (n-1)/rate) to the moment the packet was handed to
+# the BLE stack. Lets the host's clock fit use the hand-off time, which the firmware dithers
+# within one packet interval so that it does not lock to the connection-event lattice (README §6).
 DATA_HEADER_EXT_SIZE = 22
 DATA_HEADER_EXT_FIELDS = (("tx_delay_us", 20, "u16"),)
 TX_DELAY_UNKNOWN = 0xFFFF

@@ -67,16 +67,18 @@ class DataPacket:
     t_dev_us: int
     acc_counts: np.ndarray = field(repr=False)  # (n, 3) int16
     gyr_counts: np.ndarray = field(repr=False)  # (n, 3) int16
-    tx_delay_us: int | None = None  # header extension: first sample -> hand-off to the BLE stack
+    tx_delay_us: int | None = None  # header extension: last sample -> hand-off to the BLE stack
 
     @property
     def n(self) -> int:
         return int(self.acc_counts.shape[0])
 
-    @property
-    def t_tx_dev_s(self) -> float | None:
-        """Device time at which the packet was handed to the radio (None if not sent)."""
-        return None if self.tx_delay_us is None else (self.t_dev_us + self.tx_delay_us) * 1e-6
+    def t_handoff_dev_s(self, sample_rate_hz: float) -> float | None:
+        """Device time at which the packet was handed to the radio (None if not reported):
+        last sample ``t_dev_us + (n-1)/rate`` plus ``tx_delay_us``."""
+        if self.tx_delay_us is None:
+            return None
+        return (self.t_dev_us + self.tx_delay_us) * 1e-6 + (self.n - 1) / float(sample_rate_hz)
 
     def __len__(self) -> int:
         return self.n
@@ -122,8 +124,8 @@ def encode_data(
     """Build a DATA notification.
 
     ``seq`` is taken modulo 2**16 and ``first_index`` modulo 2**32 (they wrap on the wire).
-    ``tx_delay_us`` (optional header extension, 0..65534) is the device time from the first
-    sample to the hand-off to the BLE stack. ``header_extra`` appends further bytes to the
+    ``tx_delay_us`` (optional header extension, 0..65534) is the device time from the last
+    sample (``t_dev_us + (n-1)/rate``) to the hand-off to the BLE stack. ``header_extra`` appends further bytes to the
     header (used to test forward compatibility).
     """
     if tx_delay_us is not None:

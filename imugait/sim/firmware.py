@@ -180,7 +180,7 @@ class VirtualSensor:
     faults     :class:`FirmwareFaults` or ``None``.
     streaming  start streaming at ``t_start_s`` without a START command (default False).
     status_interval_s  STATUS notifications while connected (and on every flag change).
-    tx_dither  hand packets over at a random moment within one sample period after their last
+    tx_dither  hand packets over at a random moment within one packet interval after their last
                sample and report it in the ``tx_delay_us`` header extension (spec §6; default on).
     """
 
@@ -339,6 +339,12 @@ class VirtualSensor:
         self._dev_base_s = self._dev_clock(t_s)
         self._new_boot()
 
+    def reboot(self, t_s: float) -> None:
+        """Reboot now (a transport's own fault injection): new boot id, index and device
+        time restart, FIFO lost, streaming stops until START. The transport handles the link."""
+        self._advance(t_s)
+        self._reboot(t_s)
+
     def set_connected(self, connected: bool, t_s: float) -> None:
         """Transport-level connection state (a BLE emulator calls this on connect/disconnect)."""
         self._advance(t_s)
@@ -394,10 +400,11 @@ class VirtualSensor:
             t_us = int(round((self._t_dev[self._pos] - self._dev_base_s) * 1e6))
             t_hand = float(self._t_true[last])
             tx_us = None
-            if self.tx_dither:  # hand-off at a random moment within one sample period (spec §6)
-                t_hand += float(self._rng.uniform(0.0, 1.0 / self.sample_rate_hz))
-                tx = int(round((self._dev_clock(t_hand) - self._t_dev[self._pos]) * 1e6))
-                tx_us = tx if 0 <= tx < C.TX_DELAY_UNKNOWN else None
+            if self.tx_dither:  # hand-off at a random moment within one packet interval (spec §6)
+                t_hand += float(self._rng.uniform(0.0, n / self.sample_rate_hz))
+                t_last_dev = self._t_dev[self._pos] + (n - 1) / self.sample_rate_hz  # as the host computes it
+                tx = max(0, int(round((self._dev_clock(t_hand) - t_last_dev) * 1e6)))
+                tx_us = tx if tx < C.TX_DELAY_UNKNOWN else None
             p = _Pkt(self._seq, self._next_index, max(0, t_us), acc, gyr, flags, self._boot_id, t_hand,
                      backlog=not self._is_up(), tx_delay_us=tx_us)
             self._first_pending = False
