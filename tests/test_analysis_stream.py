@@ -94,6 +94,13 @@ def test_short_gaps_interpolated_long_gap_rejects_strides():
     spans = res[(res.ic_s < t_gap0) & (res.next_ic_s > t_gap0 + 1.5)]
     assert spans.empty or not spans.valid.any()
     assert res.bout_index.max() >= 1  # the gap split the walk into two bouts
+    # a 0.5 s hole (longer than max_interp_gap_s, shorter than a pause): the stride across it is
+    # reported and rejected with gap_in_data
+    hole = (t > t_gap0) & (t < t_gap0 + 0.5)
+    res = analyze(left=(t[~hole], a[~hole], g[~hole]), fs_hz=200.0).strides
+    across = res[(res.ic_s < t_gap0 + 0.5) & (res.next_ic_s > t_gap0)]
+    assert len(across) >= 1 and set(across.reason) == {"gap_in_data"} and not across.valid.any()
+    assert res.bout_index.max() >= 1
 
 
 @pytest.mark.parametrize("fs", [50.0, 400.0])

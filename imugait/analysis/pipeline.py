@@ -468,12 +468,12 @@ class GaitPipeline:
         sig = self._sig
         out = PipelineOutput()
         chained = bool(self._bout) and self._bout[-1]["_f1"] == c["f0"]
-        if T_f > p.max_stride_s or c["gap"]:
-            # pause or data gap: no stride here, the bout ends
+        if T_f > p.max_stride_s:
+            # a pause (or a long hole in the data): no stride here, the bout ends
             out.extend(self._close_bout())
-            if c["gap"] and T_f <= p.max_stride_s * 2:
-                pass
             return out
+        if c["gap"]:
+            out.extend(self._close_bout())  # a data gap ends the bout; the stride across it is rejected
         T_prev = (c["f0"] - c["f_prev"]) * self._T if c["f_prev"] is not None else None
         T_ref0 = T_prev if (T_prev is not None and p.min_stride_s <= T_prev <= p.max_stride_s) else T_f
         ic0, info0 = self._ic_for(c["f0"], T_ref0)
@@ -496,7 +496,9 @@ class GaitPipeline:
         swing = next_ic_s - to_s
         reason = ""
         bad = bool(sig["bad"][a:b].any())
-        if self._calib.failed:
+        if c["gap"]:
+            reason = "gap_in_data"
+        elif self._calib.failed:
             reason = "calibration_failed"
         elif bad:
             reason = "gyro_implausible"
@@ -517,6 +519,9 @@ class GaitPipeline:
             "reason": reason, "gait": gait, "flex_peak_s": float(tseg[kmax]), "ext_peak_s": float(tseg[kmin]),
             "angle_calibrated": bool(self._calib.angle_calibrated), "_f1": c["f1"],
         }
+        if c["gap"]:
+            out.extend(self._emit(d, -1))
+            return out
         self._bout.append(d)
         out.extend(self._emit_bout_progress())
         return out
