@@ -102,7 +102,7 @@ def simulate_link(spec: LinkSpec, duration_s: float, rng: np.random.Generator):
     return t_true, t_dev, arrival, t_dev_point
 
 
-def map_online(method: str, t_dev: np.ndarray, arrival: np.ndarray, fs_hz: float, window_s: float = 30.0,
+def map_online(method: str, t_dev: np.ndarray, arrival: np.ndarray, fs_hz: float, window_s: float = 60.0,
                t_dev_point: np.ndarray | None = None):
     """Host time of every sample with the mapping available at its packet's arrival.
     ``t_dev_point``: device time paired with each arrival (default: last sample)."""
@@ -135,7 +135,7 @@ def map_online(method: str, t_dev: np.ndarray, arrival: np.ndarray, fs_hz: float
     raise ValueError(method)
 
 
-def alignment_errors(sides: dict, method: str, warmup_s: float, window_s: float = 30.0):
+def alignment_errors(sides: dict, method: str, warmup_s: float, window_s: float = 60.0):
     """|e_L − e_R| (ms) at the left samples' true times (right error interpolated)."""
     errs = {}
     for name, (t_true, t_dev, arrival, fs, t_point) in sides.items():
@@ -148,7 +148,7 @@ def alignment_errors(sides: dict, method: str, warmup_s: float, window_s: float 
     return d[ok & (tl >= warmup_s)], d[ok]
 
 
-def run(duration_s=120.0, seeds=10, ci=(0.015, 0.045), warmup_s=5.0, verbose=True, odr_error_pct=0.0, window_s=30.0,
+def run(duration_s=120.0, seeds=10, ci=(0.015, 0.045), warmup_s=5.0, verbose=True, odr_error_pct=0.0, window_s=60.0,
         dither=True):
     results = {m: ([], []) for m in ("raw", "lsq", "hull")}
     for seed in range(seeds):
@@ -189,7 +189,7 @@ def main(argv=None):
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--odr-error-pct", type=float, default=0.0,
                     help="IMU data rate off nominal by up to this (uniform +-), as with an IMU on its own oscillator")
-    ap.add_argument("--window", type=float, default=30.0, help="clock-fit window (s)")
+    ap.add_argument("--window", type=float, default=60.0, help="clock-fit window (s)")
     ap.add_argument("--no-dither", action="store_true",
                     help="firmware hands packets over at sample instants (no tx_delay_us): commensurate worst case")
     a = ap.parse_args(argv)

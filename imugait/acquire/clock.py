@@ -15,11 +15,13 @@ Algorithm (:class:`ClockMapper`):
 2. Points are reduced to the minimum-delay point per ``bucket_s`` of device time (the hull
    can only touch those; 0.1 s buckets change the line by < 0.01 ms at 50 ppm).
 3. Over the last ``window_s`` of device time, the lower convex hull of the bucket minima is
-   computed (monotone chain) and the edge that spans the mean device time of the window is
-   the fit (the LP optimum above). Its slope is the drift; slopes beyond ±``max_drift_ppm``
-   are rejected.
-4. Until the segment spans ``min_span_s``, the line keeps the previous slope (or 1) and
-   goes through the minimum-delay point.
+   computed (monotone chain). The slope is the hull's chord over the middle half of the
+   window (the LP optimum is the hull edge at the centre; the chord averages the floor's
+   noise over a longer baseline); the line is the supporting line of that slope, below every
+   point. Slopes beyond ±``max_drift_ppm`` are rejected.
+4. Until the segment spans ``slope_span_s``, the slope is the previous segment's (same
+   crystal) or 1 and the line touches the envelope; before ``min_span_s`` the fit is not
+   "established" (after a reconnect the previous segment's line stays in use meanwhile).
 5. :meth:`ClockMapper.new_segment` starts over after a reconnect (keeping the old line
    as a fallback until the new one is established) or a reboot (device clock restarted:
    nothing kept).
@@ -75,31 +77,40 @@ def lower_hull(x: np.ndarray, y: np.ndarray) -> list[int]:
     return h
 
 
-def hull_fit(x: np.ndarray, y: np.ndarray, *, max_drift_ppm: float = 500.0, at: float | None = None) -> tuple[float, float, float] | None:
-    """Lower-hull edge spanning ``at`` (default: mean x). Returns ``(x_ref, y_ref, slope)``
-    or ``None`` if no admissible edge exists."""
+def hull_fit(x: np.ndarray, y: np.ndarray, *, max_drift_ppm: float = 500.0, at: float | None = None,
+             chord_frac: float = 0.8) -> tuple[float, float, float] | None:
+    """Lower-envelope line of the points ``(x, y)``. Returns ``(x_ref, y_ref, slope)`` or
+    ``None`` if no admissible line exists.
+
+    Slope: the chord of the lower convex hull over the middle ``chord_frac`` of the data's x
+    range, centred on ``at`` (default: mean x). With ``chord_frac → 0`` this is the hull edge
+    over the centre — the LP optimum of Moon et al. (1999); a longer chord averages the
+    floor's noise over a longer baseline (a 0.1 ms error over a 2 s edge is 50 ppm).
+    Offset: the supporting line of that slope (touches the hull, below every point).
+    """
     order = np.argsort(x, kind="stable")
     x, y = np.asarray(x, float)[order], np.asarray(y, float)[order]
     if len(x) < 2 or x[-1] - x[0] <= 0:
         return None
-    # work relative to the first point (keeps the cross products well conditioned)
     x0, y0 = x[0], y[0]
-    xr, yr = x - x0, (y - y0) - (x - x0)  # subtract the nominal slope 1
+    xr, yr = x - x0, (y - y0) - (x - x0)  # relative, nominal slope 1 removed
     h = lower_hull(xr.tolist(), yr.tolist())
     if len(h) < 2:
         return None
+    hx, hy = xr[h], yr[h]
+    span = float(xr[-1])
     c = float(np.mean(xr)) if at is None else float(at) - x0
-    hx = xr[h]
-    j = int(np.searchsorted(hx, c, side="right")) - 1
-    j = min(max(j, 0), len(h) - 2)
-    i0, i1 = h[j], h[j + 1]
-    dx = xr[i1] - xr[i0]
-    if dx <= 0:
+    half = max(0.5 * chord_frac * span, 1e-9)
+    x1, x2 = max(0.0, c - half), min(span, c + half)
+    if x2 - x1 < 0.25 * chord_frac * span:  # centre near an end: use the available range
+        x1, x2 = max(0.0, min(x1, span - 2 * half)), min(span, max(x2, 2 * half))
+    if x2 <= x1:
         return None
-    slope = 1.0 + (yr[i1] - yr[i0]) / dx
-    if abs(slope - 1.0) * 1e6 > max_drift_ppm:
+    dslope = (np.interp(x2, hx, hy) - np.interp(x1, hx, hy)) / (x2 - x1)
+    if abs(dslope) * 1e6 > max_drift_ppm:
         return None
-    return float(x[i0]), float(y[i0]), slope
+    i = int(np.argmin(yr - dslope * xr))  # supporting line touches here
+    return float(x[i]), float(y[i]), 1.0 + float(dslope)
 
 
 class ClockMapper:
@@ -110,11 +121,12 @@ class ClockMapper:
     >>> t_host = cm.to_host(block.t_dev_s)           # per sample
     """
 
-    def __init__(self, *, window_s: float = 30.0, bucket_s: float = 0.1, min_span_s: float = 2.0,
-                 max_drift_ppm: float = 500.0, refit_s: float = 0.25):
+    def __init__(self, *, window_s: float = 60.0, bucket_s: float = 0.1, min_span_s: float = 2.0,
+                 slope_span_s: float = 20.0, max_drift_ppm: float = 500.0, refit_s: float = 0.25):
         self.window_s = float(window_s)
         self.bucket_s = float(bucket_s)
         self.min_span_s = float(min_span_s)
+        self.slope_span_s = float(slope_span_s)
         self.max_drift_ppm = float(max_drift_ppm)
         self.refit_s = float(refit_s)
         self.segment = -1
@@ -131,7 +143,7 @@ class ClockMapper:
         if self.segment >= 0:
             old = self.fit
             if old is not None:
-                if old.established:
+                if old.established and old.span_s >= self.slope_span_s:
                     self._prior_slope = old.slope
                 self._fallback = old if device_clock_continues else None
         self.segment += 1
@@ -193,11 +205,16 @@ class ClockMapper:
         y = np.asarray(self._by)
         self._last_refit_dev = float(x[-1])
         span = float(x[-1] - x[0])
-        if span >= self.min_span_s and len(x) >= 3:
+        if span >= self.slope_span_s and len(x) >= 3:
             r = hull_fit(x, y, max_drift_ppm=self.max_drift_ppm)
             if r is not None:
                 self._fit = ClockFit(r[0], r[1], r[2], self._n, span, True)
                 return
+        if span >= self.min_span_s:  # offset from the envelope, drift from the previous segment (or 0)
+            slope = self._prior_slope
+            i = int(np.argmin(y - slope * x))
+            self._fit = ClockFit(float(x[i]), float(y[i]), slope, self._n, span, True)
+            return
         # not yet established: prior slope through the minimum-delay point
         slope = self._prior_slope
         dd = y - slope * x

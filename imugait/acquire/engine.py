@@ -141,7 +141,7 @@ class Acquisition:
     """
 
     def __init__(self, source: Source, on_block: Callable | None = None, on_event: Callable | None = None, *,
-                 t0_host_s: float | None = None, reorder_wait_s: float = 0.25, clock_window_s: float = 30.0):
+                 t0_host_s: float | None = None, reorder_wait_s: float = 0.25, clock_window_s: float = 60.0):
         self.source = source
         self.on_block = on_block or (lambda block, t_s: None)
         self.on_event = on_event or (lambda ev: None)
