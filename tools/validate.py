@@ -54,10 +54,18 @@ def match_truth(ours, truth, steady_only=True):
     res = {"n_truth": len(tr), "n_ours": 0, "tp": 0, "pairs": []}
     if len(tr) == 0:
         return res
-    # our strides inside the steady truth span count for precision
+    # precision: our valid strides inside the steady truth span that match no truth stride at
+    # all (steady or in a transition) are false positives
     lo, hi = tr["ic_s"].min() - 0.2, tr["next_ic_s"].max() + 0.2
     inside = (o_ic >= lo) & (ov["next_ic_s"].to_numpy() <= hi)
-    res["n_ours"] = int(inside.sum())
+    all_ic = truth["ic_s"].to_numpy()
+    all_T = truth["stride_s"].to_numpy()
+    fp = 0
+    for x in o_ic[inside]:
+        j = int(np.argmin(np.abs(all_ic - x))) if len(all_ic) else -1
+        if j < 0 or abs(all_ic[j] - x) >= 0.25 * all_T[j]:
+            fp += 1
+    res["fp"] = fp
     used = set()
     for i, row in enumerate(tr.itertuples()):
         if len(o_ic) == 0:
@@ -67,6 +75,7 @@ def match_truth(ours, truth, steady_only=True):
             used.add(j)
             res["pairs"].append((i, j))
     res["tp"] = len(res["pairs"])
+    res["n_ours"] = res["tp"] + res["fp"]  # precision = tp / (tp + fp)
     res["truth_sel"] = tr
     res["ours_sel"] = ov
     return res

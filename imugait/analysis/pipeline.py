@@ -508,8 +508,10 @@ class GaitPipeline:
             reason = "rom_below_floor"
         elif not (np.isfinite(to_s) and 0.15 < stance / stride_s < 0.85):
             reason = "events_implausible"
-        elif chained and self._bout[-1]["stride_s"] > 0 and abs(stride_s / self._bout[-1]["stride_s"] - 1) > p.max_stride_change_frac:
-            reason = "stride_time_jump"
+        elif chained:
+            ref = [d["stride_s"] for d in self._bout[-3:] if d["valid"]]
+            if len(ref) >= 2 and abs(stride_s / float(np.median(ref)) - 1) > p.max_stride_change_frac:
+                reason = "stride_time_jump"
         self._stride_counter += 1
         d = {
             "side": self.side, "stride_index": self._stride_counter - 1, "ic_s": ic_s, "to_s": to_s,
@@ -530,6 +532,11 @@ class GaitPipeline:
         out = PipelineOutput()
         p = self.params
         if not self._bout_emitted and len(self._bout) >= p.min_bout_strides:
+            # the first strides of a bout are checked against the bout's median in hindsight
+            med = float(np.median([d["stride_s"] for d in self._bout]))
+            for d in self._bout:
+                if d["valid"] and abs(d["stride_s"] / med - 1) > p.max_stride_change_frac:
+                    d["valid"], d["reason"] = False, "stride_time_jump"
             self._bout_counter += 1
             self._bout_idx = self._bout_counter - 1
             self._bout_emitted = True
