@@ -343,9 +343,9 @@ def run_live(*, simulate: bool = False, left: str | None = None, right: str | No
     win.subject.setText(subject)
     win.condition.setText(condition)
     win.resize(*size)
-    backend.start()
     if record:
-        backend.start_recording(subject, condition)
+        backend.start_recording(subject, condition)  # from the first sample on
+    backend.start()
     win.show()
     if duration_s is not None:
         def finish():

@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from imugait.acquire.base import BlockEvent, InfoEvent, LinkEvent, Source, StatusEvent
+from imugait.acquire.base import InfoEvent, LinkEvent, Source, StatusEvent
 from imugait.conventions import SIDES, Side
 from imugait.live.model import LiveModel
 from imugait.types import SampleBlock, SensorInfo
@@ -72,6 +72,9 @@ class LiveBackend:
     label : shown in the window title ("simulated", "replay of X.h5", "BLE …").
     """
 
+    REC_HOLD_S = 2.0
+    """Longest a recording waits (session seconds) for every sensor's INFO before it starts."""
+
     def __init__(self, source_factory: SourceFactory, model: LiveModel, *, params=None,
                  out_dir: str | Path = "recordings", analysis_interval_s: float = 0.05,
                  health_interval_s: float = 0.25, label: str = "", meta: dict | None = None):
@@ -96,6 +99,10 @@ class LiveBackend:
         self._writer = None
         self._writer_sides: set = set()
         self._rec_blocks = 0
+        self._rec_hold: list | None = None
+        self._source_sides: tuple = ()
+        self.rec_samples: dict = {}
+        self._record_at_start = None
         self.n_blocks = {s: 0 for s in SIDES}
         self.n_samples = {s: 0 for s in SIDES}
         self.error: BaseException | None = None
@@ -137,6 +144,12 @@ class LiveBackend:
     # ---- commands from the GUI (thread-safe, return concurrent Futures) ---------------
     def start_recording(self, subject: str = "", condition: str = "", path: str | Path | None = None,
                         notes: str = "") -> concurrent.futures.Future:
+        """Start recording (the Future gives the session path). Called before :meth:`start`,
+        the recording starts with the very first sample."""
+        if self._thread is None:
+            fut: concurrent.futures.Future = concurrent.futures.Future()
+            self._record_at_start = ((subject, condition, path, notes), fut)
+            return fut
         return self._call(self._start_recording(subject, condition, path, notes))
 
     def stop_recording(self, reason: str = "user stop") -> concurrent.futures.Future:
@@ -171,6 +184,7 @@ class LiveBackend:
         try:
             self.source = self._factory()
             sides = tuple(getattr(self.source, "sides", ()) or ())
+            self._source_sides = sides
             self.model.set_source(self.label, sides)
             for s in sides:
                 self.model.set_link(s, "connecting")
@@ -178,6 +192,13 @@ class LiveBackend:
             t0 = getattr(self.acq, "t0_host_s", None)
             if isinstance(t0, (int, float)) and math.isfinite(t0):
                 self.model.session_t0_host_s = float(t0)
+            if self._record_at_start is not None:
+                args, fut = self._record_at_start
+                try:
+                    fut.set_result(await self._start_recording(*args))
+                except Exception as e:  # noqa: BLE001 - reported through the Future and the window
+                    fut.set_exception(e)
+                    self.model.set_recording(error=f"recording: {e}")
             health_task = asyncio.ensure_future(self._health_loop())
             try:
                 await self.acq.run()
@@ -231,30 +252,24 @@ class LiveBackend:
             if self._writer is not None:
                 if ev.side in self._writer_sides:
                     self._writer_event(ev)  # re-read after a reconnect
+                elif self._rec_hold is not None:
+                    self._writer_add_sensor(ev.info)  # structure not frozen yet
                 else:
-                    self._writer_add_sensor(ev.info)
+                    self.model.set_recording(error=f"{ev.side} sensor connected after the recording started: "
+                                                   "not recorded — stop and start a new recording")
         elif isinstance(ev, LinkEvent):
             self.model.set_link(ev.side, ev.state, ev.reason)
             self._writer_event(ev)
         elif isinstance(ev, StatusEvent):
             self._writer_event(ev)
-        elif isinstance(ev, BlockEvent):  # acquisition passes blocks to on_block already
-            pass
+        elif type(ev).__name__ == "GapEvent":  # imugait.acquire.engine.GapEvent
+            self._writer_event(ev)
 
     def _on_block(self, block: SampleBlock, t_s: np.ndarray) -> None:
         side = block.side
         # 1. record first: raw data is sacred
         if self._writer is not None:
-            try:
-                if side not in self._writer_sides:
-                    info = self._infos.get(side)
-                    if info is not None:
-                        self._writer_add_sensor(info)
-                self._writer.append_block(block, t_s)
-                self._rec_blocks += 1
-            except Exception as e:  # noqa: BLE001 - keep acquiring, tell the user
-                log.exception("recording failed")
-                self.model.set_recording(error=f"recording failed: {e}")
+            self._record_block(block, t_s)
         # 2. raw into the model
         acc, gyr = block.acc_mps2, block.gyr_dps
         self.model.push_raw(side, t_s, acc, gyr, block.t_arrival_host_s)
@@ -274,6 +289,37 @@ class LiveBackend:
             self._run_pipeline(side)
         if self._writer is not None and self._rec_blocks % 20 == 0:
             self.model.set_recording(n_blocks=self._rec_blocks)
+
+    def _record_block(self, block: SampleBlock, t_s: np.ndarray) -> None:
+        """Append to the session. Until every sensor of the source is declared (the file's
+        structure is frozen by the first sample), blocks are held for up to
+        ``REC_HOLD_S`` of session time — so a sensor whose INFO arrives a moment later is
+        still part of the recording."""
+        try:
+            missing = [s for s in self._source_sides if s not in self._writer_sides]
+            if missing and self._rec_hold is not None:
+                self._rec_hold.append((block, t_s))
+                if t_s[-1] - self._rec_hold[0][1][0] < self.REC_HOLD_S:
+                    return
+                self.model.set_recording(error=f"{', '.join(missing)} sensor sent no INFO: not recorded")
+            if self._rec_hold is not None:
+                held, self._rec_hold = self._rec_hold, None
+                for b, t in held:
+                    if b.side in self._writer_sides:
+                        self._writer.append_block(b, t)
+                        self._count_recorded(b)
+                if held and held[-1][0] is block:
+                    return
+            if block.side in self._writer_sides:
+                self._writer.append_block(block, t_s)
+                self._count_recorded(block)
+        except Exception as e:  # noqa: BLE001 - keep acquiring, tell the user
+            log.exception("recording failed")
+            self.model.set_recording(error=f"recording failed: {e}")
+
+    def _count_recorded(self, block: SampleBlock) -> None:
+        self._rec_blocks += 1
+        self.rec_samples[block.side] = self.rec_samples.get(block.side, 0) + len(block)
 
     def _make_pipeline(self, side: Side, fs_hz: float):
         from imugait.analysis import AnalysisParams, GaitPipeline
@@ -318,10 +364,13 @@ class LiveBackend:
 
     # recording (worker thread)
     def _session_now_s(self) -> float:
+        """Session time of "now": the newest sample seen (right for real-time, replayed and
+        faster-than-real-time sources alike; lags the wall clock by the packet latency)."""
+        t = self.model.t_now_s()
+        if math.isfinite(t):
+            return t
         t0 = self.model.session_t0_host_s
-        if t0 is not None:
-            return time.monotonic() - t0
-        return self.model.t_now_s()
+        return time.monotonic() - t0 if t0 is not None else 0.0
 
     async def _start_recording(self, subject: str, condition: str, path, notes: str) -> str:
         from imugait.store.writer import SessionWriter
@@ -350,6 +399,8 @@ class LiveBackend:
         for s, info in self._infos.items():
             self._writer_add_sensor(info)
         self._rec_blocks = 0
+        self.rec_samples = {}
+        self._rec_hold = []
         t_start = self._session_now_s()
         self.model.set_recording(active=True, path=str(path), n_blocks=0, started_t_s=t_start,
                                  subject=subject, condition=condition, error="")
@@ -377,6 +428,8 @@ class LiveBackend:
                              ev.fifo_overflow)
             elif isinstance(ev, InfoEvent):
                 w.add_info(ev.info, ev.t_host_s - w.t0_host_s)
+            elif type(ev).__name__ == "GapEvent" and ev.side in self._writer_sides:
+                w.add_gap(ev.side, ev.t_s_start, ev.t_s_end, ev.first_missing_index, ev.n_missing, ev.reason)
         except Exception as e:  # noqa: BLE001 - keep acquiring, tell the user
             log.exception("writer could not store %r", ev)
             self.model.set_recording(error=f"recording: {e}")
@@ -385,6 +438,13 @@ class LiveBackend:
         w = self._writer
         if w is None:
             return None
+        if self._rec_hold:
+            held, self._rec_hold = self._rec_hold, None
+            for b, t in held:
+                if b.side in self._writer_sides:
+                    w.append_block(b, t)
+                    self._count_recorded(b)
+        self._rec_hold = None
         self._writer = None
         path = self.model.snapshot(consume=False).recording.get("path")
         try:

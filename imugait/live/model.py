@@ -101,7 +101,8 @@ class Ring:
         self._total = 0
 
 
-HEALTH_FIELDS = ("state", "battery_pct", "loss_pct", "effective_rate_hz", "clock_offset_ms")
+HEALTH_FIELDS = ("state", "battery_pct", "loss_pct", "effective_rate_hz", "clock_offset_ms", "clock_drift_ppm",
+                 "clock_established", "samples_received", "samples_lost")
 CALIBRATION_FIELDS = ("still_found", "calibrated", "angle_calibrated", "axis_confidence", "progress", "message",
                       "failed")
 

@@ -59,6 +59,10 @@ def set_text(w, text: str) -> None:
         w.setText(text)
 
 
+def _div(v, d):
+    return v / d if isinstance(v, (int, float)) else None
+
+
 def fmt(v: float | None, spec: str, unit: str = "") -> str:
     if v is None or not isinstance(v, (int, float)) or not math.isfinite(v):
         return DASH
@@ -182,7 +186,6 @@ class SignalView(QtWidgets.QWidget):
             _ = rl
         self.stack.addWidget(self.raw_w)
         self._last_angle_t = {s: -math.inf for s in SIDES}
-        self._event_key: dict = {}
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
@@ -223,21 +226,15 @@ class SignalView(QtWidgets.QWidget):
                     self._last_angle_t[s] = float(a[-1, 0])
                     drawn["n_points"] += a.shape[0]
                     ev = ss.events
-                    key = (ev.shape[0], float(ev[-1, 0]) if ev.shape[0] else None, float(a[0, 0]))
                     for kind, item in ((EVENT_IC, self.ic_items[s]), (EVENT_TO, self.to_items[s])):
-                        if self._event_key.get((s, kind)) != key:
-                            # markers hold session time and scroll by setPos: re-set only on change
-                            self._event_key[(s, kind)] = key
-                            e = ev[ev[:, 1] == kind, 0] if ev.shape[0] else np.empty(0)
-                            e = e[(e >= a[0, 0]) & (e <= a[-1, 0])]
-                            item.setData(e, np.interp(e, a[:, 0], a[:, 1]) if e.size else e)
-                        item.setPos(-now, 0)
+                        e = ev[ev[:, 1] == kind, 0] if ev.shape[0] else np.empty(0)
+                        e = e[(e >= a[0, 0]) & (e <= a[-1, 0])]
+                        # (not scrolled by setPos: ScatterPlotItem culls points by data coordinates)
+                        item.setData(e - now, np.interp(e, a[:, 0], a[:, 1]) if e.size else e)
                 else:
                     self.angle_curves[s].setData([], [])
                     self.ic_items[s].setData([], [])
                     self.to_items[s].setData([], [])
-                    self._event_key.pop((s, EVENT_IC), None)
-                    self._event_key.pop((s, EVENT_TO), None)
             self._update_markers(snap)
             if any_angle:
                 self.overlay.setText("")
@@ -419,20 +416,19 @@ class CalibrationPanel(QtWidgets.QGroupBox):
         self.text = {}
         self.bar = {}
         for r, s in enumerate(SIDES):
-            g.addWidget(label(SIDE_LABEL[s], MID_PT, True, SIDE_COLOUR[s]), r, 0)
+            g.addWidget(label(SIDE_LABEL[s], MID_PT, True, SIDE_COLOUR[s]), 2 * r, 0)
             t = label(DASH, SMALL_PT + 2)
             t.setWordWrap(True)
-            g.addWidget(t, r, 1)
+            g.addWidget(t, 2 * r, 1)
             b = QtWidgets.QProgressBar()
             b.setRange(0, 100)
             b.setTextVisible(False)
-            b.setMaximumWidth(90)
-            b.setMaximumHeight(14)
-            g.addWidget(b, r, 2)
+            b.setMaximumHeight(12)
+            g.addWidget(b, 2 * r + 1, 1)
             self.text[s], self.bar[s] = t, b
         self.recal = QtWidgets.QPushButton("Recalibrate")
         self.recal.setFont(font(SMALL_PT))
-        g.addWidget(self.recal, len(SIDES), 0, 1, 3)
+        g.addWidget(self.recal, 2 * len(SIDES), 0, 1, 2)
 
     @staticmethod
     def describe(ss: SideSnapshot) -> tuple[str, float | None, str]:
@@ -449,7 +445,7 @@ class CalibrationPanel(QtWidgets.QGroupBox):
             return msg or "calibration failed", None, "#d0312d"
         if c.get("calibrated"):
             conf = c.get("axis_confidence")
-            extra = f" (axis {100 * conf:.0f} %)" if isinstance(conf, (int, float)) and math.isfinite(conf) else ""
+            extra = f" · axis {100 * conf:.0f} %" if isinstance(conf, (int, float)) and math.isfinite(conf) else ""
             if c.get("angle_calibrated") is False:
                 return "✓ calibrated, no standing pose: ranges only" + extra, 1.0, "#e6a700"
             return "✓ calibrated" + extra, 1.0, "#2e9e44"
@@ -460,16 +456,17 @@ class CalibrationPanel(QtWidgets.QGroupBox):
             txt, prog, col = self.describe(snap.sides[s])
             set_text(self.text[s], txt)
             set_style(self.text[s], f"color:{col}")
-            v = 0 if prog is None else int(round(100 * max(0.0, min(1.0, prog))))
+            collecting = prog is not None and prog < 1.0
+            v = int(round(100 * max(0.0, min(1.0, prog)))) if collecting else 0
             if self.bar[s].value() != v:
                 self.bar[s].setValue(v)
-            if self.bar[s].isEnabled() != (prog is not None):
-                self.bar[s].setEnabled(prog is not None)
+            if self.bar[s].isVisible() != collecting and self.isVisible():
+                self.bar[s].setVisible(collecting)
 
 
 class HealthPanel(QtWidgets.QGroupBox):
     ROWS = (("state", "link"), ("battery_pct", "battery"), ("loss_pct", "packet loss"),
-            ("effective_rate_hz", "rate"), ("clock_offset_ms", "clock offset"))
+            ("effective_rate_hz", "rate"), ("clock_offset_ms", "clock offset"), ("clock_drift_ppm", "clock drift"))
 
     def __init__(self, parent=None):
         super().__init__("Sensors", parent)
@@ -496,7 +493,12 @@ class HealthPanel(QtWidgets.QGroupBox):
                 "battery_pct": fmt(h.get("battery_pct"), ".0f", "%"),
                 "loss_pct": fmt(h.get("loss_pct"), ".1f", "%"),
                 "effective_rate_hz": fmt(h.get("effective_rate_hz"), ".1f", "Hz"),
-                "clock_offset_ms": fmt(h.get("clock_offset_ms"), ".1f", "ms"),
+                # host − device clock: the device clock starts anywhere, so this is large;
+                # what matters is that it is known (mapping established) and its drift
+                "clock_offset_ms": (fmt(_div(h.get("clock_offset_ms"), 1000.0), ".3f", "s")
+                                    if h.get("clock_established") is not False else "syncing…"),
+                "clock_drift_ppm": (fmt(h.get("clock_drift_ppm"), "+.0f", "ppm")
+                                    if h.get("clock_established") is not False else DASH),
             }
             if not ss.present:
                 vals = {k: (v if k == "state" else DASH) for k, v in vals.items()}
