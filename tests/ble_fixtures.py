@@ -34,3 +34,4 @@ class PlainPeripheral(EmulatedPeripheral):
 
     def poll(self, t_s):
         return []
+
