@@ -44,12 +44,22 @@ def recordings():
     tab = read_imu_csv(ROOT / "recordings" / "hugadb_walking_06" / "left.csv")
     n = 2400  # 40 s of the real recording keeps the test fast
     out = {"sim": (s.t_true_s, s.acc_mps2, s.gyr_dps, 100.0), "real": (tab.t_s[:n], tab.acc_mps2[:n], tab.gyr_dps[:n], 58.8)}
+    # lossy: 5 % packets lost, a 0.6 s hole, a repeated block, a stop (walk -> run -> walk)
+    rec2 = simulate(SimConfig(gait="mixed", duration_s=70, fs_hz=100.0, seed=5, strap="random", sides=("right",),
+                              stops=((30.0, 4.0),)))
+    s2 = rec2.sides["right"]
+    rng = np.random.default_rng(1)
+    keep = ~np.repeat(rng.random(len(s2.t_true_s) // 5 + 1) < 0.05, 5)[:len(s2.t_true_s)]
+    keep &= ~((s2.t_true_s > 50) & (s2.t_true_s < 50.6))
+    idx = np.flatnonzero(keep)
+    idx = np.concatenate([idx[:2000], idx[1990:2000], idx[2000:]])
+    out["lossy"] = (s2.t_true_s[idx], s2.acc_mps2[idx], s2.gyr_dps[idx], 100.0)
     out["batch"] = {k: _run(*v) for k, v in out.items()}
     return out
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(which=st.sampled_from(["sim", "real"]), sizes=st.lists(st.integers(1, 700), min_size=1, max_size=8))
+@settings(max_examples=9, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(which=st.sampled_from(["sim", "real", "lossy"]), sizes=st.lists(st.integers(1, 700), min_size=1, max_size=8))
 def test_random_chunks_equal_batch(recordings, which, sizes):
     t, a, g, fs = recordings[which]
     B, angB = recordings["batch"][which]

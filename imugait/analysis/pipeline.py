@@ -449,13 +449,19 @@ class GaitPipeline:
                 break
             self._pending.pop(0)
             out.extend(self._make_stride(c, T_f))
-        # bout end by time: no new flexion peak for max_stride_s
-        if self._bout:
-            last_f1 = self._bout[-1]["_f1"]
-            if final or (sig.end - last_f1) * self._T > p.max_stride_s + p.ic_search_frac[1] * p.max_stride_s + 0.5 and not self._pending:
-                if final or not self._pending:
-                    out.extend(self._close_bout())
+        # bout end: no flexion peak can chain to the last stride any more (decided from the
+        # segmentation state, not from chunk timing, so live == batch)
+        if self._bout and (final or not self._bout_can_grow()):
+            out.extend(self._close_bout())
         return out
+
+    def _bout_can_grow(self) -> bool:
+        if self._pending:
+            return True
+        lim = self._bout[-1]["_f1"] + self.params.max_stride_s * self.fs_hz + self._H + 1
+        if self._ext_next <= lim:
+            return True
+        return self._mode == 1 and self._cand is not None and self._cand[0] <= lim
 
     def _ic_for(self, f_idx: int, T_ref_s: float) -> tuple:
         key = f_idx
