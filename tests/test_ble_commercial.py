@@ -112,3 +112,20 @@ def test_polar_refuses_unsupported_rate_in_words():
     with EmulatedBluez([VirtualPolarVeritySense(POLAR)]) as bz:
         with pytest.raises(SensorSetupError, match="Polar Verity Sense streams at"):
             asyncio.run(_run([SensorSpec("left", POLAR, rate_hz=100)], bz, 2.0))
+
+
+def test_movesense_faster_than_real_time():
+    """The emulator's time scale (here 3×) for paths that need no clock mapping."""
+    move = VirtualMovesense(MOVE)
+    with EmulatedBluez([move], time_scale=3.0) as bz:
+        events, _src = asyncio.run(_run([SensorSpec("right", MOVE, rate_hz=208)], bz, 2.5))
+    blocks = _decode(events, "right")
+    n = sum(len(b) for b in blocks)
+    t = np.concatenate([b.t_dev_s for b in blocks])
+    assert n > 208 * 3  # more than 3 s of device time in < 2.5 s of wall time (minus connect)
+    assert t[-1] - t[0] > 3.0
+    assert np.all(np.diff(np.concatenate([b.sample_index for b in blocks])) == 1)
+    mt = np.concatenate([tt for tt, _a, _g in move.truth])
+    ma = np.concatenate([a for _t, a, _g in move.truth])
+    k = np.abs(mt[None, :] - t[:, None]).argmin(axis=1)
+    np.testing.assert_allclose(np.concatenate([b.acc_mps2 for b in blocks]), ma[k], atol=0.0025)

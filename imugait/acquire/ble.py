@@ -553,3 +553,81 @@ class BleSource(Source):
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.disconnect(), 5.0)
         link.client = None
+
+
+# =====================================================================================
+# The demo path: virtual sensors behind the emulated BlueZ, read by the real BleSource
+# =====================================================================================
+DEMO_ADDRESSES = {"left": "C0:FF:EE:D3:00:01", "right": "C0:FF:EE:D3:00:02"}
+
+
+def bluez_available() -> tuple[bool, str]:
+    """Can the emulated BlueZ run here? ``(True, "")`` or ``(False, reason)``."""
+    from imugait.sim.bluez import bluez_available as _avail
+
+    return _avail()
+
+
+class DemoBle:
+    """Handle returned by :func:`demo_ble_source`: ``source`` (a :class:`BleSource`),
+    ``emulator`` (:class:`~imugait.sim.bluez.EmulatedBluez`), ``sensors`` (side ->
+    :class:`~imugait.sim.firmware.VirtualSensor`). World time 0 of the recording is
+    ``world_offset_s`` after the emulator started (scan and connect happen first)."""
+
+    def __init__(self, source, emulator, sensors, world_offset_s):
+        self.source = source
+        self.emulator = emulator
+        self.sensors = sensors
+        self.world_offset_s = world_offset_s
+
+    def world_time_s(self) -> float:
+        """Current time of the recording being played (seconds)."""
+        return self.emulator.now_s() - self.world_offset_s
+
+    def finished(self) -> bool:
+        """True once every virtual sensor has sent its whole recording."""
+        return all(vs.finished or self.world_time_s() > vs.t_end_s + 1.0 for vs in self.sensors.values())
+
+
+@contextlib.contextmanager
+def demo_ble_source(sim_recording, *, sides=("left", "right"), world_offset_s: float = 2.0, link_profiles=None,
+                    firmware_faults=None, mtu: int = 247):
+    """Two (or one) virtual imugait sensors playing ``sim_recording`` (from
+    :func:`imugait.sim.gait.simulate`) behind the emulated BlueZ, and the real
+    :class:`BleSource` that reads them through bleak::
+
+        ok, why = bluez_available()
+        if ok:
+            with demo_ble_source(rec) as demo:
+                acq = Acquisition(demo.source, on_block, on_event)
+                task = asyncio.create_task(acq.run())
+                while not demo.finished():
+                    await asyncio.sleep(0.2)
+                await acq.stop(); await task
+        else:
+            print(f"Bluetooth emulation unavailable ({why}); using in-process virtual sensors")
+            ...  # SimulatedSource
+
+    Real time only (the clock mapper needs device and host clocks to run at the same
+    rate). Unequal links by default: left 15 ms, right 45 ms connection interval.
+    """
+    from imugait.sim.bluez import EmulatedBluez, LinkProfile
+    from imugait.sim.bluez_imugait import ImugaitPeripheral
+    from imugait.sim.firmware import VirtualSensor
+
+    ok, why = bluez_available()
+    if not ok:
+        raise RuntimeError(f"emulated BlueZ unavailable: {why}")
+    link_profiles = link_profiles or {"left": LinkProfile(conn_interval_s=0.015, seed=1),
+                                      "right": LinkProfile(conn_interval_s=0.045, seed=2)}
+    sensors = {}
+    periphs = []
+    for i, side in enumerate(sides):
+        kw = {"faults": firmware_faults.get(side)} if isinstance(firmware_faults, dict) else {}
+        vs = VirtualSensor(sim_recording.sides[side], side=side, mtu=mtu, seed=i, **kw)
+        sensors[side] = vs
+        periphs.append((ImugaitPeripheral(vs, DEMO_ADDRESSES[side], f"imugait {side}", world_offset_s=world_offset_s),
+                        link_profiles.get(side, LinkProfile())))
+    with EmulatedBluez(periphs) as bz:
+        src = BleSource([SensorSpec(side, DEMO_ADDRESSES[side]) for side in sides])
+        yield DemoBle(src, bz, sensors, world_offset_s)

@@ -666,6 +666,15 @@ class EmulatedBluez:
         """``time.monotonic()`` value at emulator time ``t_emu_s``."""
         return self._t0 + t_emu_s / self.time_scale
 
+    def thread_cpu_s(self) -> float:
+        """CPU seconds used so far by the emulator thread (for benchmarks)."""
+        if self._thread is not None and self._thread.is_alive():
+            try:
+                return time.clock_gettime(time.pthread_getcpuclockid(self._thread.ident))
+            except (AttributeError, OSError):  # pragma: no cover - non-Linux
+                return float("nan")
+        return self.emulator_cpu_s
+
     # ---- lifecycle --------------------------------------------------------------------
     def __enter__(self) -> "EmulatedBluez":
         self.start()
