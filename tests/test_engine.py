@@ -58,6 +58,7 @@ def test_every_sample_once_in_order_and_counts_exact(faulty_run):
     assert L.reconnects == 1 and L.device_dropped_samples == t.samples_dropped_overflow > 0 and L.fifo_overflow
     assert R.reboots == 1 and R.reconnects == 1 and R.packets_lost == 0 and R.clock_segment >= 1
     assert abs(R.effective_rate_hz - 200) < 1 and R.clock_established
+    assert 0 < L.link_delay_ms < 15 and 0 < R.link_delay_ms < 40  # 15 ms / 45 ms connection intervals
     # host/device slope = 1/(1 + drift): the mapper's drift is minus the device clock's drift.
     # Short segments (reboot, reconnect) leave ~±25 ppm of noise on this link model.
     for side, h in (("left", L), ("right", R)):
@@ -177,3 +178,10 @@ def test_block_events_from_files_use_device_time():
     assert t[0] == 0.0 and len(t) == 150
     h = acq.health("right")
     assert h.packets_duplicated == 1 and h.samples_lost == 50
+
+
+def test_block_events_with_session_time_given_by_the_source():
+    b = SampleBlock("left", 0, np.arange(10) / 100.0, np.zeros((10, 3), np.int16), np.zeros((10, 3), np.int16), 0.001, 0.06,
+                    extra={"t_s": 5.0 + np.arange(10) / 100.0})
+    acq, blocks, events = _collect(_ListSource([BlockEvent(b)]))
+    np.testing.assert_allclose(blocks["left"][0][1], 5.0 + np.arange(10) / 100.0)

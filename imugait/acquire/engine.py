@@ -7,8 +7,8 @@ loss / duplicate / reorder accounting; duplicates are dropped) -> :class:`~imuga
 sample (host time minus the one session start ``t0_host_s`` shared by both legs).
 Every other event (Info, Link, Status — also STATUS notifications decoded here — and
 :class:`GapEvent`) goes to ``on_event``. ``BlockEvent`` s (file/replay sources) are
-tracked too and mapped by their arrival times when they have them, else their device time
-is the session clock.
+tracked too; their session time is ``block.extra["t_s"]`` when the source gives it (replay),
+else mapped from their arrival times when they have them, else their device time (files).
 
 Reordering: when a packet reveals a gap that the link may still fill (not a device FIFO
 overflow), blocks of that side are held for up to ``reorder_wait_s`` (host time) so that a
@@ -66,9 +66,10 @@ class SensorHealth:
     loss_pct: float = 0.0  # samples missing / (received + missing)
     effective_rate_hz: float = float("nan")  # samples received per second of device time (last ~5 s)
     nominal_rate_hz: float = float("nan")
-    clock_offset_ms: float = float("nan")  # host − device time at the newest packet
+    clock_offset_ms: float = float("nan")  # host − device time at the newest packet (device clocks start anywhere)
     clock_drift_ppm: float = float("nan")
     clock_established: bool = False
+    link_delay_ms: float = float("nan")  # median arrival delay above the clock fit (last 100 packets)
     clock_segment: int = 0
     packets_received: int = 0
     packets_lost: int = 0
@@ -118,6 +119,7 @@ class _SideState:
     malformed_early: int = 0
     rate_win: deque = field(default_factory=deque)  # (t_dev_end_s, cumulative samples)
     n_cum: int = 0
+    delays: deque = field(default_factory=lambda: deque(maxlen=100))  # arrival − mapped hand-off (s)
     last_packet_host_s: float = float("nan")
     held: list = field(default_factory=list)  # _Held, sorted by index
     hold_since: float | None = None
@@ -184,9 +186,7 @@ class Acquisition:
             self._on_block_event(ev)
         elif isinstance(ev, InfoEvent):
             st = self._side(ev.side)
-            if st.decoder is None or st.decoder.kind != ev.info.kind and not (
-                st.info is not None and st.info.kind == ev.info.kind
-            ):
+            if st.decoder is None or st.info is None or st.info.kind != ev.info.kind:  # first, or another kind
                 try:
                     st.decoder = make_decoder(ev.info.kind, ev.side)
                     if st.tracker is None:
@@ -264,6 +264,8 @@ class Acquisition:
             st.clock_epoch = r.epoch
         if r.epoch == st.clock_epoch:  # a late packet of an older boot has no clock any more
             st.mapper.add(it.t_dev_clock_s, blk.t_arrival_host_s, usable=it.clock_usable)
+            if it.clock_usable and st.mapper.ready:
+                st.delays.append(blk.t_arrival_host_s - float(st.mapper.to_host(it.t_dev_clock_s)))
         block = with_index(blk, r.first_index, epoch=r.epoch)
         self._count_rate(st, block)
         if r.status == "late":
@@ -357,7 +359,9 @@ class Acquisition:
         if r.status == "duplicate":
             return
         self._count_rate(st, block)
-        if math.isfinite(block.t_arrival_host_s):
+        if "t_s" in block.extra:  # the source knows the session time (replay of a recording)
+            t_s = np.asarray(block.extra["t_s"], dtype=np.float64)
+        elif math.isfinite(block.t_arrival_host_s):
             st.last_packet_host_s = block.t_arrival_host_s
             st.mapper.add(float(block.t_dev_s[-1]), block.t_arrival_host_s)
             t_s = st.mapper.to_host(block.t_dev_s) - self.t0_host_s
@@ -400,6 +404,7 @@ class Acquisition:
             clock_offset_ms=cm.offset_ms() if fit is not None else float("nan"),
             clock_drift_ppm=cm.drift_ppm if fit is not None and fit.established else float("nan"),
             clock_established=cm.established,
+            link_delay_ms=float(np.median(st.delays)) * 1e3 if st.delays else float("nan"),
             clock_segment=cm.segment,
             packets_received=c.received if c else 0,
             packets_lost=c.lost if c else 0,
