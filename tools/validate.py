@@ -253,7 +253,8 @@ def aggregate(results: list[dict]) -> dict:
                      "ic_mae_ms": float(np.mean(np.abs(ic))) if ic.size else None, "ic_bias_ms": float(np.mean(ic)) if ic.size else None,
                      "ic_sd_ms": float(np.std(ic)) if ic.size else None,
                      "to_mae_ms": float(np.mean(np.abs(to))) if to.size else None, "to_bias_ms": float(np.mean(to)) if to.size else None,
-                     "to_sd_ms": float(np.std(to)) if to.size else None}
+                     "to_sd_ms": float(np.std(to)) if to.size else None,
+                     "gait_class_ok": float(np.mean([s["gait_ok"] for s in sides if "gait_ok" in s])) if sides else None}
     # orientation OK: per side recall >= 0.95 and |median rom err| <= 1 deg
     for grp, key in (("orientation", "orientation"), ("orientation_ideal", "orientation_ideal")):
         ok = []
@@ -306,6 +307,7 @@ def write_report(results, real, agg, out_path: Path, args, elapsed_s):
     L.append(f"| IC bias ± SD (ms) | – | {_fmt(agg['walk']['ic_bias_ms'], 1)} ± {_fmt(agg['walk']['ic_sd_ms'], 1)} | {_fmt(agg['run']['ic_bias_ms'], 1)} ± {_fmt(agg['run']['ic_sd_ms'], 1)} | |")
     L.append(f"| TO bias ± SD (ms) | – | {_fmt(agg['walk']['to_bias_ms'], 1)} ± {_fmt(agg['walk']['to_sd_ms'], 1)} | {_fmt(agg['run']['to_bias_ms'], 1)} ± {_fmt(agg['run']['to_sd_ms'], 1)} | |")
     L.append(f"| ROM bias (deg) | – | {_fmt(agg['walk']['rom_bias_deg'])} | {_fmt(agg['run']['rom_bias_deg'])} | |")
+    L.append(f"| walk/run label correct (share of matched strides) | – | {_fmt(agg['walk']['gait_class_ok'], 3)} | {_fmt(agg['run']['gait_class_ok'], 3)} | |")
     of = agg["orientation_ok_frac"]
     oi = agg.get("orientation_ideal_ok_frac")
     L.append(f"\nRandom strap orientations meeting all per-side targets (recall and precision ≥ 0.95, |median ROM error| ≤ 1°, "

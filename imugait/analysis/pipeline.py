@@ -495,7 +495,12 @@ class GaitPipeline:
         tseg = sig["t"][a:b]
         kmax, kmin = int(np.argmax(ang)), int(np.argmin(ang))
         flex, ext = float(ang[kmax]), float(ang[kmin])
-        gait = ev.classify_gait(stride_s, max(info0.get("impact_g", 0.0), info1.get("impact_g", 0.0)), p)
+        impact_g = max(info0.get("impact_g", 0.0), info1.get("impact_g", 0.0))
+        # walk/run from the medians of the last strides of this bout (stable within a bout,
+        # still follows walk<->run transitions within a few strides)
+        ctx = [d for d in self._bout[-4:] if d["valid"]] if chained else []
+        gait = ev.classify_gait(float(np.median([d["stride_s"] for d in ctx] + [stride_s])),
+                                float(np.median([d["_impact_g"] for d in ctx] + [impact_g])), p)
         to_f, info_to = ev.toe_off(sig, c["e"], c["f0"], c["f1"], ic0, ic1, stride_s, gait, self.fs_hz, p) if c["e"] is not None else (float("nan"), {})
         to_s = tt(to_f) if np.isfinite(to_f) else float("nan")
         stance = to_s - ic_s
@@ -525,7 +530,7 @@ class GaitPipeline:
             "stance_s": stance, "swing_s": swing, "swing_pct": 100.0 * swing / stride_s if stride_s > 0 else float("nan"),
             "flex_peak_deg": flex, "ext_peak_deg": ext, "rom_deg": flex - ext, "valid": reason == "",
             "reason": reason, "gait": gait, "flex_peak_s": float(tseg[kmax]), "ext_peak_s": float(tseg[kmin]),
-            "angle_calibrated": bool(self._calib.angle_calibrated), "_f1": c["f1"],
+            "angle_calibrated": bool(self._calib.angle_calibrated), "_f1": c["f1"], "_impact_g": impact_g,
         }
         if c["gap"]:
             out.extend(self._emit(d, -1))
@@ -543,6 +548,10 @@ class GaitPipeline:
             for d in self._bout:
                 if d["valid"] and abs(d["stride_s"] / med - 1) > p.max_stride_change_frac:
                     d["valid"], d["reason"] = False, "stride_time_jump"
+            ok = [d for d in self._bout if d["valid"]] or self._bout
+            g = ev.classify_gait(float(np.median([d["stride_s"] for d in ok])), float(np.median([d["_impact_g"] for d in ok])), p)
+            for d in self._bout:
+                d["gait"] = g
             self._bout_counter += 1
             self._bout_idx = self._bout_counter - 1
             self._bout_emitted = True
