@@ -128,6 +128,10 @@ def test_asymmetry_parameters_move_left_vs_right():
 
     assert diff(asym, "rom_deg") - diff(base, "rom_deg") == pytest.approx(5.0, abs=0.6)
     assert diff(asym, "swing_pct") - diff(base, "swing_pct") == pytest.approx(4.0, abs=0.6)
+    scaled = simulate(SimConfig(gait="run", duration_s=40, seed=4, rom_scale_left=0.9))
+    ratio = (_steady(scaled.sides["left"])["rom_deg"].median() / _steady(base.sides["left"])["rom_deg"].median())
+    assert ratio == pytest.approx(0.9, abs=0.01)
+    assert _steady(scaled.sides["right"])["rom_deg"].median() == _steady(base.sides["right"])["rom_deg"].median()
 
 
 def test_truth_dict_is_json_and_api_shapes(run):
