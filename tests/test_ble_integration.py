@@ -33,7 +33,7 @@ from imugait.sim.firmware import VirtualSensor
 pytestmark = [pytest.mark.ble, pytest.mark.slow, requires_bluez]
 
 ADDR = {"left": "C0:FF:EE:00:10:01", "right": "C0:FF:EE:00:10:02"}
-WORLD_OFFSET_S = 2.5  # recording starts 2.5 s after the emulator (scan + connect happen first)
+WORLD_OFFSET_S = 2.0  # recording starts 2 s after the emulator (scan + connect happen first)
 RUN_S = 60.0
 DROP_AT_S, DROP_FOR_S = 25.0, 10.0  # world time
 

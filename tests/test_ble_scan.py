@@ -80,3 +80,18 @@ def test_scan_bluetooth_unavailable(kwargs, words):
     with EmulatedBluez([], **kwargs):
         with pytest.raises(BluetoothUnavailableError, match=words):
             asyncio.run(scan(0.5))
+
+
+def test_ble_source_names_only_what_the_user_gave():
+    from imugait.acquire.ble import BleSource, SensorSpec
+    from imugait.errors import ImugaitError
+
+    src = BleSource(left="a0:9e:1a:b3:6e:4c", right="Movesense 220330000123", rate_hz=208, acc_range_g=16)
+    assert [(s.side, s.ident, s.rate_hz, s.acc_range_g) for s in src.specs] == [
+        ("left", "a0:9e:1a:b3:6e:4c", 208, 16), ("right", "Movesense 220330000123", 208, 16)]
+    one = BleSource([SensorSpec("R", "X", rate_hz=104)], rate_hz=208)
+    assert one.sides == ("right",) and one.specs[0].rate_hz == 104
+    with pytest.raises(ImugaitError, match="one or two sensors"):
+        BleSource()
+    with pytest.raises(ImugaitError, match="its own side"):
+        BleSource([SensorSpec("left", "A"), SensorSpec("l", "B")])

@@ -362,18 +362,41 @@ class BleSource(Source):
 
     def __init__(
         self,
-        sensors: list[SensorSpec],
+        sensors: list[SensorSpec] | None = None,
         *,
+        left: str | None = None,
+        right: str | None = None,
+        rate_hz: float | None = None,
+        acc_range_g: int | None = None,
+        gyr_range_dps: int | None = None,
         scan_timeout_s: float = 15.0,
         connect_timeout_s: float = 15.0,
         backoff_initial_s: float = 0.25,
         backoff_max_s: float = 2.0,
     ):
+        """``sensors`` as :class:`SensorSpec` s, or simply ``left=`` / ``right=`` (address or
+        name). ``rate_hz`` / ``acc_range_g`` / ``gyr_range_dps`` apply to every sensor that
+        does not set its own."""
+        from dataclasses import replace
+
+        if sensors is None:
+            sensors = [SensorSpec(side, ident) for side, ident in (("left", left), ("right", right)) if ident]
+        elif left or right:
+            raise ValueError("give either sensors=[...] or left=/right=, not both")
+        sensors = [
+            replace(
+                s,
+                rate_hz=s.rate_hz if s.rate_hz is not None else rate_hz,
+                acc_range_g=s.acc_range_g if s.acc_range_g is not None else acc_range_g,
+                gyr_range_dps=s.gyr_range_dps if s.gyr_range_dps is not None else gyr_range_dps,
+            )
+            for s in sensors
+        ]
         if not 1 <= len(sensors) <= 2:
-            raise ValueError("BleSource takes one or two sensors")
+            raise ImugaitError(f"name one or two sensors (left and/or right), got {len(sensors)}")
         sides = [s.side for s in sensors]
         if len(set(sides)) != len(sides):
-            raise ValueError(f"each sensor needs its own side, got {sides}")
+            raise ImugaitError(f"each sensor needs its own side, got {sides}")
         self.specs = list(sensors)
         self.sides = tuple(sides)
         self.scan_timeout_s = scan_timeout_s
