@@ -312,3 +312,13 @@ def test_config_round_trips_through_truth_json():
         SimConfig(gait="crawl")
     with pytest.raises(ValueError):
         SimConfig(strap_R_left=[[1, 0, 0], [0, 1, 0], [0, 0, -1]])  # a reflection, not a rotation
+
+
+@pytest.mark.parametrize("kw", [dict(gait="walk", cadence_spm=100, rom_deg=38, stance_pct=62),
+                                dict(gait="run", cadence_spm=180, rom_deg=60, stance_pct=34)])
+def test_explicit_cadence_range_and_stance_are_honoured(kw):
+    rec = simulate(SimConfig(duration_s=40, seed=1, **kw))
+    st = rec.strides[rec.strides["steady"]]
+    assert st["cadence_spm"].median() == pytest.approx(kw["cadence_spm"], rel=0.02)
+    assert st["rom_deg"].median() == pytest.approx(kw["rom_deg"], abs=1.0)
+    assert 100 - st["swing_pct"].median() == pytest.approx(kw["stance_pct"], abs=0.7)

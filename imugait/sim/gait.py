@@ -164,6 +164,10 @@ class SimConfig:
     about the vertical (positive = to the left). ``gait="mixed"`` walks, runs and walks
     again (thirds of the gait time). ``schedule`` ``((t_s, "walk"|"run"|"stand",
     speed_mps), ...)`` overrides all of that with an explicit plan.
+
+    ``speed_mps``, ``cadence_spm``, ``stance_pct`` and ``rom_deg`` set the nominal values of
+    ``gait`` (for "mixed": of the running part; walking parts use ``walk_speed_mps``); the
+    speed models then scale them with speed changes. Per-stride variability is added on top.
     """
 
     gait: str = "walk"  # "walk" | "run" | "mixed"
