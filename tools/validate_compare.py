@@ -100,6 +100,9 @@ def summarise(rows: list[dict]) -> dict:
     def excludes0(r):
         return r["ci_low"] > 0 or r["ci_high"] < 0
 
+    def sd(x):
+        return float(np.std(x, ddof=1)) if len(x) > 1 else float("nan")
+
     s = {"n_seeds": len(rows)}
     for src in ("", "_truth"):
         tag = "analysis" if not src else "truth"
@@ -113,11 +116,17 @@ def summarise(rows: list[dict]) -> dict:
         d5 = np.array([r["after_plus5_left" + src]["diff"] for r in rows])
         d0 = np.array([r["after_same_left" + src]["diff"] for r in rows])
         w = np.array([r["after_same_left" + src]["ci_high"] - r["after_same_left" + src]["ci_low"] for r in rows])
-        s[f"{tag}_plus5_diff_mean_sd"] = [float(d5.mean()), float(d5.std(ddof=1))]
-        s[f"{tag}_unchanged_diff_mean_sd"] = [float(d0.mean()), float(d0.std(ddof=1))]
+        s[f"{tag}_plus5_diff_mean_sd"] = [float(d5.mean()), sd(d5)]
+        s[f"{tag}_unchanged_diff_mean_sd"] = [float(d0.mean()), sd(d0)]
         s[f"{tag}_ci_width_median_deg"] = float(np.median(w))
     b = np.array([r["rom_bias_left_before"] for r in rows])
-    s["analysis_rom_bias_left_mean_sd_deg"] = [float(b.mean()), float(b.std(ddof=1))]
+    s["analysis_rom_bias_left_mean_sd_deg"] = [float(b.mean()), sd(b)]
+    # how often an exact 95 % interval reaches >= 95 of n seeds (binomial), for reading the rates
+    from math import comb
+
+    n = len(rows)
+    k0 = int(np.ceil(0.95 * n))
+    s["p_exact_95pct_interval_reaches_target"] = float(sum(comb(n, k) * 0.95**k * 0.05 ** (n - k) for k in range(k0, n + 1)))
     s["n_strides_left_median"] = float(np.median([r["n_strides_left_before"] for r in rows]))
     return s
 

@@ -19,7 +19,7 @@ import pandas as pd
 from imugait import __version__
 from imugait.compare import stats
 from imugait.compare.data import SessionData, pair_left_right
-from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS, metric_info
+from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS
 
 SCHEMA = "imugait.comparison/1"
 

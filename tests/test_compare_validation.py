@@ -1,0 +1,37 @@
+"""A small slice of tools/validate_compare.py: simulate -> analyze -> compare on two seeds.
+
+The full sweep (100 seeds, rates of detection and of false alarms) is in the tool and its
+results in docs/compare.md; here we check the pipeline end to end on a few seeds with
+tolerances that a correct implementation meets on every seed.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "validate_compare.py"
+
+
+@pytest.fixture(scope="module")
+def tool():
+    spec = importlib.util.spec_from_file_location("validate_compare", TOOL)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_validation_slice(tool, seed):
+    r = tool.run_seed((seed, 60.0, "run", 3.0, 500, "default"))
+    plus5 = r["after_plus5_left"]
+    assert plus5["ci_low"] > 0 and abs(plus5["diff"] - 5.0) < 1.0
+    same = r["after_same_left"]
+    half = (same["ci_high"] - same["ci_low"]) / 2
+    assert 0.1 < half < 1.5
+    assert abs(same["diff"]) < 2.0 * half  # |z| < ~4: an unchanged pair never looks like +5
+    # the analysis tracks the true strides: its diff is close to the diff of the truth
+    assert abs(plus5["diff"] - r["after_plus5_left_truth"]["diff"]) < 0.5
+    assert abs(r["after_plus5_right"]["diff"]) < 2.0 * half + 0.3
+    s = tool.summarise([r])
+    assert s["n_seeds"] == 1 and s["analysis_plus5_excludes0_pct"] == 100.0
