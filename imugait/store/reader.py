@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import h5py
@@ -52,20 +53,48 @@ def _attr_value(v):
     return v
 
 
+def _swmr_probe_ok(path: Path, timeout_s: float = 20.0) -> bool:
+    import subprocess
+    import sys
+
+    code = ("import sys, h5py; f = h5py.File(sys.argv[1], 'r', libver='latest', swmr=True); "
+            "[f[k] for k in f]; f.close()")
+    try:
+        r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return False
+    return r.returncode == 0
+
+
 def _h5open(path: Path):
-    """Open for reading, SWMR first (works during and after a recording)."""
-    errors = []
-    for kw in (dict(libver="latest", swmr=True), dict()):
-        try:
-            return h5py.File(path, "r", **kw)
-        except OSError as e:
-            errors.append(str(e))
-    msg = " | ".join(errors)
-    if "truncated" in msg:
-        raise InputFileError(path, None, "is truncated (the file ends before its data does)",
-                             "was the copy or download interrupted? copy the original again")
-    raise InputFileError(path, None, f"cannot be opened as HDF5 ({errors[0].split('(')[0].strip()})",
-                         _FIX_DAMAGED)
+    """Open for reading. Files marked "open for write" (a recording in progress, or one that
+    was killed) are opened in SWMR read mode, which sees everything up to the last flush."""
+    from imugait.store.repair import superblock_info
+
+    try:
+        sb = superblock_info(path)
+    except (OSError, ValueError):
+        sb = {"flags": None, "eof": None}
+    if sb["eof"] is not None and os.path.getsize(path) < sb["eof"]:
+        # A write that failed (disk full) can leave the end-of-file mark beyond the data;
+        # such a file still opens in SWMR mode. A truly truncated file makes HDF5's SWMR
+        # reader retry for a long time, so probe in a child process with a time limit.
+        if not (sb["flags"] and _swmr_probe_ok(path)):
+            raise InputFileError(path, None, f"is truncated ({os.path.getsize(path)} of {sb['eof']} bytes present)",
+                                 "was the copy or download interrupted? copy the original again")
+    kw = dict(libver="latest", swmr=True) if sb["flags"] else {}
+    try:
+        return h5py.File(path, "r", **kw)
+    except OSError as e:
+        msg = str(e)
+        if "truncated" in msg:
+            raise InputFileError(path, None, "is truncated (the file ends before its data does)",
+                                 "was the copy or download interrupted? copy the original again") from e
+        if "SWMR" in msg or "already open" in msg:
+            raise InputFileError(path, None, "is being created by another program and not readable yet",
+                                 "try again in a second") from e
+        raise InputFileError(path, None, f"cannot be opened as HDF5 ({msg.split('(')[0].strip()})",
+                             _FIX_DAMAGED) from e
 
 
 def open_session(path, mode: str = "r") -> "Session":
@@ -204,23 +233,28 @@ class Session:
         return SensorInfo(**kw)
 
     def packets(self, side: str) -> dict[str, np.ndarray]:
-        """The consistent part of the packet table (rows whose samples are all stored)."""
+        """The valid part of the packet table: the longest prefix of packets that are fully
+        written and whose samples are all stored (a crash or a failed write may cut a flush
+        in the middle; rows never written read as the fill values and end the prefix)."""
         g = self._side(side)
         cols = {c.name: g["packets"][c.name] for c in S.PACKET_COLUMNS}
         m = min(ds.shape[0] for ds in cols.values())
         p = {k: ds[:m] for k, ds in cols.items()}
         n_rows = min(g[c.name].shape[0] for c in S.SAMPLE_COLUMNS)
-        end = p["row"] + p["n"]
-        # keep the prefix of packets whose sample rows exist (a crash may cut between them)
-        ok = end <= n_rows
-        if m and not ok.all():
-            keep = int(np.argmin(ok))
-        else:
-            keep = m
-        p = {k: v[:keep] for k, v in p.items()}
-        if keep and (p["row"][0] != 0 or np.any(p["row"][1:] != np.cumsum(p["n"])[:-1])):
-            raise InputFileError(self.path, f"/sensors/{side}/packets", "rows are not contiguous", _FIX_DAMAGED)
-        return p
+        if m == 0:
+            return p
+        n = p["n"].astype(np.int64)
+        expected_row = np.concatenate([[0], np.cumsum(n)[:-1]])
+        ok = ((n > 0) & (p["row"] == expected_row) & (p["row"] + n <= n_rows)
+              & np.isfinite(p["t_dev_s"]) & np.isfinite(p["dt_dev_s"]) & np.isfinite(p["t_s"])
+              & np.isfinite(p["ds_ddev"]))
+        keep = m if ok.all() else int(np.argmin(ok))
+        if keep:
+            end = int(expected_row[keep - 1] + n[keep - 1])
+            bad = np.flatnonzero(g["t_dev_resid_ns"][:end] == S.RESID_FILL)
+            if len(bad):
+                keep = int(np.searchsorted(expected_row[:keep], bad[0], side="right")) - 1
+        return {k: v[:keep] for k, v in p.items()}
 
     def raw(self, side: str) -> dict:
         """Stored data as recorded, in storage (arrival) order.

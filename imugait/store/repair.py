@@ -73,6 +73,20 @@ def _find_superblock(fh) -> int:
     raise ValueError("no HDF5 superblock signature found")
 
 
+def superblock_info(path) -> dict:
+    """version, consistency flags (v2/v3, else None) and stored end-of-file address
+    (v2/v3, else None) of an HDF5 file's superblock."""
+    with open(path, "rb") as fh:
+        off = _find_superblock(fh)
+        fh.seek(off + 8)
+        version, size_off, _sl, flags = fh.read(4)
+        if version not in (2, 3):
+            return {"version": version, "flags": None, "eof": None, "offset": off}
+        fields = fh.read(4 * size_off)
+        eof = int.from_bytes(fields[2 * size_off:3 * size_off], "little")
+        return {"version": version, "flags": flags, "eof": eof + off, "offset": off}
+
+
 def read_consistency_flags(path) -> int | None:
     """The superblock's consistency flags (v2/v3), or None for older superblocks."""
     with open(path, "rb") as fh:

@@ -49,10 +49,16 @@ class Column:
     units: str
     description: str
     tail: tuple = ()  # extra (fixed) dimensions, e.g. (3,) for xyz
+    fill: object = None  # HDF5 fill value: rows allocated but never written read as this
 
 
-def _c(name, dtype, units, description, tail=()):
-    return Column(name, dtype, units, description, tail)
+def _c(name, dtype, units, description, tail=(), fill=None):
+    return Column(name, dtype, units, description, tail, fill)
+
+
+RESID_FILL = -(2**31)
+"""Fill value of t_dev_resid_ns: marks rows that were never written (the writer never
+stores it; residuals are limited to +-(2**31-1) ns)."""
 
 
 # Per-sample datasets directly under /sensors/<side>/ (equal length, rows in arrival order).
@@ -62,22 +68,25 @@ SAMPLE_COLUMNS: tuple[Column, ...] = (
     _c("gyr_counts", np.int16, "count", "Raw gyroscope x/y/z in the sensor frame as sent; "
        "deg/s = counts * gyr_scale_dps (group attribute).", (3,)),
     _c("t_dev_resid_ns", np.int32, "ns", "Device time of the sample minus the packet's linear "
-       "model t_dev_s + k*dt_dev_s (zero for evenly sampled packets)."),
+       "model t_dev_s + k*dt_dev_s (zero for evenly sampled packets); -2**31 marks an unwritten row.",
+       fill=RESID_FILL),
 )
 
 PACKET_COLUMNS: tuple[Column, ...] = (
     _c("seq", np.int64, "1", "Packet sequence number from the device (-1: source has none). "
        "A packet split on storage repeats its seq."),
     _c("first_index", np.int64, "sample", "Device sample counter of the packet's first sample."),
-    _c("n", np.int32, "sample", "Number of samples in the packet."),
-    _c("row", np.int64, "row", "Row of the packet's first sample in acc_counts/gyr_counts."),
-    _c("t_dev_s", np.float64, "s", "Device time of the packet's first sample (device clock)."),
-    _c("dt_dev_s", np.float64, "s", "Device-time step between consecutive samples in the packet."),
+    _c("n", np.int32, "sample", "Number of samples in the packet.", fill=0),
+    _c("row", np.int64, "row", "Row of the packet's first sample in acc_counts/gyr_counts.", fill=-1),
+    _c("t_dev_s", np.float64, "s", "Device time of the packet's first sample (device clock).", fill=np.nan),
+    _c("dt_dev_s", np.float64, "s", "Device-time step between consecutive samples in the packet.",
+       fill=np.nan),
     _c("t_arrival_host_s", np.float64, "s", "Host monotonic time when the packet arrived "
        "(NaN for file imports). Never used as sample time."),
     _c("t_s", np.float64, "s", "Session time of the packet's first sample, from the live "
-       "device->host clock mapping."),
-    _c("ds_ddev", np.float64, "s/s", "Slope of session time over device time used within the packet."),
+       "device->host clock mapping.", fill=np.nan),
+    _c("ds_ddev", np.float64, "s/s", "Slope of session time over device time used within the packet.",
+       fill=np.nan),
 )
 
 GAP_COLUMNS: tuple[Column, ...] = (

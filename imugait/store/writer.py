@@ -21,8 +21,14 @@ Within each flush the sample rows are written before the packet rows that descri
 so a reader (or a crash) never sees a packet whose samples are missing; rows without a
 packet are ignored by the reader.
 
-A write error (disk full, file-size limit, I/O error) raises :class:`SessionWriteError`
-once; the writer then refuses further writes, and everything flushed before stays readable.
+Disk full: before every flush the writer checks the free space (and the process file-size
+limit); when less than ``reserve_bytes`` (default: 4 flushes' worth, at least 64 kB) would
+remain, it closes the file cleanly (``stop_reason`` says why) and raises
+:class:`SessionWriteError`. Any other write error (I/O error, or a disk that fills faster
+than the check) also raises :class:`SessionWriteError`; the file on disk then holds
+everything up to the last successful flush and opens normally. HDF5 2.0 cannot shut down
+cleanly after such an error (it crashes at interpreter exit while closing the failed file),
+so a program should end with ``os._exit`` after reporting it — ``imugait record`` does.
 """
 
 from __future__ import annotations
@@ -68,6 +74,8 @@ def _create_column(group: h5py.Group, col: S.Column, chunk_rows: int) -> h5py.Da
     kw = {}
     if col.dtype is not S.STR:
         kw = dict(compression=S.COMPRESSION, compression_opts=S.COMPRESSION_LEVEL, shuffle=True)
+        if col.fill is not None:
+            kw["fillvalue"] = col.fill
     ds = group.create_dataset(
         col.name, shape=(0, *col.tail), maxshape=(None, *col.tail), dtype=dtype,
         chunks=(chunk_rows, *col.tail), **kw,
@@ -144,7 +152,7 @@ class SessionWriter:
     """
 
     def __init__(self, path, meta: dict | None = None, *, overwrite: bool = False,
-                 flush_interval_s: float = 1.0, clock=time.monotonic):
+                 flush_interval_s: float = 1.0, clock=time.monotonic, reserve_bytes: int | None = None):
         self.path = Path(path)
         self.meta = dict(meta or {})
         self.flush_interval_s = float(flush_interval_s)
@@ -154,6 +162,9 @@ class SessionWriter:
         self._closed = False
         self._failed: Exception | None = None
         self._last_flush = clock()
+        self.reserve_bytes = reserve_bytes
+        self._max_growth = 0
+        self._last_size = 0
         if self.path.exists() and not overwrite:
             raise ImugaitError(f"{self.path}: file exists — choose another --out name or delete it first")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -323,9 +334,48 @@ class SessionWriter:
         if not self._started:
             self.start()
             return
+        self._check_space()
         self._guard(self._write_pending)
         self._guard(self.f.flush)
         self._last_flush = self._clock()
+        try:
+            size = os.path.getsize(self.path)
+        except OSError:
+            return
+        self._max_growth = max(self._max_growth, size - self._last_size)
+        self._last_size = size
+
+    def space_left_bytes(self) -> float:
+        """Bytes this file may still grow: free disk space, and the process file-size limit."""
+        left = float("inf")
+        try:
+            st = os.statvfs(self.path.parent)
+            left = st.f_bavail * st.f_frsize
+        except (OSError, AttributeError):
+            pass
+        try:
+            import resource
+
+            soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+            if soft != resource.RLIM_INFINITY:
+                left = min(left, soft - self._last_size)
+        except (ImportError, OSError, ValueError):
+            pass
+        return left
+
+    def _check_space(self):
+        reserve = self.reserve_bytes
+        if reserve is None:
+            reserve = max(64 * 1024, 4 * self._max_growth)
+        if reserve <= 0:
+            return
+        left = self.space_left_bytes()
+        if left < reserve:
+            reason = f"disk full: only {left / 1e6:.2f} MB left for the file"
+            self.close(reason)
+            raise SessionWriteError(
+                f"{self.path}: recording stopped — {reason}; everything recorded so far is kept "
+                "(free disk space and start a new session)")
 
     def _write_pending(self):
         for buf in self._sensors.values():
@@ -367,10 +417,8 @@ class SessionWriter:
             return
         self._closed = True
         if self._failed is not None:
-            try:
-                self.f.close()
-            except Exception:  # noqa: BLE001 - the file is already damaged in memory; disk keeps the last flush
-                pass
+            # Do not close: closing would flush metadata of the failed write (extents without
+            # data). The file on disk stays as of the last successful flush.
             return
         try:
             if not self._started and self._sensors:
@@ -383,10 +431,6 @@ class SessionWriter:
             self.f.close()
         except (OSError, RuntimeError) as e:
             self._failed = e
-            try:
-                self.f.close()
-            except Exception:  # noqa: BLE001
-                pass
             raise SessionWriteError(f"{self.path}: closing failed ({_short(e)}); data flushed before is kept") from e
         finalize(self.path, reason=reason)
 
