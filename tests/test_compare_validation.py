@@ -1,7 +1,7 @@
-"""A small slice of tools/validate_compare.py: simulate -> analyze -> compare on two seeds.
+"""A small slice of tools/validate_compare.py: simulate -> analyze -> compare on one seed.
 
 The full sweep (100 seeds, rates of detection and of false alarms) is in the tool and its
-results in docs/compare.md; here we check the pipeline end to end on a few seeds with
+results in docs/compare.md; here we check the pipeline end to end on a seed with
 tolerances that a correct implementation meets on every seed.
 """
 
@@ -21,7 +21,7 @@ def tool():
     return mod
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1])
 def test_validation_slice(tool, seed):
     r = tool.run_seed((seed, 60.0, "run", 3.0, 500, "default"))
     plus5 = r["after_plus5_left"]

@@ -195,13 +195,13 @@ def _verdict(info, side: str, r: dict) -> tuple[str, str]:
     text = f"{subject} {word} by {info.fmt(abs(d), diff=True)} ({ci})"
     mdc = r.get("mdc95", float("nan"))
     what = ("the day-to-day change" if "baseline sessions" in str(r.get("mdc_source", ""))
-            else "the variation within the baseline run")
+            else "the within-run variation")
     if mdc is not None and math.isfinite(mdc):
         if abs(d) > mdc:
             text += f", larger than {what} of {info.fmt(mdc, diff=True)}"
             code = word
         else:
-            text += (f", but within {what} of {info.fmt(mdc, diff=True)}"
+            text += (f", but not larger than {what} of {info.fmt(mdc, diff=True)}"
                      " — it may not be a real change")
             code = word + "_within_mdc"
     else:

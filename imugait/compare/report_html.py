@@ -74,7 +74,8 @@ def _card(r) -> str:
         big = _fmt(r["diff"], info, signed=True, diff=True)
     else:
         big = "no clear change"
-    return (f"<div class='{cls}'><div class='what'>{esc((side + ' ' + info.label).strip())}</div>"
+    what = (side + " " + info.label).strip()
+    return (f"<div class='{cls}'><div class='what'>{esc(what[0].upper() + what[1:])}</div>"
             f"<div class='big'>{big}</div>"
             f"<div class='what'>{_fmt(r['before_median'], info)} → {_fmt(r['after_median'], info)}</div></div>")
 
