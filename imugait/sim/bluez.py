@@ -825,8 +825,6 @@ class EmulatedBluez:
             t = self.now_s()
             with self.lock:
                 self._connection_event(dev, t)
-            if dev.link.extra_latency_s > 0 and dev.queue:
-                pass
 
     def _connection_event(self, dev: _Device, t: float) -> None:
         produced = dev.p.poll(t)
