@@ -136,6 +136,26 @@ def run_sim_case(case: dict) -> dict:
     return out
 
 
+def scale_check_case(case: dict) -> tuple:
+    """(gyro scale error along the true flexion axis, median relative ROM error) for one leg."""
+    from imugait.analysis import analyze
+    from imugait.sim.gait import SimConfig, simulate
+
+    rec = simulate(SimConfig(**case["sim"]))
+    s = rec.sides["left"]
+    res = analyze(left=(s.t_true_s, s.acc_mps2, s.gyr_dps), fs_hz=case["sim"]["fs_hz"])
+    m = match_truth(res.strides, s.strides)
+    if not m["pairs"]:
+        return None
+    T = m["truth_sel"].iloc[[p[0] for p in m["pairs"]]]
+    O = m["ours_sel"].iloc[[p[1] for p in m["pairs"]]]
+    rel = float(np.median((O.rom_deg.to_numpy() - T.rom_deg.to_numpy()) / T.rom_deg.to_numpy()))
+    zs = np.asarray(s.R_thigh_sensor)[2, :]  # flexion axis in sensor coordinates
+    sf = np.asarray(s.sensor_params["gyr_scale_factor"], float)
+    S = np.diag(sf) if sf.ndim == 1 else sf
+    return float(zs @ S @ zs - 1.0), rel
+
+
 def sim_matrix(quick: bool, seed0: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed0)
     cases = []
@@ -315,6 +335,12 @@ def write_report(results, real, agg, out_path: Path, args, elapsed_s):
              f"simulator's sensor errors (1 % gyro scale error SD, bias, drift, misalignment); "
              f"**{_fmt(100 * oi if oi is not None else None, 1)} %** of {agg.get('orientation_ideal_n', 0)} sides with an ideal sensor "
              f"(target ≥ 98 %).\n")
+    sc = agg.get("scale_check")
+    if sc:
+        L.append(f"Why legs miss with sensor errors: the relative ROM error follows the simulated gyroscope scale error along "
+                 f"the flexion axis (left legs of the orientation group, n = {sc['n']}: correlation {sc['corr']:.2f}, slope "
+                 f"{sc['slope']:.2f}; what remains has SD {sc['resid_sd_pct']:.2f} % and bias {sc['rel_rom_bias_pct']:+.2f} % of the ROM). "
+                 f"A 2 % scale error on a 55° running ROM is 1.1°: a sensor-calibration limit, not a strap-orientation one.\n")
     asy = [r for r in results if "asym" in r]
     if asy:
         L.append("### Imposed asymmetry (left − right, medians of valid strides)\n")
@@ -383,6 +409,18 @@ def main(argv=None):
         for f in sorted(Path(args.hugadb).glob("*.txt")):
             real.append(run_hugadb(str(f)))
     agg = aggregate(results)
+    # why some random-orientation legs miss the 1 deg ROM target: the simulated gyro scale error
+    orient = [c for c in cases if c["group"] == "orientation"]
+    if orient:
+        if workers > 1:
+            with get_context("fork").Pool(workers) as pool:
+                sc = [x for x in pool.map(scale_check_case, orient, chunksize=1) if x]
+        else:
+            sc = [x for x in map(scale_check_case, orient) if x]
+        if len(sc) > 3:
+            x, y = np.array(sc).T
+            agg["scale_check"] = {"n": len(sc), "corr": float(np.corrcoef(x, y)[0, 1]), "slope": float(np.polyfit(x, y, 1)[0]),
+                                  "resid_sd_pct": float(100 * np.std(y - x)), "rel_rom_bias_pct": float(100 * np.mean(y - x))}
     write_report(results, real, agg, Path(args.out), args, time.time() - t0)
     if args.json:
         Path(args.json).write_text(json.dumps({"sim": results, "real": real, "agg": agg}, default=float, indent=1))
