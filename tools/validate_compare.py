@@ -142,20 +142,30 @@ def main(argv=None):
     ap.add_argument("--strap", default="default", choices=["default"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="validate_compare.json")
+    ap.add_argument("--summarise", metavar="JSONL", help="only summarise the seeds of a .partial.jsonl file")
     a = ap.parse_args(argv)
+    if a.summarise:
+        rows = [json.loads(line) for line in open(a.summarise) if line.strip()]
+        print(json.dumps(summarise(rows), indent=2))
+        return 0
     t0 = time.time()
     jobs = [(s, a.duration_s, a.gait, a.speed_mps, a.n_boot, a.strap) for s in range(a.first_seed, a.first_seed + a.seeds)]
+    partial = Path(a.out).with_suffix(".partial.jsonl")  # one line per finished seed (survives interruption)
+    rows = []
+
+    def done(i, r):
+        rows.append(r)
+        with open(partial, "a") as fh:
+            fh.write(json.dumps(r) + "\n")
+        print(f"\r{i}/{len(jobs)} seeds", end="", file=sys.stderr, flush=True)
+
     if a.workers > 1:
         with mp.get_context("fork").Pool(a.workers) as pool:
-            rows = []
             for i, r in enumerate(pool.imap_unordered(run_seed, jobs), 1):
-                rows.append(r)
-                print(f"\r{i}/{len(jobs)} seeds", end="", file=sys.stderr, flush=True)
+                done(i, r)
     else:
-        rows = []
         for i, j in enumerate(jobs, 1):
-            rows.append(run_seed(j))
-            print(f"\r{i}/{len(jobs)} seeds", end="", file=sys.stderr, flush=True)
+            done(i, run_seed(j))
     print(file=sys.stderr)
     rows.sort(key=lambda r: r["seed"])
     s = summarise(rows)
