@@ -129,3 +129,12 @@ def test_movesense_faster_than_real_time():
     ma = np.concatenate([a for _t, a, _g in move.truth])
     k = np.abs(mt[None, :] - t[:, None]).argmin(axis=1)
     np.testing.assert_allclose(np.concatenate([b.acc_mps2 for b in blocks]), ma[k], atol=0.0025)
+
+
+def test_sensor_without_its_service_is_refused_in_words():
+    from ble_fixtures import PlainPeripheral
+
+    fake = PlainPeripheral("0C:8C:DC:31:22:99", name="Movesense 000000000001")  # right name, wrong firmware
+    with EmulatedBluez([fake]) as bz:
+        with pytest.raises(SensorSetupError, match="GATT Sensor Data app"):
+            asyncio.run(_run([SensorSpec("left", "Movesense 000000000001")], bz, 2.0))

@@ -140,6 +140,13 @@ class _Session:
     async def setup(self, client) -> SensorInfo:
         raise NotImplementedError
 
+    def _require(self, client, service_uuid: str, what: str, fix: str) -> None:
+        """A sensor of this kind must offer ``service_uuid``; say what to do if not."""
+        if client.services.get_service(service_uuid) is None:
+            raise SensorSetupError(
+                f"{self.side} sensor {self.name or self.address} does not offer the {what} service — {fix}"
+            )
+
     async def shutdown(self) -> None:
         """Best effort: tell the sensor to stop streaming (user stop)."""
 
@@ -178,6 +185,8 @@ class _ImugaitSession(_Session):
     async def setup(self, client) -> SensorInfo:
         C = self.C
         self.client = client
+        self._require(client, C.SERVICE_UUID, "imugait sensor",
+                      "is it running firmware that follows firmware_protocol/README.md?")
         await client.start_notify(C.CONTROL_UUID, self._response_cb())
         info = await self._info()
         if not self.first_setup_done:
@@ -246,6 +255,8 @@ class _PolarSession(_Session):
         rate = int(self.spec.rate_hz or DEFAULT_RATE_HZ["polar"])
         acc_range = int(self.spec.acc_range_g or 8)
         gyr_range = int(self.spec.gyr_range_dps or 2000)
+        self._require(client, P.PMD_SERVICE_UUID, "Polar Measurement Data",
+                      "only the Polar Verity Sense streams accelerometer and gyroscope; update its firmware with Polar Flow")
         await client.start_notify(P.PMD_CP_UUID, self._response_cb())
         await client.start_notify(P.PMD_DATA_UUID, self._cb("pmd_data"))
         if rate not in P.NORMAL_MODE_RATES_HZ:
@@ -319,6 +330,8 @@ class _MovesenseSession(_Session):
         self.client = client
         rate = int(self.spec.rate_hz or DEFAULT_RATE_HZ["movesense"])
         path = M.imu6_path(rate)
+        self._require(client, M.GSP_SERVICE_UUID, "Movesense GATT Sensor Data",
+                      "flash firmware that includes Movesense's GATT Sensor Data app (gatt_sensordata_app)")
         await client.start_notify(M.GSP_NOTIFY_UUID, self._notify_cb())
         await self._cmd(M.cmd_hello(0), 0)
         status = await self._cmd(M.cmd_subscribe(self.REF, path), self.REF)
