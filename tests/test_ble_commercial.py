@@ -9,6 +9,8 @@ import asyncio
 import numpy as np
 import pytest
 
+pytest.importorskip("dbus_fast", reason="the emulated BlueZ needs dbus-fast (Linux only)")
+
 from ble_fixtures import requires_bluez
 from imugait.acquire.base import InfoEvent, LinkEvent, PacketEvent
 from imugait.acquire.ble import BleSource, SensorSetupError, SensorSpec

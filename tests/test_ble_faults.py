@@ -10,6 +10,8 @@ import asyncio
 import numpy as np
 import pytest
 
+pytest.importorskip("dbus_fast", reason="the emulated BlueZ needs dbus-fast (Linux only)")
+
 from ble_fixtures import requires_bluez
 from imugait.acquire.base import LinkEvent
 from imugait.acquire.ble import DEMO_ADDRESSES, demo_ble_source

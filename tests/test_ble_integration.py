@@ -20,6 +20,8 @@ import time
 import numpy as np
 import pytest
 
+pytest.importorskip("dbus_fast", reason="the emulated BlueZ needs dbus-fast (Linux only)")
+
 from ble_fixtures import requires_bluez
 from imugait.acquire.base import LinkEvent, PacketEvent
 from imugait.acquire.engine import Acquisition

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytest.importorskip("dbus_fast", reason="the emulated BlueZ needs dbus-fast (Linux only)")
+
 from imugait.acquire.scan import classify, find_sensors, scan
 from imugait.errors import BluetoothUnavailableError, DeviceNotFoundError
 from imugait.protocol import constants as IMU

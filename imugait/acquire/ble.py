@@ -599,8 +599,10 @@ DEMO_ADDRESSES = {"left": "C0:FF:EE:D3:00:01", "right": "C0:FF:EE:D3:00:02"}
 
 def bluez_available() -> tuple[bool, str]:
     """Can the emulated BlueZ run here? ``(True, "")`` or ``(False, reason)``."""
-    from imugait.sim.bluez import bluez_available as _avail
-
+    try:
+        from imugait.sim.bluez import bluez_available as _avail
+    except ImportError as e:  # dbus-fast is a Linux-only dependency
+        return False, f"the emulated BlueZ needs Linux with dbus-fast ({e.name} is not installed)"
     return _avail()
 
 
