@@ -88,3 +88,23 @@ def test_cli_compare_positional_and_options(sessions, tmp_path, capsys):
 def test_cli_compare_usage_errors(sessions, tmp_path):
     assert run_cli(["compare", sessions["b1"]]) != 0
     assert run_cli(["compare", sessions["b1"], tmp_path / "missing.h5"]) == 1
+
+
+def test_restrapped_sensor_is_flagged_from_the_real_calibration():
+    from imugait.compare import compare
+    from imugait.compare.simdata import sim_arrays
+
+    cfg = SimConfig(gait="run", duration_s=45, speed_mps=3.0)
+    b = sim_arrays(simulate(cfg.replace(seed=21)))
+    a = sim_arrays(simulate(cfg.replace(seed=22, strap="random")))  # both sensors strapped anew
+    sb = api.analyze_arrays("before", left=b["left"], right=b["right"])
+    sa = api.analyze_arrays("after", left=a["left"], right=a["right"])
+    c = compare([sb], [sa])
+    moved = {w["side"] for w in c.warnings if w["kind"] == "restrapped"}
+    assert moved == {"left", "right"}
+    t = c.table
+    assert "not comparable" in t[(t.side == "left") & (t.metric == "flex_peak_deg")].iloc[0]["caution"]
+    # same sensors, same straps: no warning
+    b2 = sim_arrays(simulate(cfg.replace(seed=23)))
+    c2 = compare([sb], [api.analyze_arrays("again", left=b2["left"], right=b2["right"])])
+    assert not [w for w in c2.warnings if w["kind"] == "restrapped"]

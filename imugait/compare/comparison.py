@@ -235,7 +235,7 @@ def calibration_warnings(before: list[SessionData], after: list[SessionData], p:
         ca = [s.calibration.get(side) for s in after if s.calibration.get(side)]
         for cond, lst in (("before", cb), ("after", ca)):
             for c in lst:
-                if c.get("calibrated") is False or c.get("still_found") is False:
+                if c.get("still_found") is False or c.get("angle_calibrated") is False:
                     out.append({"kind": "calibration_missing", "side": side, "condition": cond,
                                 "message": f"{side.capitalize()} leg, {cond}: no standing calibration was found, so "
                                            "absolute angles (peak flexion/extension) are uncalibrated; hip range is still valid. "
