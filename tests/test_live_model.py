@@ -71,7 +71,7 @@ def test_snapshot_window_events_strides_and_latency_queues():
     assert len(sl.strides) == 2 and sl.n_strides == 2
     assert snap.new_arrivals_host_s.size == t.size // 10
     # closing contact host time from the arrival lower envelope (arrival - sample time = 100 s)
-    assert [h for _s, h in snap.new_strides] == pytest.approx([102.7, 103.4])
+    assert [h for _s, h, _e in snap.new_strides] == pytest.approx([102.7, 103.4])
     again = m.snapshot()
     assert again.new_arrivals_host_s.size == 0 and again.new_strides == ()
     assert snap.sides["right"].raw.shape == (0, 7) and not snap.sides["right"].present

@@ -85,7 +85,10 @@ def test_two_sensors_show_the_model_strides_medians_balance_and_cadence(window):
     assert "calibrated" in window.calib.text["left"].text()
     # angle curves carry the model's window, IC/TO markers drawn
     x, y = window.signal.angle_curves["left"].getData()
-    assert x.size == snap.sides["left"].angle.shape[0] and x[-1] == pytest.approx(0.0)
+    a = snap.sides["left"].angle
+    k = window.signal.angle_decimate
+    np.testing.assert_array_equal(y[: a[::k].shape[0]], a[::k, 1])  # the model's samples, decimated
+    assert x[-1] == pytest.approx(0.0) and y[-1] == a[-1, 1]        # up to the newest one
     assert len(window.signal.ic_items["left"].data) == 1 and len(window.signal.to_items["left"].data) == 1
 
 

@@ -73,6 +73,7 @@ def realtime(args) -> dict:
     def start_measuring():
         win.lat.angle.clear()
         win.lat.stride.clear()
+        win.lat.stride_emit.clear()
         win.lat.frame_cost_s.clear()
         marks["t0"], marks["cpu0"], marks["f0"] = time.monotonic(), _cpu_s(), len(win.lat.frames)
 
@@ -96,7 +97,8 @@ def realtime(args) -> dict:
     res["frames_per_s"] = (marks["f1"] - marks["f0"]) / wall
     res["frame_cost_ms_p50"] = 1e3 * _pct(win.lat.frame_cost_s, 50)
     res["frame_cost_ms_p95"] = 1e3 * _pct(win.lat.frame_cost_s, 95)
-    for name, vals in (("angle", win.lat.angle), ("sample_raw", win.lat.sample), ("stride", win.lat.stride)):
+    for name, vals in (("angle", win.lat.angle), ("sample_raw", win.lat.sample), ("stride", win.lat.stride),
+                       ("stride_emitted_by_pipeline", win.lat.stride_emit)):
         res[f"{name}_latency_ms_p50"] = 1e3 * _pct(vals, 50)
         res[f"{name}_latency_ms_p95"] = 1e3 * _pct(vals, 95)
         res[f"{name}_latency_ms_max"] = 1e3 * (float(np.max(vals)) if len(vals) else float("nan"))

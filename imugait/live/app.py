@@ -73,6 +73,7 @@ class LatencyLog:
         self.sample = deque(maxlen=capacity)     # raw block arrival -> painted (raw views)
         self.angle = deque(maxlen=capacity)      # raw block arrival -> its angle painted (angle view)
         self.stride = deque(maxlen=10_000)       # closing contact (host time) -> bars painted
+        self.stride_emit = deque(maxlen=10_000)  # closing contact -> pipeline emitted the stride
         self.frames = deque(maxlen=capacity)     # monotonic time of each redraw tick
         self.frame_cost_s = deque(maxlen=capacity)
 
@@ -190,7 +191,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         elif snap.new_arrivals_host_s.size:
             self._pending_sample.append(snap.new_arrivals_host_s)
         if snap.new_strides:
-            self._pending_strides.extend(h for _s, h in snap.new_strides if math.isfinite(h))
+            for _s, h, emitted in snap.new_strides:
+                if math.isfinite(h):
+                    self._pending_strides.append(h)
+                    self.lat.stride_emit.append(emitted - h)
         bars_changed = self.bars.update_view(snap)
         self._frame += 1
         if full or bars_changed or self._frame % self.slow_every == 0:

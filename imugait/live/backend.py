@@ -76,7 +76,7 @@ class LiveBackend:
     """Longest a recording waits (session seconds) for every sensor's INFO before it starts."""
 
     def __init__(self, source_factory: SourceFactory, model: LiveModel, *, params=None,
-                 out_dir: str | Path = "recordings", analysis_interval_s: float = 0.05,
+                 out_dir: str | Path = "recordings", analysis_interval_s: float = 0.025,
                  health_interval_s: float = 0.25, label: str = "", meta: dict | None = None):
         self._factory = source_factory
         self.model = model

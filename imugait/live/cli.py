@@ -17,6 +17,10 @@ import click
 @click.option("--gait", type=click.Choice(["walk", "run", "mixed"]), default="run", show_default=True,
               help="With --simulate: walking, running or both.")
 @click.option("--seed", type=int, default=1, show_default=True, help="With --simulate: random seed.")
+@click.option("--sim-minutes", type=float, default=5.0, show_default=True,
+              help="With --simulate: length of the simulated session.")
+@click.option("--sim-asym", "sim_asym_deg", type=float, default=3.0, show_default=True,
+              help="With --simulate: extra thigh range (deg) of the simulated left leg.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("recordings"),
               show_default=True, help="Folder for sessions recorded from the window.")
 @click.option("--subject", default="", help="Subject id to prefill.")
@@ -27,7 +31,7 @@ import click
 @click.option("--duration", "duration_s", type=float, default=None,
               help="Close after this many seconds (runs headless when there is no display).")
 @click.option("--fps", type=float, default=30.0, show_default=True, help="Redraw rate.")
-def live(simulate, left, right, replay, speed, gait, seed, out_dir, subject, condition, record, screenshot,
+def live(simulate, left, right, replay, speed, gait, seed, sim_minutes, sim_asym_deg, out_dir, subject, condition, record, screenshot,
          duration_s, fps):
     """Open the live dashboard: thigh angles, strides, asymmetry, sensor health, recording.
 
@@ -41,7 +45,10 @@ def live(simulate, left, right, replay, speed, gait, seed, out_dir, subject, con
     from imugait.live.app import run_live
     from imugait.live.sources import default_sim_config
 
-    sim_config = default_sim_config(gait=gait, seed=seed) if simulate else None
+    if simulate and not sim_minutes > 0.1:
+        raise click.BadParameter("must be more than 0.1 minutes", param_hint="--sim-minutes")
+    sim_config = (default_sim_config(gait=gait, seed=seed, asym_rom_deg=sim_asym_deg, duration_s=60.0 * sim_minutes)
+                  if simulate else None)
     run_live(simulate=simulate, left=left, right=right, replay=replay, speed=speed, duration_s=duration_s,
              screenshot=screenshot, out_dir=out_dir, sim_config=sim_config, fps=fps, subject=subject,
              condition=condition, record=record)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -147,7 +148,8 @@ class Snapshot:
     finished: bool
     version: int
     new_arrivals_host_s: np.ndarray          # host arrival times of raw blocks new since last snapshot
-    new_strides: tuple[tuple[StrideResult, float], ...]  # (stride, closing contact host time) new since last
+    new_strides: tuple[tuple[StrideResult, float, float], ...]
+    """(stride, host time of its closing contact, host time the pipeline emitted it), new since last."""
 
 
 @dataclass
@@ -282,12 +284,13 @@ class LiveModel:
         strides = list(strides)
         if not strides:
             return
+        now = time.monotonic()
         with self._lock:
             st = self._sides[side]
             for s in strides:
                 st.strides.append(s)
                 st.n_strides += 1
-                self._pending_strides.append((s, self._host_time_of(s.next_ic_s)))
+                self._pending_strides.append((s, self._host_time_of(s.next_ic_s), now))
             self._version += 1
 
     def add_marker(self, t_s: float, text: str) -> None:

@@ -13,11 +13,18 @@ from typing import Callable
 from imugait.errors import ImugaitError
 
 
+SIM_ASYM_ROM_DEG = 3.0
+"""The simulated runner of ``imugait live --simulate`` has this much more thigh range on the
+left (so the balance panel has something to show; ``--sim-asym 0`` for a symmetric one)."""
+
+
 def default_sim_config(**kw):
-    """A treadmill-like simulated run: 4 s standing (calibration), then 10 min running."""
+    """A treadmill-like simulated run: 3 s standing (calibration), then running; 5 min in all
+    (the whole run is simulated when the source starts: ≈ 1.5 s per simulated minute here)."""
     from imugait.sim.gait import SimConfig
 
-    base = dict(gait="run", duration_s=600.0, fs_hz=200.0, seed=1, stand_before_s=4.0, stand_after_s=0.0)
+    base = dict(gait="run", duration_s=300.0, fs_hz=200.0, seed=1, stand_before_s=3.0, stand_after_s=0.0,
+                asym_rom_deg=SIM_ASYM_ROM_DEG)
     base.update(kw)
     return SimConfig(**base)
 

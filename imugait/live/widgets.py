@@ -112,6 +112,7 @@ class SignalView(QtWidgets.QWidget):
     the raw gyroscope / accelerometer of each sensor."""
 
     MODES = ("angle", "gyro", "acc")
+    angle_decimate = 2
 
     def __init__(self, window_s: float = 10.0, parent=None):
         super().__init__(parent)
@@ -142,9 +143,10 @@ class SignalView(QtWidgets.QWidget):
         p = self.angle_w.getPlotItem()
         _style_plot(p, "thigh angle (°)")
         p.setXRange(-window_s, 0, padding=0)
-        p.setYRange(-35, 55, padding=0)
+        p.setYRange(-35, 62, padding=0)
         p.enableAutoRange(x=False, y=False)
-        leg = p.addLegend(offset=(10, 5), labelTextSize=f"{SMALL_PT}pt")
+        leg = p.addLegend(offset=(10, 2), labelTextSize=f"{SMALL_PT}pt", colCount=4,
+                          brush=pg.mkBrush(255, 255, 255, 220))
         self.angle_curves = {}
         self.ic_items = {}
         self.to_items = {}
@@ -219,8 +221,12 @@ class SignalView(QtWidgets.QWidget):
                 a = ss.angle
                 if a.shape[0]:
                     any_angle = True
-                    x = a[:, 0] - now
-                    self.angle_curves[s].setData(x, a[:, 1], skipFiniteCheck=False)
+                    # every ``angle_decimate``-th sample: a thigh angle has no content above
+                    # ~10 Hz, and half the line segments halve the raster cost of the curve
+                    d = a[:: self.angle_decimate] if a.shape[0] > 2 else a
+                    if d[-1, 0] != a[-1, 0]:
+                        d = np.vstack([d, a[-1:]])
+                    self.angle_curves[s].setData(d[:, 0] - now, d[:, 1], skipFiniteCheck=False)
                     new = a[a[:, 0] > self._last_angle_t[s], 0]
                     drawn["angle_t_new"][s] = new
                     self._last_angle_t[s] = float(a[-1, 0])
@@ -426,6 +432,7 @@ class CalibrationPanel(QtWidgets.QGroupBox):
             b.setMaximumHeight(12)
             g.addWidget(b, 2 * r + 1, 1)
             self.text[s], self.bar[s] = t, b
+        g.setColumnStretch(1, 1)
         self.recal = QtWidgets.QPushButton("Recalibrate")
         self.recal.setFont(font(SMALL_PT))
         g.addWidget(self.recal, 2 * len(SIDES), 0, 1, 2)
@@ -497,7 +504,7 @@ class HealthPanel(QtWidgets.QGroupBox):
                 # what matters is that it is known (mapping established) and its drift
                 "clock_offset_ms": (fmt(_div(h.get("clock_offset_ms"), 1000.0), ".3f", "s")
                                     if h.get("clock_established") is not False else "syncing…"),
-                "clock_drift_ppm": (fmt(h.get("clock_drift_ppm"), "+.0f", "ppm")
+                "clock_drift_ppm": (fmt(h.get("clock_drift_ppm"), "+.1f", "ppm")
                                     if h.get("clock_established") is not False else DASH),
             }
             if not ss.present:
