@@ -16,6 +16,7 @@ from ble_fixtures import requires_bluez
 from imugait.acquire.base import LinkEvent
 from imugait.acquire.ble import DEMO_ADDRESSES, demo_ble_source
 from imugait.acquire.engine import Acquisition, GapEvent
+from imugait.protocol import imu
 
 pytestmark = [pytest.mark.ble, requires_bluez]
 
@@ -26,10 +27,17 @@ def test_reboot_and_stall_on_the_demo_path():
     rec = simulate(SimConfig(gait="run", duration_s=7, fs_hz=200, seed=11))
     blocks = {"left": [], "right": []}
     events = []
-    with demo_ble_source(rec, world_offset_s=2.0) as demo:
+    with demo_ble_source(rec, world_offset_s=2.0, rate_hz=100) as demo:
         bz = demo.emulator
         bz.schedule(2.0 + 3.0, lambda: bz.stall(DEMO_ADDRESSES["left"], 0.4))
-        bz.schedule(2.0 + 4.0, lambda: bz.reboot(DEMO_ADDRESSES["right"], down_s=0.3))
+        right = bz.peripheral(DEMO_ADDRESSES["right"])
+
+        def reboot_to_defaults():
+            bz.reboot(DEMO_ADDRESSES["right"], down_s=0.3)
+            # a real firmware comes back with its default rate (this one keeps its settings)
+            bz._call(lambda: right.vs.write_control(imu.cmd_set_rate(200.0), right.world(bz.now_s())))
+
+        bz.schedule(2.0 + 4.0, reboot_to_defaults)
 
         async def main():
             acq = Acquisition(demo.source, on_block=lambda b, t: blocks[b.side].append((b, t)), on_event=events.append)
@@ -43,6 +51,8 @@ def test_reboot_and_stall_on_the_demo_path():
 
         acq = asyncio.run(main())
         left_log = bz.device_log(DEMO_ADDRESSES["left"])
+        host_set_rate = [imu.decode_control_request(req).fields for (_t, req, _resp) in right.control_log
+                         if req[0] == imu.C.OP_SET_RATE]
     hl, hr = acq.health("left"), acq.health("right")
     # stall: a burst, nothing lost, no reconnect
     assert hl.samples_lost == 0 and hl.reconnects == 0
@@ -59,4 +69,13 @@ def test_reboot_and_stall_on_the_demo_path():
     assert t_after.min() > t_before.max()
     assert not any(isinstance(e, GapEvent) and e.side == "left" for e in events)
     n_left = sum(len(b) for b, _t in blocks["left"])
-    assert n_left >= 200 * 6  # most of the 7 s recording arrived
+    assert n_left >= 100 * 6  # most of the 7 s recording arrived, at the 100 Hz asked for
+    # the rebooted sensor came back at its default rate; the supervisor set 100 Hz again
+    from imugait.acquire.base import InfoEvent
+
+    rates = [e.info.sample_rate_hz for e in events if isinstance(e, InfoEvent) and e.side == "right"]
+    assert rates == [100.0, 100.0]
+    assert len(host_set_rate) == 2 and all(abs(f["rate_hz"] - 100.0) < 1e-9 for f in host_set_rate)
+    for b, _t in blocks["right"]:
+        if len(b) > 1:
+            np.testing.assert_allclose(np.diff(b.t_dev_s), 0.01, rtol=1e-6)

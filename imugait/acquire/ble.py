@@ -161,6 +161,7 @@ class _ImugaitSession(_Session):
 
         self.C, self.imu = C, imu
         self._token = 0
+        self.applied_rate_hz: float | None = None
 
     async def _control(self, cmd_fn, *args) -> object:
         self._token = (self._token + 1) % 256
@@ -189,30 +190,31 @@ class _ImugaitSession(_Session):
                       "is it running firmware that follows firmware_protocol/README.md?")
         await client.start_notify(C.CONTROL_UUID, self._response_cb())
         info = await self._info()
-        if not self.first_setup_done:
-            if self.spec.rate_hz is not None and abs(self.spec.rate_hz - info.sample_rate_hz) > 1e-6:
-                r = await self._control(self.imu.cmd_set_rate, float(self.spec.rate_hz))
-                if not r.ok and r.status_name == "invalid_state":
-                    await self._control(self.imu.cmd_stop)
-                    r = await self._control(self.imu.cmd_set_rate, float(self.spec.rate_hz))
-                if not r.ok:
-                    raise SensorSetupError(f"{self.side} sensor refused rate {self.spec.rate_hz:g} Hz ({r.status_name})")
-            if self.spec.acc_range_g is not None or self.spec.gyr_range_dps is not None:
-                r = await self._control(
-                    self.imu.cmd_set_range,
-                    int(self.spec.acc_range_g or info.acc_range_g),
-                    int(self.spec.gyr_range_dps or info.gyr_range_dps),
-                )
-                if not r.ok and r.status_name == "invalid_state":
-                    await self._control(self.imu.cmd_stop)
-                    r = await self._control(
-                        self.imu.cmd_set_range,
-                        int(self.spec.acc_range_g or info.acc_range_g),
-                        int(self.spec.gyr_range_dps or info.gyr_range_dps),
-                    )
-                if not r.ok:
-                    raise SensorSetupError(f"{self.side} sensor refused the range ({r.status_name})")
+        # configure whenever the sensor's settings differ from what was asked — on the first
+        # connect, and again after a device reboot (settings back to defaults); after a plain
+        # link loss the firmware kept them and keeps streaming
+        want_rate, want_acc, want_gyr = self.spec.rate_hz, self.spec.acc_range_g, self.spec.gyr_range_dps
+        need_rate = want_rate is not None and abs(want_rate - info.sample_rate_hz) > 1e-6 * want_rate
+        need_range = (want_acc is not None and want_acc != info.acc_range_g) or (
+            want_gyr is not None and want_gyr != info.gyr_range_dps)
+        if need_rate and not (self.first_setup_done and self.applied_rate_hz == info.sample_rate_hz):
+            r = await self._control(self.imu.cmd_set_rate, float(want_rate))
+            if not r.ok and r.status_name == "invalid_state":
+                await self._control(self.imu.cmd_stop)
+                r = await self._control(self.imu.cmd_set_rate, float(want_rate))
+            if not r.ok:
+                raise SensorSetupError(f"{self.side} sensor refused rate {want_rate:g} Hz ({r.status_name})")
+        if need_range:
+            rng = (int(want_acc or info.acc_range_g), int(want_gyr or info.gyr_range_dps))
+            r = await self._control(self.imu.cmd_set_range, *rng)
+            if not r.ok and r.status_name == "invalid_state":
+                await self._control(self.imu.cmd_stop)
+                r = await self._control(self.imu.cmd_set_range, *rng)
+            if not r.ok:
+                raise SensorSetupError(f"{self.side} sensor refused the range ±{rng[0]} g / ±{rng[1]} °/s ({r.status_name})")
+        if need_rate or need_range:
             info = await self._info()
+        self.applied_rate_hz = info.sample_rate_hz  # the nearest rate the sensor offers
         await client.start_notify(C.STATUS_UUID, self._cb("status"))
         await client.start_notify(C.DATA_UUID, self._cb("data"))
         r = await self._control(self.imu.cmd_start)
@@ -290,9 +292,9 @@ class _PolarSession(_Session):
 
     async def shutdown(self) -> None:
         P = self.P
-        for meas in (P.MEAS_ACC, P.MEAS_GYRO):
+        for cmd in (P.cmd_stop(P.MEAS_ACC), P.cmd_stop(P.MEAS_GYRO), P.cmd_sdk_mode(False)):
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._cp(P.cmd_stop(meas)), 2.0)
+                await asyncio.wait_for(self._cp(cmd), 2.0)
 
 
 class _MovesenseSession(_Session):
@@ -629,7 +631,7 @@ class DemoBle:
 
 @contextlib.contextmanager
 def demo_ble_source(sim_recording, *, sides=("left", "right"), world_offset_s: float = 2.0, link_profiles=None,
-                    firmware_faults=None, mtu: int = 247):
+                    firmware_faults=None, mtu: int = 247, rate_hz: float | None = None):
     """Two (or one) virtual imugait sensors playing ``sim_recording`` (from
     :func:`imugait.sim.gait.simulate`) behind the emulated BlueZ, and the real
     :class:`BleSource` that reads them through bleak::
@@ -648,6 +650,8 @@ def demo_ble_source(sim_recording, *, sides=("left", "right"), world_offset_s: f
 
     Real time only (the clock mapper needs device and host clocks to run at the same
     rate). Unequal links by default: left 15 ms, right 45 ms connection interval.
+    ``rate_hz`` asks the sensors for another rate (the virtual firmware decimates the
+    recording's rate by an integer factor).
     """
     from imugait.sim.bluez import EmulatedBluez, LinkProfile
     from imugait.sim.bluez_imugait import ImugaitPeripheral
@@ -667,5 +671,5 @@ def demo_ble_source(sim_recording, *, sides=("left", "right"), world_offset_s: f
         periphs.append((ImugaitPeripheral(vs, DEMO_ADDRESSES[side], f"imugait {side}", world_offset_s=world_offset_s),
                         link_profiles.get(side, LinkProfile())))
     with EmulatedBluez(periphs) as bz:
-        src = BleSource([SensorSpec(side, DEMO_ADDRESSES[side]) for side in sides])
+        src = BleSource([SensorSpec(side, DEMO_ADDRESSES[side]) for side in sides], rate_hz=rate_hz)
         yield DemoBle(src, bz, sensors, world_offset_s)
