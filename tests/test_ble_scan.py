@@ -97,3 +97,17 @@ def test_ble_source_names_only_what_the_user_gave():
         BleSource()
     with pytest.raises(ImugaitError, match="its own side"):
         BleSource([SensorSpec("left", "A"), SensorSpec("l", "B")])
+
+
+@requires_bluez
+def test_two_emulators_one_after_the_other_in_one_event_loop():
+    """bleak keeps one BlueZ connection per loop; ``async with`` lets it move to the next bus."""
+
+    async def main():
+        out = []
+        for k in range(2):
+            async with EmulatedBluez([VirtualPolarVeritySense(f"A0:9E:1A:B3:6E:4{k}")]):
+                out.append([f.address for f in await scan(0.6)])
+        return out
+
+    assert asyncio.run(main()) == [["A0:9E:1A:B3:6E:40"], ["A0:9E:1A:B3:6E:41"]]

@@ -629,7 +629,6 @@ class DemoBle:
         return all(vs.finished or self.world_time_s() > vs.t_end_s + 1.0 for vs in self.sensors.values())
 
 
-@contextlib.contextmanager
 def demo_ble_source(sim_recording, *, sides=("left", "right"), world_offset_s: float = 2.0, link_profiles=None,
                     firmware_faults=None, mtu: int = 247, rate_hz: float | None = None):
     """Two (or one) virtual imugait sensors playing ``sim_recording`` (from
@@ -638,7 +637,7 @@ def demo_ble_source(sim_recording, *, sides=("left", "right"), world_offset_s: f
 
         ok, why = bluez_available()
         if ok:
-            with demo_ble_source(rec) as demo:
+            async with demo_ble_source(rec) as demo:   # `with` works too, outside a running loop
                 acq = Acquisition(demo.source, on_block, on_event)
                 task = asyncio.create_task(acq.run())
                 while not demo.finished():
@@ -648,28 +647,57 @@ def demo_ble_source(sim_recording, *, sides=("left", "right"), world_offset_s: f
             print(f"Bluetooth emulation unavailable ({why}); using in-process virtual sensors")
             ...  # SimulatedSource
 
+    Inside a running event loop use ``async with``: bleak keeps one BlueZ connection per
+    loop, and the async exit lets it notice the emulator's bus going away, so a second
+    session (e.g. the after-stretching run) can start another emulator in the same loop.
+
     Real time only (the clock mapper needs device and host clocks to run at the same
     rate). Unequal links by default: left 15 ms, right 45 ms connection interval.
     ``rate_hz`` asks the sensors for another rate (the virtual firmware decimates the
     recording's rate by an integer factor).
     """
-    from imugait.sim.bluez import EmulatedBluez, LinkProfile
-    from imugait.sim.bluez_imugait import ImugaitPeripheral
-    from imugait.sim.firmware import VirtualSensor
+    return _DemoContext(sim_recording, sides=sides, world_offset_s=world_offset_s, link_profiles=link_profiles,
+                        firmware_faults=firmware_faults, mtu=mtu, rate_hz=rate_hz)
 
-    ok, why = bluez_available()
-    if not ok:
-        raise RuntimeError(f"emulated BlueZ unavailable: {why}")
-    link_profiles = link_profiles or {"left": LinkProfile(conn_interval_s=0.015, seed=1),
-                                      "right": LinkProfile(conn_interval_s=0.045, seed=2)}
-    sensors = {}
-    periphs = []
-    for i, side in enumerate(sides):
-        kw = {"faults": firmware_faults.get(side)} if isinstance(firmware_faults, dict) else {}
-        vs = VirtualSensor(sim_recording.sides[side], side=side, mtu=mtu, seed=i, **kw)
-        sensors[side] = vs
-        periphs.append((ImugaitPeripheral(vs, DEMO_ADDRESSES[side], f"imugait {side}", world_offset_s=world_offset_s),
-                        link_profiles.get(side, LinkProfile())))
-    with EmulatedBluez(periphs) as bz:
-        src = BleSource([SensorSpec(side, DEMO_ADDRESSES[side]) for side in sides], rate_hz=rate_hz)
-        yield DemoBle(src, bz, sensors, world_offset_s)
+
+class _DemoContext:
+    """Sync (``with``) or async (``async with``, preferred inside a running loop) context."""
+
+    def __init__(self, sim_recording, *, sides, world_offset_s, link_profiles, firmware_faults, mtu, rate_hz):
+        from imugait.sim.bluez import EmulatedBluez, LinkProfile
+        from imugait.sim.bluez_imugait import ImugaitPeripheral
+        from imugait.sim.firmware import VirtualSensor
+
+        ok, why = bluez_available()
+        if not ok:
+            raise RuntimeError(f"emulated BlueZ unavailable: {why}")
+        link_profiles = link_profiles or {"left": LinkProfile(conn_interval_s=0.015, seed=1),
+                                          "right": LinkProfile(conn_interval_s=0.045, seed=2)}
+        self.sensors = {}
+        periphs = []
+        for i, side in enumerate(sides):
+            kw = {"faults": firmware_faults.get(side)} if isinstance(firmware_faults, dict) else {}
+            vs = VirtualSensor(sim_recording.sides[side], side=side, mtu=mtu, seed=i, **kw)
+            self.sensors[side] = vs
+            periphs.append((ImugaitPeripheral(vs, DEMO_ADDRESSES[side], f"imugait {side}", world_offset_s=world_offset_s),
+                            link_profiles.get(side, LinkProfile())))
+        self.bz = EmulatedBluez(periphs)
+        self.sides, self.rate_hz, self.world_offset_s = tuple(sides), rate_hz, world_offset_s
+
+    def _handle(self) -> DemoBle:
+        src = BleSource([SensorSpec(side, DEMO_ADDRESSES[side]) for side in self.sides], rate_hz=self.rate_hz)
+        return DemoBle(src, self.bz, self.sensors, self.world_offset_s)
+
+    def __enter__(self) -> DemoBle:
+        self.bz.__enter__()
+        return self._handle()
+
+    def __exit__(self, *exc) -> None:
+        self.bz.__exit__(*exc)
+
+    async def __aenter__(self) -> DemoBle:
+        await self.bz.__aenter__()
+        return self._handle()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.bz.__aexit__(*exc)

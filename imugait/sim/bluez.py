@@ -683,6 +683,18 @@ class EmulatedBluez:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    async def __aenter__(self) -> "EmulatedBluez":
+        """Inside a running event loop prefer ``async with``: starting does not block the
+        loop, and stopping gives bleak a moment to notice that its bus went away (bleak keeps
+        one BlueZ connection per event loop; without that moment the next emulator in the
+        same loop would be reached through the dead one)."""
+        await asyncio.get_running_loop().run_in_executor(None, self.start)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.stop)
+        await asyncio.sleep(0.2)
+
     def start(self) -> None:
         self._tmp = tempfile.mkdtemp(prefix="imugait-bluez-")
         sock = os.path.join(self._tmp, "system_bus_socket")
