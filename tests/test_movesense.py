@@ -90,3 +90,23 @@ def test_saturation_at_documented_range():
     d = M.MovesenseDecoder("left")
     (blk,) = d.feed(M.encode_imu6(1, 0, [[400.0, 0, 0]], [[5000.0, 0, 0]])[0])
     assert blk.acc_counts[0, 0] == 32767 and blk.gyr_counts[0, 0] == 32767
+
+
+def test_engine_decoder_epochs_and_reconnect():
+    from imugait.acquire.base import PacketEvent
+    from imugait.acquire.decode import make_decoder
+    from imugait.types import SensorInfo
+
+    dec = make_decoder("movesense", "right")
+    dec.set_info(SensorInfo("right", "movesense", 104.0, M.ACC_SCALE_MPS2, M.GYR_SCALE_DPS, 16, 2000))
+
+    def pkt(t_ms):
+        return PacketEvent("right", M.encode_imu6(99, t_ms, np.zeros((8, 3)), np.ones((8, 3)))[0], 1.0, "gsp")
+
+    firsts = [dec.decode(pkt(int(round(50_000 + k * 8000 / 104))))[0].block.first_index for k in (0, 1, 2)]
+    dec.reset()
+    after = dec.decode(pkt(int(round(50_000 + 10 * 8000 / 104))))[0]
+    assert firsts == [0, 8, 16] and after.block.first_index == 80 and after.boot_id == 0
+    reboot = dec.decode(pkt(200))[0]  # the sensor's ms clock restarted
+    assert reboot.boot_id == 1 and reboot.block.first_index == 0
+    assert dec.decode(PacketEvent("right", M.encode_result(99, 200), 1.0, "gsp")) == []

@@ -209,3 +209,38 @@ def test_decoder_pairs_acc_gyro_and_counts_lost_frame_as_gap():
     assert blocks[0].acc_scale_mps2 == pytest.approx(2.44e-4 * 9.80665)
     t = np.concatenate([b.t_dev_s for b in blocks])
     np.testing.assert_allclose(np.diff(t)[:40], 1 / rate, rtol=1e-6)
+
+
+def test_engine_decoder_keeps_index_across_reconnect_and_new_epoch_on_clock_reset():
+    from imugait.acquire.base import PacketEvent
+    from imugait.acquire.decode import make_decoder
+    from imugait.types import SensorInfo
+
+    rate, per = 52.0, 4
+    dec = make_decoder("polar", "left")
+    dec.set_info(SensorInfo("left", "polar", rate, 2.44e-4 * 9.80665, 0.061, 8, 2000))
+    v = np.arange(per * 3 * 20, dtype=np.int16).reshape(-1, 3)
+
+    def frames(t0_ns, k0, n_frames):
+        out = []
+        for k in range(k0, k0 + n_frames):
+            ts = int(t0_ns + ((k + 1) * per - 1) * 1e9 / rate)
+            chunk = v[(k % 20) * per:(k % 20 + 1) * per]
+            out += [P.encode_frame(P.MEAS_ACC, ts, chunk), P.encode_frame(P.MEAS_GYRO, ts + 100_000, chunk)]
+        return out
+
+    def feed(fr):
+        out = []
+        for b in fr:
+            out += dec.decode(PacketEvent("left", b, 0.0, "pmd_data"))
+        return out
+
+    a = feed(frames(10**12, 0, 5))
+    dec.reset()  # reconnect: 3 frames (12 samples) were never measured/sent
+    b = feed(frames(10**12, 8, 3))
+    idx_a = np.concatenate([p.block.sample_index for p in a])
+    idx_b = np.concatenate([p.block.sample_index for p in b])
+    assert idx_b[0] - idx_a[-1] - 1 == 3 * per  # the outage is one exact gap
+    assert {p.boot_id for p in a + b} == {0} and all(p.seq is None for p in a + b)
+    c = feed(frames(10**10, 0, 2))  # device clock restarted far in the past
+    assert {p.boot_id for p in c} == {1} and c[0].block.first_index == 0
