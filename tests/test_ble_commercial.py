@@ -60,7 +60,8 @@ def _decode(events, side):
 def test_polar_and_movesense_stream_through_bleak():
     polar = VirtualPolarVeritySense(POLAR)
     move = VirtualMovesense(MOVE)
-    with EmulatedBluez([(polar, LinkProfile(conn_interval_s=0.030)), (move, LinkProfile(conn_interval_s=0.0225))]) as bz:
+    with EmulatedBluez([(polar, LinkProfile(conn_interval_s=0.030, extra_latency_s=0.02)),
+                        (move, LinkProfile(conn_interval_s=0.0225))]) as bz:
         events, src = asyncio.run(
             _run([SensorSpec("left", POLAR, rate_hz=208), SensorSpec("right", "Movesense 220330000123", rate_hz=104)], bz, 4.0,
                  actions=[(2.0, lambda: bz.drop_link(POLAR, 0.6))])
