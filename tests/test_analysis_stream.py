@@ -157,3 +157,14 @@ def test_recalibrate_on_demand_and_progress():
     assert n1 > 10 and len(o2.strides) > 10
     idx = [x.stride_index for x in o.strides + o2.strides]
     assert idx == sorted(idx) and len(set(idx)) == len(idx)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_full_real_recording_seeded_chunks_equal_batch(side):
+    tab = read_imu_csv(ROOT / "recordings" / "hugadb_walking_06" / f"{side}.csv")
+    t, a, g = tab.t_s, tab.acc_mps2, tab.gyr_dps
+    B, _ = _run(t, a, g, 58.8)
+    for seed in (1, 2):
+        sizes = list(np.random.default_rng(seed).integers(1, 200, size=50))
+        C, _ = _run(t, a, g, 58.8, sizes)
+        _same(B, C, 58.8)

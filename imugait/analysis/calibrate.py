@@ -14,8 +14,11 @@ Steps (numbered as in ``docs/analysis.md``):
    about the thigh axis looks exactly like walking backwards): flexion is the direction in
    which (a) the thigh sits on average during gait relative to standing (only with a still
    period), (b) the thigh is when the foot strikes — largest accelerometer transients come
-   just after peak flexion, (c) the forward swing is faster and shorter than the stance-phase
-   return. The cues vote with weights; their agreement is reported.
+   just after peak flexion, (d) the thigh dwells (negative skewness of the angle: a plateau
+   around peak flexion, a quick turn at peak extension), (c) the forward swing is faster and
+   shorter than the stance-phase return (true in walking, NOT reliable in running — small
+   weight). The cues vote with weights (``SIGN_WEIGHTS``); votes and ``sign_confidence`` are
+   reported.
 4. ``z_T`` = signed flexion axis (to the subject's right on both legs — this is the mirror),
    ``x_T = y_T × z_T`` (anterior).
 """
@@ -147,6 +150,16 @@ def flexion_sign_votes(w: np.ndarray, acc_mps2: np.ndarray, fs_hz: float, tilt_v
                     pos.append((a_[k] - a_[a0:a1].min()) / rng)
             if pos:
                 votes["impact_at_flexion"] = float(np.clip((np.median(pos) - 0.5) * 4, -1, 1))
+    # (d) dwell: the thigh lingers near peak flexion (terminal swing + loading) and turns
+    # quickly at peak extension, so the angle distribution is skewed towards flexion
+    # (negative skewness; sim walk/run and all HuGaDB thighs: -0.07 ... -0.4)
+    mv_ = (np.abs(w) > 20)[lo:hi]
+    if mv_.sum() > 2 * fs_hz:
+        a_ = ang[lo:hi][mv_] if mv_.mean() > 0.5 else ang[lo:hi]
+        sd = a_.std()
+        if sd > 1e-6:
+            sk = float(np.mean(((a_ - a_.mean()) / sd) ** 3))
+            votes["dwell_at_flexion"] = float(np.clip(-sk * 5, -1, 1))
     # (c) forward swing faster than the stance-phase return: share of time with w > 0 while
     # moving, and peak velocity asymmetry
     mv = np.abs(w) > 20
@@ -158,7 +171,8 @@ def flexion_sign_votes(w: np.ndarray, acc_mps2: np.ndarray, fs_hz: float, tilt_v
     return votes
 
 
-SIGN_WEIGHTS = {"mean_flexion_vs_standing": 2.0, "impact_at_flexion": 1.5, "swing_shorter": 0.5, "swing_faster": 0.5}
+SIGN_WEIGHTS = {"mean_flexion_vs_standing": 2.0, "impact_at_flexion": 1.5, "dwell_at_flexion": 1.0, "swing_shorter": 0.25,
+                "swing_faster": 0.25}
 
 
 def calibrate(gyr_dps: np.ndarray, acc_mps2: np.ndarray, fs_hz: float, p: AnalysisParams,

@@ -35,7 +35,7 @@ def initial_contact(sig, f_idx: float, T_ref_s: float, fs_hz: float, p: Analysis
 
     1. Window ``[F + a·T, F + b·T]`` after peak flexion F (``ic_search_frac``).
     2. Impact: the largest accelerometer jerk ``|Δacc|·fs`` (g/s) in the window. If it stands
-       out (≥ ``ic_jerk_ratio`` × the median jerk of the stride after F), IC is there.
+       out (≥ ``ic_jerk_ratio`` × the median jerk over the stride before F), IC is there.
     3. Otherwise (no clear transient: soft shoes, low rate, clipped accelerometer) IC =
        F + a gait-dependent fraction of the stride (walk ``ic_default_frac_walk``, run
        ``ic_default_frac_run``).
@@ -53,7 +53,7 @@ def initial_contact(sig, f_idx: float, T_ref_s: float, fs_hz: float, p: Analysis
     frac = p.ic_default_frac_run if gait == "run" else p.ic_default_frac_walk
     jk = sig["jk"][a - base: b - base]
     k = int(np.argmax(jk))
-    a2, b2 = _window(sig, fi, fi + int(round(T * fs_hz)))
+    a2, b2 = _window(sig, fi - int(round(T * fs_hz)), fi)  # the stride before F: already final
     ref = float(np.median(sig["jk"][a2 - base: b2 - base])) if b2 - a2 > 3 else 0.0
     info["jerk_ratio"] = float(jk[k] / ref) if ref > 0 else float("inf")
     if p.ic_use_impact and info["jerk_ratio"] >= p.ic_jerk_ratio and jk[k] >= p.ic_min_jerk_gps:

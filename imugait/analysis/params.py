@@ -26,6 +26,10 @@ class AnalysisParams:
     still_gyr_mean_dps: float = 15.0
     calib_motion_s: float = 8.0
     """Seconds of movement (gyro norm above ``motion_gyr_dps``) used for the flexion axis."""
+    calib_max_motion_s: float = 32.0
+    """If the flexion sign is unclear (``sign_confidence < min_sign_confidence``) the window
+    doubles (8 → 16 → 32 s of movement) before the calibration is accepted."""
+    min_sign_confidence: float = 0.3
     motion_gyr_dps: float = 30.0
     min_axis_confidence: float = 0.6
     """Fraction of in-plane gyro variance on the flexion axis below which calibration is poor."""

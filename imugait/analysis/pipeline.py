@@ -164,6 +164,7 @@ class GaitPipeline:
         p = self.params
         self._calib = CalibrationState()
         self._hold = []  # conditioned samples waiting for calibration: list of (t, acc, gyr, brk)
+        self._cal_level = 0  # calibration window = calib_motion_s * 2**level seconds of movement
         self._hold_n = 0
         self._vqf = None
         self._last_acc = None
@@ -260,15 +261,25 @@ class GaitPipeline:
             T_, A_, G_, B_ = (np.concatenate(x) for x in zip(*self._hold)) if len(self._hold) > 1 else self._hold[0]
             self._hold = [(T_, A_, G_, B_)]
             moving = np.linalg.norm(G_, axis=1) > p.motion_gyr_dps
-            need = int(p.calib_motion_s * self.fs_hz)
             cm = np.cumsum(moving)
-            k = int(np.searchsorted(cm, need)) if cm[-1] >= need else None
-            if k is None and not final:
-                self._calib = CalibrationState(progress=float(min(cm[-1] / need, 0.99)),
-                                               message=f"collecting movement for calibration ({cm[-1] / self.fs_hz:.1f} of {p.calib_motion_s:.0f} s)")
-                return out
-            kk = (k + 1) if k is not None else T_.shape[0]
-            cal = calibrate(G_[:kk], A_[:kk], self.fs_hz, p, t0_s=float(T_[0]))
+            # calibrate on the first calib_motion_s of movement; if the flexion sign is not
+            # clear, on twice as much, ... up to calib_max_motion_s (sample-determined windows,
+            # so the result does not depend on chunking)
+            while True:
+                motion_s = p.calib_motion_s * 2 ** self._cal_level
+                last_level = motion_s >= p.calib_max_motion_s
+                need = int(motion_s * self.fs_hz)
+                k = int(np.searchsorted(cm, need)) if cm[-1] >= need else None
+                if k is None and not final:
+                    self._calib = CalibrationState(
+                        progress=float(min(cm[-1] / need, 0.99)),
+                        message=f"collecting movement for calibration ({cm[-1] / self.fs_hz:.1f} of {motion_s:.0f} s)")
+                    return out
+                kk = (k + 1) if k is not None else T_.shape[0]
+                cal = calibrate(G_[:kk], A_[:kk], self.fs_hz, p, t0_s=float(T_[0]))
+                if k is None or last_level or cal.failed or not cal.calibrated or cal.sign_confidence >= p.min_sign_confidence:
+                    break
+                self._cal_level += 1
             if not cal.calibrated:
                 self._calib = cal
                 return out  # final and nothing usable: no strides
