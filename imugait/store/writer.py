@@ -168,8 +168,11 @@ class SessionWriter:
         if self.path.exists() and not overwrite:
             raise ImugaitError(f"{self.path}: file exists — choose another --out name or delete it first")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Built under a temporary name and renamed once it is a complete SWMR file: a crash
+        # while the structure is being created never leaves a half-made file at ``path``.
+        self._tmp_path = self.path.with_name(self.path.name + ".creating")
         try:
-            self.f = h5py.File(self.path, "w", libver="latest")
+            self.f = h5py.File(self._tmp_path, "w", libver="latest")
         except OSError as e:
             raise SessionWriteError(f"{self.path}: cannot create the session file ({e})") from e
         self.t0_host_s = float(self.meta.get("t0_host_s", clock()))
@@ -225,6 +228,7 @@ class SessionWriter:
         self._guard(self._write_pending)
         self._guard(lambda: setattr(self.f, "swmr_mode", True))
         self._guard(self.f.flush)
+        self._guard(lambda: os.replace(self._tmp_path, self.path))
         self._last_flush = self._clock()
 
     def session_time(self) -> float:
@@ -419,6 +423,12 @@ class SessionWriter:
         if self._failed is not None:
             # Do not close: closing would flush metadata of the failed write (extents without
             # data). The file on disk stays as of the last successful flush.
+            return
+        if not self._sensors:  # nothing declared: nothing to keep
+            try:
+                self.f.close()
+            finally:
+                self._tmp_path.unlink(missing_ok=True)
             return
         try:
             if not self._started and self._sensors:

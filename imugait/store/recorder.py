@@ -1,0 +1,385 @@
+"""The recording loop behind ``imugait record``: Source -> Acquisition -> SessionWriter,
+with a per-side :class:`~imugait.analysis.GaitPipeline` for the live stride count.
+
+* The file is created when every expected sensor has sent its information (simulated:
+  at once; BLE: after connecting). Blocks that arrive before are held and written then.
+  A sensor that has not connected within ``connect_wait_s`` is left out (with a warning).
+* The writer flushes at least once a second (also when no data comes in).
+* Ctrl-C / SIGTERM stop the source intentionally, write what is held, and close the file.
+* A write error (disk full, I/O) stops the recording with one message; the file keeps
+  everything up to the last flush. Exit codes: 0 ok, 1 write error, 130 interrupted
+  before any data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from imugait.errors import ImugaitError
+
+
+@dataclass
+class RecordOptions:
+    out: Path
+    left: str | None = None
+    right: str | None = None
+    simulate: bool = False
+    duration_s: float | None = None
+    meta: dict = field(default_factory=dict)
+    rate_hz: float | None = None
+    quiet: bool = False
+    speed: float = 1.0
+    analyze_after: bool = True
+    sim: dict = field(default_factory=dict)
+    loss_pct: float = 0.0
+    connect_wait_s: float = 30.0
+    status_interval_s: float = 0.5
+    flush_interval_s: float = 0.5
+
+
+SIM_DEFAULT_DURATION_S = 60.0
+
+
+def _sim_source(opts: RecordOptions):
+    from imugait.acquire.simulated import SimulatedSource
+    from imugait.sim.firmware import FirmwareFaults
+    from imugait.sim.gait import SimConfig
+
+    sim = dict(opts.sim)
+    duration = opts.duration_s if opts.duration_s is not None else SIM_DEFAULT_DURATION_S
+    cfg_kw = {k: v for k, v in sim.items() if v is not None}
+    cfg_kw["sides"] = tuple(cfg_kw.get("sides") or ("left", "right"))
+    # the simulation runs a little longer than asked so the recording ends by --duration
+    cfg_kw.update(duration_s=float(duration) + 1.0, stand_after_s=0.0)
+    try:
+        cfg = SimConfig(**cfg_kw)
+    except (TypeError, ValueError) as e:
+        raise ImugaitError(f"simulator settings rejected: {e}") from e
+    faults = FirmwareFaults(loss_prob=opts.loss_pct / 100.0, seed=int(sim.get("seed", 0))) if opts.loss_pct else None
+    src = SimulatedSource(cfg, speed=opts.speed, faults=faults, rate_hz=opts.rate_hz, seed=int(sim.get("seed", 0)))
+    meta = {"source": "simulated",
+            "source_json": {"simulator": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg_kw.items()},
+                            "speed": opts.speed, "loss_pct": opts.loss_pct}}
+    return src, meta
+
+
+def _ble_source(opts: RecordOptions):
+    try:
+        from imugait.acquire.ble import BleSource
+    except ImportError as e:  # bleak missing or the BLE module not installed
+        raise ImugaitError(f"BLE recording is not available here ({e}); use --simulate") from e
+    src = BleSource(left=opts.left, right=opts.right, rate_hz=opts.rate_hz)
+    return src, {"source": "ble", "source_json": {"left": opts.left, "right": opts.right, "rate_hz": opts.rate_hz}}
+
+
+class Recorder:
+    """Glue between the acquisition engine and the writer (runs in the asyncio loop)."""
+
+    def __init__(self, opts: RecordOptions, source, source_meta: dict):
+        from imugait.acquire.engine import Acquisition
+        import imugait.store.writer  # noqa: F401 - import h5py now, not while packets arrive
+
+        try:  # import the analysis (scipy, vqf) now, not in the middle of the stream
+            import imugait.analysis.pipeline  # noqa: F401
+        except ImportError:
+            pass
+        self.opts = opts
+        self.source = source
+        self.expected = tuple(source.sides)
+        self.meta = dict(opts.meta)
+        self.meta.update(source_meta)
+        self.acq = Acquisition(source, self.on_block, self.on_event)
+        self.meta["t0_host_s"] = self.acq.t0_host_s
+        self.writer = None
+        self.infos: dict = {}
+        self.held: list = []  # ("block", block, t_s) | ("event", ev)
+        self.error: Exception | None = None
+        self.t_last_s = -math.inf
+        self.t_first_wall = None
+        self.pipelines: dict = {}
+        self.pipe_buf: dict = {}
+        self.strides: dict = {}
+        self.warnings: list[str] = []
+        self.stop_reason = ""
+
+    # -- engine callbacks (event-loop thread) ------------------------------------------
+    def on_event(self, ev) -> None:
+        from imugait.acquire.base import InfoEvent
+
+        if isinstance(ev, InfoEvent):
+            first = ev.side not in self.infos
+            self.infos[ev.side] = ev.info
+            if self.writer is None:
+                if all(s in self.infos for s in self.expected):
+                    self._open_writer()
+                else:
+                    return
+            elif not first:
+                self._guard(lambda: self.writer.add_info(ev.info, ev.t_host_s - self.acq.t0_host_s))
+            return
+        if self.writer is None:
+            self.held.append(("event", ev))
+        else:
+            self._store_event(ev)
+
+    def on_block(self, block, t_s) -> None:
+        t_s = np.asarray(t_s, dtype=np.float64)
+        if len(t_s):
+            self.t_last_s = max(self.t_last_s, float(t_s[-1]))
+        if self.writer is None:
+            self.held.append(("block", block, t_s))
+        else:
+            self._append(block, t_s)
+        self._pipe(block, t_s)
+
+    # -- writing --------------------------------------------------------------------------
+    def _open_writer(self, sides=None) -> None:
+        from imugait.store.writer import SessionWriter
+
+        sides = sides or self.expected
+        self.writer = SessionWriter(self.opts.out, self.meta, flush_interval_s=self.opts.flush_interval_s)
+        for s in sides:
+            self.writer.add_sensor(self.infos[s])
+        self._guard(self.writer.start)
+        held, self.held = self.held, []
+        for item in held:
+            if item[0] == "block":
+                self._append(item[1], item[2])
+            else:
+                self._store_event(item[1])
+
+    def _append(self, block, t_s) -> None:
+        if self.error is not None or block.side not in self.writer.sides:
+            return
+        self._guard(lambda: self.writer.append_block(block, t_s))
+
+    def _store_event(self, ev) -> None:
+        from imugait.acquire.base import LinkEvent, StatusEvent
+
+        w = self.writer
+        if self.error is not None:
+            return
+        t0 = self.acq.t0_host_s
+        if isinstance(ev, LinkEvent):
+            self._guard(lambda: w.add_link_event(ev.side, ev.state, ev.t_host_s, ev.reason, ev.intentional))
+        elif isinstance(ev, StatusEvent):
+            self._guard(lambda: w.add_status(ev.side, ev.t_host_s - t0, ev.battery_pct,
+                                             ev.device_dropped_samples, ev.fifo_overflow))
+        elif type(ev).__name__ == "GapEvent" and ev.side in w.sides:
+            self._guard(lambda: w.add_gap(ev.side, ev.t_s_start, ev.t_s_end, ev.first_missing_index,
+                                          ev.n_missing, ev.reason))
+
+    def _guard(self, fn) -> None:
+        from imugait.store.writer import SessionWriteError
+
+        if self.error is not None:
+            return
+        try:
+            fn()
+        except SessionWriteError as e:
+            self.error = e
+
+    # -- live strides ---------------------------------------------------------------------
+    def _pipe(self, block, t_s) -> None:
+        self.pipe_buf.setdefault(block.side, []).append((t_s, block.acc_mps2, block.gyr_dps))
+
+    def take_pipe_chunks(self) -> dict:
+        chunks, self.pipe_buf = self.pipe_buf, {}
+        return chunks
+
+    def run_pipelines(self, chunks: dict | None = None) -> None:
+        """Feed buffered samples to the per-side pipelines. Runs in a worker thread during
+        the recording (the analysis may take a while when it calibrates) so the event loop
+        keeps taking packets; ``chunks`` come from :meth:`take_pipe_chunks` (loop thread)."""
+        if chunks is None:
+            chunks = self.take_pipe_chunks()
+        try:
+            from imugait.analysis import GaitPipeline
+        except ImportError:
+            return
+        for side, parts in chunks.items():
+            if not parts:
+                continue
+            p = self.pipelines.get(side, False)
+            if p is None:  # failed before
+                continue
+            if p is False:
+                info = self.infos.get(side)
+                fs = info.sample_rate_hz if info else 200.0
+                p = self.pipelines[side] = GaitPipeline(fs_hz=fs, side=side)
+            t = np.concatenate([c[0] for c in parts])
+            acc = np.concatenate([c[1] for c in parts])
+            gyr = np.concatenate([c[2] for c in parts])
+            try:
+                out = p.push(t, acc, gyr)
+            except Exception as e:  # noqa: BLE001 - the live count must never stop the recording
+                self.warnings.append(f"{side} live analysis failed: {e}")
+                self.pipelines[side] = None
+                continue
+            self.strides[side] = self.strides.get(side, 0) + sum(1 for s in out.strides if s.valid)
+
+    # -- status line ------------------------------------------------------------------------
+    def status_line(self) -> str:
+        t = self.t_last_s if math.isfinite(self.t_last_s) else 0.0
+        parts = [f"{int(t // 60):d}:{t % 60:04.1f}"]
+        st = " ".join(f"{s[0].upper()} {self.strides.get(s, 0)}" for s in self.expected)
+        parts.append(f"strides {st}")
+        loss, bat = [], []
+        for s in self.expected:
+            try:
+                h = self.acq.health(s)
+            except Exception:  # noqa: BLE001 - side not seen yet
+                continue
+            loss.append(f"{s[0].upper()} {h.loss_pct:.1f}%")
+            if h.battery_pct is not None:
+                bat.append(f"{s[0].upper()} {h.battery_pct:.0f}%")
+            if h.state not in ("connected", "unknown"):
+                loss[-1] += f" ({h.state})"
+        parts.append("loss " + (" ".join(loss) or "-"))
+        parts.append("battery " + (" ".join(bat) or "-"))
+        if self.writer is not None:
+            try:
+                parts.append(f"{os.path.getsize(self.opts.out) / 1e6:.1f} MB")
+            except OSError:
+                pass
+        else:
+            waiting = [s for s in self.expected if s not in self.infos]
+            parts.append("waiting for " + ", ".join(waiting))
+        return " | ".join(parts)
+
+
+async def _main(rec: Recorder) -> None:
+    opts = rec.opts
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def request_stop(reason):
+        if not rec.stop_reason:
+            rec.stop_reason = reason
+        stop.set()
+
+    for sig, why in ((signal.SIGINT, "stopped by user (Ctrl-C)"), (signal.SIGTERM, "stopped (SIGTERM)")):
+        try:
+            loop.add_signal_handler(sig, request_stop, why)
+        except (NotImplementedError, RuntimeError):
+            pass
+    import concurrent.futures
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="imugait-live-strides")
+    pipe_job = None
+    task = asyncio.create_task(rec.acq.run())
+    t_start = time.monotonic()
+    tty = sys.stderr.isatty()
+    last_status = 0.0
+    last_plain = time.monotonic()
+    print(f"recording to {opts.out} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    try:
+        while not task.done():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=0.1)
+            except asyncio.TimeoutError:
+                pass
+            if stop.is_set():
+                break
+            now = time.monotonic()
+            if rec.writer is None and now - t_start > opts.connect_wait_s and rec.infos:
+                missing = [s for s in rec.expected if s not in rec.infos]
+                rec.warnings.append(f"{', '.join(missing)} sensor did not connect within "
+                                    f"{opts.connect_wait_s:.0f} s; recording without it")
+                print(f"warning: {rec.warnings[-1]}", file=sys.stderr, flush=True)
+                rec._open_writer(tuple(s for s in rec.expected if s in rec.infos))
+            if rec.writer is not None and rec.error is None:
+                rec._guard(rec.writer.maybe_flush)
+            if rec.error is not None:
+                request_stop("write error")
+                break
+            if opts.duration_s is not None and rec.t_last_s >= opts.duration_s:
+                request_stop(f"duration {opts.duration_s:g} s reached")
+                break
+            if now - last_status >= opts.status_interval_s:
+                last_status = now
+                if pipe_job is None or pipe_job.done():
+                    pipe_job = loop.run_in_executor(pool, rec.run_pipelines, rec.take_pipe_chunks())
+                if not opts.quiet:
+                    line = rec.status_line()
+                    if tty:
+                        print("\r" + line.ljust(100), end="", file=sys.stderr, flush=True)
+                    elif now - last_plain >= 5.0:
+                        last_plain = now
+                        print(line, file=sys.stderr, flush=True)
+    finally:
+        if pipe_job is not None:
+            await asyncio.wait([pipe_job])
+        pool.shutdown(wait=True)
+        if not task.done():
+            await rec.acq.stop()
+            try:
+                await asyncio.wait_for(task, timeout=10.0)
+            except asyncio.TimeoutError:
+                task.cancel()
+        elif task.exception() is not None and not rec.stop_reason:
+            rec.stop_reason = "source failed"
+            raise task.exception()
+        if not rec.stop_reason:
+            rec.stop_reason = "source ended"
+        if tty and not opts.quiet:
+            print(file=sys.stderr)
+
+
+def run_record(opts: RecordOptions) -> int:
+    """Run a recording to the end; returns the process exit code."""
+    source, smeta = _sim_source(opts) if opts.simulate else _ble_source(opts)
+    rec = Recorder(opts, source, smeta)
+    try:
+        asyncio.run(_main(rec))
+    except ImugaitError:
+        raise
+    finally:
+        if rec.writer is None and rec.held and rec.infos and rec.error is None:
+            rec._open_writer(tuple(s for s in rec.expected if s in rec.infos))
+    if rec.error is not None:
+        print(f"imugait: {rec.error}", file=sys.stderr, flush=True)
+        if rec.writer is not None and rec.writer.failed:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)  # HDF5 cannot shut down cleanly after a failed write; the file is safe
+        return 1
+    if rec.writer is None:
+        print("imugait: no sensor sent data; nothing recorded", file=sys.stderr)
+        return 130 if "user" in rec.stop_reason else 1
+    from imugait.store.writer import SessionWriteError
+
+    try:
+        rec.writer.close(rec.stop_reason)
+    except SessionWriteError as e:
+        print(f"imugait: {e}", file=sys.stderr, flush=True)
+        os._exit(1)
+    rec.run_pipelines()
+    for p in rec.pipelines.values():
+        if p:
+            try:
+                out = p.flush()
+                rec.strides[p.side] = rec.strides.get(p.side, 0) + sum(1 for s in out.strides if s.valid)
+            except Exception:  # noqa: BLE001
+                pass
+    print(f"{opts.out}: {rec.stop_reason}; " + ", ".join(
+        f"{s} {rec.writer.n_samples(s)} samples" for s in rec.writer.sides)
+        + f"; strides (live) {', '.join(f'{s} {n}' for s, n in rec.strides.items()) or 'none'}")
+    if opts.analyze_after:
+        from imugait.store.process import process_session
+
+        try:
+            run_id = process_session(opts.out)
+            print(f"{opts.out}: analysed ({run_id}); see `imugait info {opts.out}`")
+        except ImugaitError as e:
+            print(f"imugait: analysis failed: {e}", file=sys.stderr)
+    return 0
