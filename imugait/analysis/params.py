@@ -30,6 +30,8 @@ class AnalysisParams:
     """If the flexion sign is unclear (``sign_confidence < min_sign_confidence``) the window
     doubles (8 → 16 → 32 s of movement) before the calibration is accepted."""
     min_sign_confidence: float = 0.3
+    hold_max_s: float = 600.0
+    """Samples held while waiting for the calibration are capped at this duration (oldest dropped)."""
     motion_gyr_dps: float = 30.0
     min_axis_confidence: float = 0.6
     """Fraction of in-plane gyro variance on the flexion axis below which calibration is poor."""

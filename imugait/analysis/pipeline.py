@@ -165,6 +165,7 @@ class GaitPipeline:
         self._calib = CalibrationState()
         self._hold = []  # conditioned samples waiting for calibration: list of (t, acc, gyr, brk)
         self._cal_level = 0  # calibration window = calib_motion_s * 2**level seconds of movement
+        self._hold_moving = 0  # running count of moving samples pushed into the hold
         self._hold_n = 0
         self._vqf = None
         self._last_acc = None
@@ -252,29 +253,39 @@ class GaitPipeline:
         p = self.params
         if not self._calib.calibrated:
             if t.shape[0]:
-                self._hold.append((t, acc, gyr, brk))
+                moving = np.linalg.norm(gyr, axis=1) > p.motion_gyr_dps
+                cm_chunk = np.cumsum(moving) + self._hold_moving
+                self._hold_moving = int(cm_chunk[-1])
+                self._hold.append((t, acc, gyr, brk, cm_chunk))
                 self._hold_n += t.shape[0]
+                # live safety valve: never hold more than hold_max_s (documented; only an idle
+                # sensor that never walks reaches it)
+                while self._hold_n > p.hold_max_s * self.fs_hz and len(self._hold) > 1:
+                    self._hold_n -= self._hold[0][0].shape[0]
+                    self._hold.pop(0)
             if self._hold_n == 0:
                 if final:
                     out.extend(self._finish_detection())
                 return out
-            T_, A_, G_, B_ = (np.concatenate(x) for x in zip(*self._hold)) if len(self._hold) > 1 else self._hold[0]
-            self._hold = [(T_, A_, G_, B_)]
-            moving = np.linalg.norm(G_, axis=1) > p.motion_gyr_dps
-            cm = np.cumsum(moving)
+            held_moving = self._hold_moving - (int(self._hold[0][4][0]) - int(np.linalg.norm(self._hold[0][2][0]) > p.motion_gyr_dps))
             # calibrate on the first calib_motion_s of movement; if the flexion sign is not
             # clear, on twice as much, ... up to calib_max_motion_s (sample-determined windows,
             # so the result does not depend on chunking)
+            T_ = A_ = G_ = B_ = cm = None
             while True:
                 motion_s = p.calib_motion_s * 2 ** self._cal_level
                 last_level = motion_s >= p.calib_max_motion_s
                 need = int(motion_s * self.fs_hz)
-                k = int(np.searchsorted(cm, need)) if cm[-1] >= need else None
-                if k is None and not final:
+                if held_moving < need and not final:
                     self._calib = CalibrationState(
-                        progress=float(min(cm[-1] / need, 0.99)),
-                        message=f"collecting movement for calibration ({cm[-1] / self.fs_hz:.1f} of {motion_s:.0f} s)")
+                        progress=float(min(held_moving / need, 0.99)),
+                        message=f"collecting movement for calibration ({held_moving / self.fs_hz:.1f} of {motion_s:.0f} s)")
                     return out
+                if T_ is None:
+                    T_, A_, G_, B_, cm = (np.concatenate(x) for x in zip(*self._hold)) if len(self._hold) > 1 else self._hold[0]
+                    cm = cm - (cm[0] - int(np.linalg.norm(G_[0]) > p.motion_gyr_dps))
+                    self._hold = [(T_, A_, G_, B_, cm)]
+                k = int(np.searchsorted(cm, need)) if cm[-1] >= need else None
                 kk = (k + 1) if k is not None else T_.shape[0]
                 cal = calibrate(G_[:kk], A_[:kk], self.fs_hz, p, t0_s=float(T_[0]))
                 if k is None or last_level or cal.failed or not cal.calibrated or cal.sign_confidence >= p.min_sign_confidence:
