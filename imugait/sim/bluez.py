@@ -967,8 +967,15 @@ class EmulatedBluez:
     def schedule(self, at_emu_s: float, fn: Callable[[], None]) -> None:
         """Call ``fn()`` (e.g. ``lambda: bz.drop_link(a, 10)``) at emulator time ``at_emu_s``."""
 
+        def _safe():
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - e.g. the emulator stopped before the fault fired
+                if self._thread is not None and self._thread.is_alive():
+                    raise
+
         def _arm():
             delay = max(0.0, self._wall(at_emu_s - self.now_s()))
-            self._loop.call_later(delay, lambda: threading.Thread(target=fn, daemon=True).start())
+            self._loop.call_later(delay, lambda: threading.Thread(target=_safe, daemon=True).start())
 
         self._call(_arm)
