@@ -141,3 +141,18 @@ def test_sensor_without_its_service_is_refused_in_words():
     with EmulatedBluez([fake]) as bz:
         with pytest.raises(SensorSetupError, match="GATT Sensor Data app"):
             asyncio.run(_run([SensorSpec("left", "Movesense 000000000001")], bz, 2.0))
+
+
+def test_bluetooth_switched_off_mid_run_and_back():
+    move = VirtualMovesense(MOVE)
+    with EmulatedBluez([move]) as bz:
+        events, _src = asyncio.run(_run([SensorSpec("right", MOVE, rate_hz=104)], bz, 5.0, actions=[
+            (2.0, lambda: bz.set_powered(False)),
+            (3.0, lambda: bz.set_powered(True)),
+        ]))
+    links = [e for e in events if isinstance(e, LinkEvent)]
+    reasons = " | ".join(e.reason for e in links if e.state == "reconnecting")
+    assert "switched off" in reasons  # said in words while waiting
+    assert [e.state for e in links].count("connected") == 2 and links[-1].state == "stopped"
+    t_back = [e.t_host_s for e in links if e.state == "connected"][1]
+    assert any(isinstance(e, PacketEvent) and e.t_arrival_host_s > t_back for e in events)  # streaming again
