@@ -127,13 +127,16 @@ def process_session(path, params=None, replace: bool = False) -> str:
     recover_if_interrupted(path)
     with open_session(path) as s:
         inputs = {side: s.imu(side) for side in s.sides}
+        fs = {side: float(s.sensor_info(side).sample_rate_hz) for side in s.sides}
         raw_hash = s.raw_sha256()
     for side, (t, _a, _g) in inputs.items():
         if len(t) == 0:
             inputs[side] = None
     if not any(v is not None for v in inputs.values()):
         raise InputFileError(path, "/sensors", "holds no samples to analyse", "record or import data first")
-    res = analyze(left=inputs.get("left"), right=inputs.get("right"), params=params)
+    # the configured rate, as `imugait analyze FILE.h5` uses it (same numbers either way)
+    fs = {k: v for k, v in fs.items() if inputs.get(k) is not None and v > 0}
+    res = analyze(left=inputs.get("left"), right=inputs.get("right"), params=params, fs_hz=fs or None)
 
     try:
         f = h5py.File(path, "r+", libver="latest")
