@@ -146,9 +146,9 @@ def test_sensor_without_its_service_is_refused_in_words():
 def test_bluetooth_switched_off_mid_run_and_back():
     move = VirtualMovesense(MOVE)
     with EmulatedBluez([move]) as bz:
-        events, _src = asyncio.run(_run([SensorSpec("right", MOVE, rate_hz=104)], bz, 5.0, actions=[
-            (2.0, lambda: bz.set_powered(False)),
-            (3.0, lambda: bz.set_powered(True)),
+        events, _src = asyncio.run(_run([SensorSpec("right", MOVE, rate_hz=104)], bz, 3.6, actions=[
+            (1.6, lambda: bz.set_powered(False)),
+            (2.2, lambda: bz.set_powered(True)),
         ]))
     links = [e for e in events if isinstance(e, LinkEvent)]
     reasons = " | ".join(e.reason for e in links if e.state == "reconnecting")
