@@ -178,16 +178,37 @@ def _bad_files(tmp_path):
     return bad_files(tmp_path)
 
 
+def cli_inprocess(args, capsys, monkeypatch):
+    """Run the real CLI entry point (imugait.cli.main) in this process: same code path as
+    the `imugait` executable, without paying interpreter start-up for every case."""
+    from imugait.cli import main
+
+    monkeypatch.setenv("IMUGAIT_DEBUG", "")  # main(--debug) sets it; restored after the test
+    with pytest.raises(SystemExit) as ei:
+        main(list(args))
+    out = capsys.readouterr()
+    return ei.value.code, out.out, out.err
+
+
 @pytest.mark.parametrize("case", ["not_hdf5", "foreign", "newer", "truncated", "missing_group", "no_sensors", "absent"])
-def test_info_bad_input_one_sentence_no_traceback(tmp_path, case):
+def test_info_bad_input_one_sentence_no_traceback(tmp_path, case, capsys, monkeypatch):
     path, text = _bad_files(tmp_path)[case]
+    code, _out, err = cli_inprocess(["info", str(path)], capsys, monkeypatch)
+    assert code not in (0, None)
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and str(path) in lines[0] and text in lines[0], err
+    code, _out, err = cli_inprocess(["--debug", "info", str(path)], capsys, monkeypatch)
+    assert code not in (0, None) and "Traceback" in err
+
+
+def test_info_bad_input_through_the_executable(tmp_path):
+    path, text = _bad_files(tmp_path)["foreign"]
     r = cli("info", str(path))
-    assert r.returncode != 0
-    assert "Traceback" not in r.stderr
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and str(path) in lines[0] and text in lines[0], r.stderr
+    assert r.returncode == 1 and r.stderr.strip() == f"imugait: {path}: is an HDF5 file but not an imugait session " \
+        "(no format='imugait-session' attribute) — import raw data with `imugait import` first"
     r = cli("info", str(path), debug=True)
-    assert r.returncode != 0 and "Traceback" in r.stderr
+    assert r.returncode == 1 and "Traceback" in r.stderr
 
 
 def test_import_bad_csv_names_file_and_line(tmp_path):
