@@ -434,7 +434,8 @@ class BleSource(Source):
 
     async def _pump(self, sink: Sink) -> None:
         """Queue -> sink. Packets of a side that is (re)connecting are held until its
-        InfoEvent has gone out, so a decoder always knows rate and scales first."""
+        InfoEvent and ``LinkEvent("connected")`` have gone out, so a decoder always knows
+        rate and scales first and the engine starts its new clock segment before them."""
         q = self._queue
         held: dict = {}
         while True:
@@ -444,9 +445,11 @@ class BleSource(Source):
                 if isinstance(ev, LinkEvent) and ev.state in ("connecting", "reconnecting"):
                     held.setdefault(side, [])
                 sink(ev)
-                if isinstance(ev, InfoEvent):
+                if isinstance(ev, LinkEvent) and ev.state == "connected":
                     for pe in held.pop(side, []):
                         sink(pe)
+                elif isinstance(ev, LinkEvent) and ev.state == "stopped":
+                    held.pop(side, None)  # a connection that never finished its setup: no metadata
                 continue
             self.links[side].stats.notifications += 1
             pe = PacketEvent(side=side, data=data, t_arrival_host_s=t, channel=channel)
