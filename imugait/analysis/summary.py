@@ -2,8 +2,9 @@
 
 Summaries use valid strides only: median, IQR (q75 − q25), CV (% = 100·SD/|mean|) and n.
 
-Asymmetry (two sensors). Each left stride is paired with the right stride whose interval
-[ic_s, next_ic_s] overlaps it most (≥ 50 % of the shorter one). Per metric and pair:
+Asymmetry (two sensors). Each valid left stride is paired with the valid right stride that
+begins inside it (right IC between the left IC and the next left IC, overlap ≥ 25 %). Per
+metric and pair:
 
 * ``ln_ratio_pct`` = 100·ln(L/R) — symmetric, additive; ≈ % difference. Positive: left larger.
 * ``balance_left_pct`` = 100·L/(L+R) — the "L/R balance" runners know (50 % = symmetric).
@@ -57,28 +58,32 @@ def side_summary(df: pd.DataFrame) -> dict:
 
 
 def pair_strides(left: pd.DataFrame, right: pd.DataFrame) -> list[tuple[int, int]]:
-    """Pairs of (left row position, right row position) by maximal overlap, valid strides only."""
+    """Pairs of (left row label, right row label), valid strides only: each left stride with
+    the right stride that begins inside it (right IC in [left IC, next left IC) — the
+    contralateral contact at ≈ 50 % of the stride), the two overlapping by ≥ 25 % of the shorter."""
     L = left[left["valid"].astype(bool)]
     R = right[right["valid"].astype(bool)]
     if L.empty or R.empty:
         return []
     r0 = R["ic_s"].to_numpy()
     r1 = R["next_ic_s"].to_numpy()
+    order = np.argsort(r0)
+    r0s = r0[order]
     pairs = []
-    used = set()
     for li, (a, b) in zip(L.index, L[["ic_s", "next_ic_s"]].to_numpy()):
-        ov = np.minimum(b, r1) - np.maximum(a, r0)
-        j = int(np.argmax(ov))
-        shorter = min(b - a, r1[j] - r0[j])
-        if ov[j] >= 0.5 * shorter and j not in used:
-            used.add(j)
+        j0, j1 = np.searchsorted(r0s, a, "left"), np.searchsorted(r0s, b, "left")
+        if j1 - j0 != 1:
+            continue
+        j = order[j0]
+        ov = min(b, r1[j]) - max(a, r0[j])
+        if ov >= 0.25 * min(b - a, r1[j] - r0[j]):
             pairs.append((li, R.index[j]))
     return pairs
 
 
 def asymmetry(left: pd.DataFrame, right: pd.DataFrame) -> dict:
     pairs = pair_strides(left, right)
-    out = {"n_pairs": len(pairs), "pairing": "each valid left stride with the valid right stride overlapping it most (>= 50 %)",
+    out = {"n_pairs": len(pairs), "pairing": "each valid left stride with the valid right stride that begins inside it",
            "metrics": {}}
     if not pairs:
         out["note"] = "no overlapping valid left/right strides"
