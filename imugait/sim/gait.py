@@ -93,9 +93,15 @@ class _Template:
         self.stance_frac = stance_frac
 
     def eval(self, u):
-        u = np.asarray(u, dtype=float)
-        x = 2.0 * np.pi * u[..., None] * self.k
-        return self.a0 + np.cos(x) @ self.cos_c + np.sin(x) @ self.sin_c
+        """Fourier series at phase ``u`` (harmonics by the angle-addition recurrence)."""
+        x = 2.0 * np.pi * np.asarray(u, dtype=float)
+        c1, s1 = np.cos(x), np.sin(x)
+        ck, sk = c1, s1
+        out = self.a0 + self.cos_c[0] * ck + self.sin_c[0] * sk
+        for j in range(1, len(self.k)):
+            ck, sk = ck * c1 - sk * s1, sk * c1 + ck * s1
+            out += self.cos_c[j] * ck + self.sin_c[j] * sk
+        return out
 
     def _bump(self, u):
         """C2 bump on [0, flex_phase], zero elsewhere (so IC and peak flexion stay put)."""
@@ -669,9 +675,12 @@ class _Leg:
         ph = self.phase(t)
         frac = np.mod(ph, 1.0)
         rw, rr, mw, mr, sw, sr = self.params(t)
-        th_w = WALK_TEMPLATE.shape(frac, rw, mw, sw)
-        th_r = RUN_TEMPLATE.shape(frac, rr, mr, sr)
-        th_gait = (1 - g) * th_w + g * th_r
+        if not np.any(g > 0):
+            th_gait = WALK_TEMPLATE.shape(frac, rw, mw, sw)
+        elif not np.any(g < 1):
+            th_gait = RUN_TEMPLATE.shape(frac, rr, mr, sr)
+        else:
+            th_gait = (1 - g) * WALK_TEMPLATE.shape(frac, rw, mw, sw) + g * RUN_TEMPLATE.shape(frac, rr, mr, sr)
         theta_deg = self.stand_deg + e * (th_gait - self.stand_deg)
         ab = ((1 - g) * self.ab_amp["walk"] + g * self.ab_amp["run"]) * np.sin(2 * np.pi * (frac - 0.15))
         phi = self.sign * e * ab
@@ -729,6 +738,24 @@ def _ideal_imu(leg: _Leg, t, r_T, R_TS):
     return f_T @ R_TS, w @ R_TS, k0, d["th"]
 
 
+_CHUNK = 50_000  # samples per evaluation chunk (bounds temporary memory; results are exact)
+
+
+def _ideal_imu_chunked(leg: _Leg, t, r_T, R_TS, chunk: int = _CHUNK):
+    """``_ideal_imu`` over ``t`` in chunks; returns specific force, angular velocity and the
+    per-sample truth (theta, theta rate, phase, envelope, heading, q_world_sensor)."""
+    out = {k: [] for k in ("f", "w", "th", "thd", "ph", "e", "psi", "q")}
+    for i in range(0, len(t), chunk):
+        f, w, k0, thd = _ideal_imu(leg, t[i:i + chunk], r_T, R_TS)
+        out["f"].append(f)
+        out["w"].append(w)
+        out["thd"].append(thd)
+        for name in ("th", "ph", "e", "psi"):
+            out[name].append(k0[name])
+        out["q"].append(_quat_from_matrix(k0["R"] @ R_TS))
+    return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in out.items()}
+
+
 def _impact_kernel(tau, rise_s):
     """Unit-peak, zero-mean damped transient: an alpha function peaking at ``rise_s``
     minus a four-times slower lobe of equal area, so the impact adds no net velocity."""
@@ -768,8 +795,12 @@ def _parabolic_peak(t, y, i):
 def _truth_strides(leg: _Leg, cfg: SimConfig) -> pd.DataFrame:
     dt = 1e-3
     tg = np.arange(-1.0, cfg.duration_s + 1.0, dt)
-    th, _phi, _rho, _psi, e, g, ph = leg.angles(tg)
-    th_deg = np.degrees(th)
+    parts = [leg.angles(tg[i:i + 4 * _CHUNK]) for i in range(0, len(tg), 4 * _CHUNK)]
+    th_deg = np.degrees(np.concatenate([p[0] for p in parts]))
+    e = np.concatenate([p[4] for p in parts])
+    g = np.concatenate([p[5] for p in parts])
+    ph = np.concatenate([p[6] for p in parts])
+    del parts
     # IC: integer crossings of the leg phase
     ic = _crossings(tg, np.mod(ph + 0.5, 1.0) - 0.5)  # frac 0 crossing (from -0.5..0.5 wrap)
     # the wrap at +-0.5 also gives upward "crossings"? no: y jumps down there, not up.
@@ -868,7 +899,8 @@ def _simulate_side(cfg: SimConfig, leg: _Leg, rng: np.random.Generator) -> SimSi
     t_true = t_start + idx / (fs * k)
     t_dev = offset_s + t_start * k + idx / fs
     # --- ideal signals
-    f_S, w_S, k0, thdot = _ideal_imu(leg, t_true, r_T, R_TS)
+    kin = _ideal_imu_chunked(leg, t_true, r_T, R_TS)
+    f_S, w_S = kin["f"], kin["w"]
     # --- impacts along the thigh axis (with a small posterior/braking component)
     strides = _truth_strides(leg, cfg)
     imp_rows = []
@@ -943,9 +975,9 @@ def _simulate_side(cfg: SimConfig, leg: _Leg, rng: np.random.Generator) -> SimSi
         side=side, info=info, t_true_s=t_true, t_dev_s=t_dev, sample_index=idx,
         acc_counts=acc_counts, gyr_counts=gyr_counts,
         acc_mps2=acc_counts.astype(np.float64) * acc_scale, gyr_dps=gyr_counts.astype(np.float64) * gyr_scale,
-        thigh_angle_deg=np.degrees(k0["th"]), strides=strides,
-        q_world_sensor=_quat_from_matrix(k0["R"] @ R_TS), heading_deg=np.degrees(k0["psi"]),
-        thigh_rate_dps=np.degrees(thdot), gait_phase=np.mod(k0["ph"], 1.0), activity=k0["e"],
+        thigh_angle_deg=np.degrees(kin["th"]), strides=strides,
+        q_world_sensor=kin["q"], heading_deg=np.degrees(kin["psi"]),
+        thigh_rate_dps=np.degrees(kin["thd"]), gait_phase=np.mod(kin["ph"], 1.0), activity=kin["e"],
         acc_true_mps2=acc_true, gyr_true_dps=gyr_true_dps, R_thigh_sensor=R_TS, sensor_params=params,
         impacts=pd.DataFrame(imp_rows, columns=["t_s", "amplitude_g", "rise_s"]),
     )
