@@ -171,3 +171,38 @@ def test_marker_is_stored_in_the_session(qtbot, tmp_path, run_rec):
     finally:
         win.close()
         be.stop()
+
+
+def test_replay_of_a_recorded_session_shows_its_strides(qtbot, tmp_path, run_rec):
+    """`imugait live --replay FILE.h5`: a session file played back as fast as possible shows
+    the strides the pipeline finds in the file."""
+    from imugait.acquire.replay import ReplaySource
+    from imugait.store.writer import SessionWriter
+    from imugait.types import SampleBlock
+
+    path = tmp_path / "run.h5"
+    with SessionWriter(path, {"subject_id": "T03", "source": "simulated"}) as w:
+        for s in run_rec.sides.values():
+            w.add_sensor(s.info)
+        for side, s in run_rec.sides.items():
+            for i in range(0, s.n, 10):
+                sl = slice(i, min(i + 10, s.n))
+                w.append_block(SampleBlock(side=side, first_index=i, t_dev_s=s.t_dev_s[sl], acc_counts=s.acc_counts[sl],
+                                           gyr_counts=s.gyr_counts[sl], acc_scale_mps2=s.info.acc_scale_mps2,
+                                           gyr_scale_dps=s.info.gyr_scale_dps, seq=i // 10), s.t_true_s[sl])
+
+    win, be, _ = open_window(qtbot, ReplaySource(path, speed=None), tmp_path / "replayed")
+    try:
+        qtbot.waitUntil(lambda: win.last_snapshot is not None and win.last_snapshot.finished, timeout=60_000)
+        win.refresh(full=True)
+        with open_session(path) as ses:
+            for s in ("left", "right"):
+                t, acc, gyr = ses.imu(s)
+                p = GaitPipeline(fs_hz=200.0, side=s)
+                strides = [st for st in p.push(t, acc, gyr).strides + p.flush().strides if st.valid]
+                shown = np.asarray(win.bars.bars["rom_deg"][s].opts["height"], dtype=float)
+                np.testing.assert_allclose(shown, [st.rom_deg for st in strides[-M.N_BARS:]], rtol=1e-6, atol=1e-6)
+        assert win.health.shown[("state", "left")] == "stopped"
+    finally:
+        win.close()
+        be.stop()

@@ -135,7 +135,9 @@ def make_long_session(path: Path, minutes: float, seed: int) -> Path:
             idx0 = int(round(t_off * 200.0))
             for i in range(0, n, 10):
                 sl = slice(i, min(i + 10, n))
-                b = SampleBlock(side=side, first_index=idx0 + i, t_dev_s=s.t_dev_s[sl] + t_off,
+                # device time: the true time plus a constant (chunks are simulated separately,
+                # their own device clocks would jump at the seams)
+                b = SampleBlock(side=side, first_index=idx0 + i, t_dev_s=s.t_true_s[sl] + t_off + 1000.0,
                                 acc_counts=s.acc_counts[sl], gyr_counts=s.gyr_counts[sl],
                                 acc_scale_mps2=s.info.acc_scale_mps2, gyr_scale_dps=s.info.gyr_scale_dps,
                                 seq=(idx0 + i) // 10, t_arrival_host_s=float(s.t_true_s[sl][-1] + t_off))

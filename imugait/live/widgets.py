@@ -81,6 +81,59 @@ class PaintStamp:
             cb(time.monotonic())
 
 
+class EventMarks(pg.GraphicsObject):
+    """Triangles of fixed pixel size at (x, y) data points — a lean stand-in for a
+    ScatterPlotItem (which cost ≈ 5 % of a core at 30 fps for four marker sets).
+    ``down``: ▼ (initial contact), else △ (toe-off)."""
+
+    def __init__(self, down: bool, brush, pen, size_px: float = 14.0, margin=(0.3, 8.0)):
+        super().__init__()
+        self.down = down
+        self.brush = pg.mkBrush(brush)
+        self.pen = pg.mkPen(pen)
+        self.size_px = float(size_px)
+        self.margin = margin  # data units covering half a marker at normal window sizes
+        self.x = np.empty(0)
+        self.y = np.empty(0)
+        self._rect = QtCore.QRectF()
+
+    @property
+    def data(self) -> np.ndarray:
+        return np.column_stack([self.x, self.y])
+
+    def setData(self, x, y) -> None:  # noqa: N802 - pyqtgraph style
+        self.prepareGeometryChange()
+        self.x = np.asarray(x, dtype=float)
+        self.y = np.asarray(y, dtype=float)
+        if self.x.size:
+            mx, my = self.margin
+            self._rect = QtCore.QRectF(float(self.x.min()) - mx, float(self.y.min()) - my,
+                                       float(np.ptp(self.x)) + 2 * mx, float(np.ptp(self.y)) + 2 * my)
+        else:
+            self._rect = QtCore.QRectF()
+        self.update()
+
+    def boundingRect(self):  # noqa: N802
+        return self._rect
+
+    def paint(self, p, *_args):
+        if not self.x.size:
+            return
+        tr = p.transform()
+        p.resetTransform()
+        p.setPen(self.pen)
+        p.setBrush(self.brush)
+        h = self.size_px / 2
+        sgn = -1.0 if self.down else 1.0  # device y grows downwards: ▼ has its tip below
+        for x, y in zip(self.x, self.y):
+            c = tr.map(QtCore.QPointF(x, y))
+            cx, cy = c.x(), c.y()
+            p.drawPolygon(QtGui.QPolygonF([QtCore.QPointF(cx - h, cy + sgn * h * 0.8),
+                                           QtCore.QPointF(cx + h, cy + sgn * h * 0.8),
+                                           QtCore.QPointF(cx, cy - sgn * h)]))
+        p.setTransform(tr)
+
+
 class StampedPlotWidget(PaintStamp, pg.PlotWidget):
     pass
 
@@ -154,8 +207,8 @@ class SignalView(QtWidgets.QWidget):
             c = p.plot(pen=pg.mkPen(SIDE_COLOUR[s], width=3), name=SIDE_LABEL[s])
             c.setClipToView(True)
             self.angle_curves[s] = c
-            ic = pg.ScatterPlotItem(symbol="t", size=14, brush=pg.mkBrush(SIDE_COLOUR[s]), pen=pg.mkPen("k"))
-            to = pg.ScatterPlotItem(symbol="t1", size=14, brush=pg.mkBrush("w"), pen=pg.mkPen(SIDE_COLOUR[s], width=2))
+            ic = EventMarks(True, SIDE_COLOUR[s], "k")
+            to = EventMarks(False, "w", pg.mkPen(SIDE_COLOUR[s], width=2))
             p.addItem(ic)
             p.addItem(to)
             self.ic_items[s], self.to_items[s] = ic, to
@@ -235,7 +288,6 @@ class SignalView(QtWidgets.QWidget):
                     for kind, item in ((EVENT_IC, self.ic_items[s]), (EVENT_TO, self.to_items[s])):
                         e = ev[ev[:, 1] == kind, 0] if ev.shape[0] else np.empty(0)
                         e = e[(e >= a[0, 0]) & (e <= a[-1, 0])]
-                        # (not scrolled by setPos: ScatterPlotItem culls points by data coordinates)
                         item.setData(e - now, np.interp(e, a[:, 0], a[:, 1]) if e.size else e)
                 else:
                     self.angle_curves[s].setData([], [])
