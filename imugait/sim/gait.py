@@ -393,7 +393,7 @@ def _segments(cfg: SimConfig) -> list:
         if not segs or segs[0][0] > 0:
             segs.insert(0, (0.0, segs[0][0] if segs else D, "stand", 0.0))
         return segs
-    a = max(0.0, float(cfg.stand_before_s))
+    a = min(D, max(0.0, float(cfg.stand_before_s)))
     b = max(a, D - max(0.0, float(cfg.stand_after_s)))
     if cfg.gait == "mixed":
         v_run = cfg.speed_mps if cfg.speed_mps is not None else DEFAULT_SPEED_MPS["run"]
@@ -432,7 +432,10 @@ def _segments(cfg: SimConfig) -> list:
     segs = [(0.0, a, "stand", 0.0)] if a > 0 else []
     segs += [s for s in moving if s[1] > s[0]]
     if b < D:
-        segs.append((b, D, "stand", 0.0))
+        if segs and segs[-1][2] == "stand":
+            segs[-1] = (segs[-1][0], D, "stand", segs[-1][3])
+        else:
+            segs.append((b, D, "stand", 0.0))
     return segs
 
 
