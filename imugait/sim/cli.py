@@ -121,4 +121,7 @@ def simulate(gait, duration_s, out_dir, fs_hz, seed, cadence_spm, speed_mps, rom
     written.append((truth, "configuration and per-stride truth"))
     for p, what in written:
         click.echo(f"wrote {p}  ({what})")
+    if not rec.bouts:
+        click.echo(f"note: no gait in this recording — --duration {duration_s:g} s leaves no time after "
+                   f"--stand-before {stand_before_s:g} s and --stand-after {stand_after_s:g} s", err=True)
     click.echo(f"simulated {duration_s:g} s of {gait} in {time.perf_counter() - t0:.2f} s")
