@@ -56,11 +56,15 @@ def initial_contact(sig, f_idx: float, T_ref_s: float, fs_hz: float, p: Analysis
     a2, b2 = _window(sig, fi - int(round(T * fs_hz)), fi)  # the stride before F: already final
     ref = float(np.median(sig["jk"][a2 - base: b2 - base])) if b2 - a2 > 3 else 0.0
     info["jerk_ratio"] = float(jk[k] / ref) if ref > 0 else float("inf")
+    pred = float(f_idx + frac * T * fs_hz)
     if p.ic_use_impact and info["jerk_ratio"] >= p.ic_jerk_ratio and jk[k] >= p.ic_min_jerk_gps:
-        info["method"] = "impact"
         # the jerk sample k spans samples k-1..k: the transient starts within it
-        return float(a + k) - 0.5, info
-    return float(f_idx + frac * T * fs_hz), info
+        ic = float(a + k) - 0.5
+        if abs(ic - pred) <= p.ic_max_dev_frac * T * fs_hz:
+            info["method"] = "impact"
+            return ic, info
+        info["method"] = "fraction_impact_too_far"
+    return pred, info
 
 
 def toe_off(sig, e_idx: int, f0: int, f1: int, ic0: float, ic1: float, stride_s: float, gait: str, fs_hz: float, p: AnalysisParams):

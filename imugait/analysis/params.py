@@ -65,6 +65,9 @@ class AnalysisParams:
     """The impact must exceed this multiple of the stride's median accelerometer jerk."""
     ic_min_jerk_gps: float = 10.0
     """... and this absolute jerk (g/s)."""
+    ic_max_dev_frac: float = 0.15
+    """An impact further than this fraction of the stride from the fraction-based prediction is
+    not trusted (the prediction is used)."""
     ic_default_frac_walk: float = 0.11
     ic_default_frac_run: float = 0.185
     to_frac_walk: float = 0.07
