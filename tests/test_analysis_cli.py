@@ -71,3 +71,11 @@ def test_analyze_session_file(tmp_path):
     v = df[(df.side == "left") & df.valid]
     assert len(v) >= len(truth) - 3
     assert abs(v.cadence_spm.median() - truth.cadence_spm.median()) < 1.0
+
+
+def test_analyze_hugadb_text_file(tmp_path):
+    f = Path(__file__).parent / "data" / "hugadb" / "HuGaDB_v1_walking_06_00_excerpt.txt"
+    r = CliRunner().invoke(analyze, [str(f), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(tmp_path / "o" / "strides.csv")
+    assert set(df.side) == {"left", "right"} and df.valid.sum() > 20

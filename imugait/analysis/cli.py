@@ -20,6 +20,12 @@ def _read_csv(path):
     return (tab.t_s, tab.acc_mps2, tab.gyr_dps), tab.fs_hz
 
 
+def _is_hugadb(path) -> bool:
+    from imugait.store.hugadb import is_hugadb_file
+
+    return is_hugadb_file(path)
+
+
 @click.command("analyze")
 @click.argument("session", required=False, type=click.Path(dir_okay=True, path_type=Path))
 @click.option("--left", "left", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Left-thigh CSV (documented import format).")
@@ -29,7 +35,8 @@ def _read_csv(path):
 @click.option("--fs", "fs_hz", type=float, default=None, help="Nominal sample rate in Hz (default: estimated from time stamps).")
 @click.option("--quiet", is_flag=True, help="Do not print the summary.")
 def analyze(session, left, right, out_dir, fs_hz, quiet):
-    """Analyse a session file (.h5), a folder with left.csv/right.csv, or --left/--right CSV files.
+    """Analyse a session file (.h5), a HuGaDB .txt file, a folder with left.csv/right.csv, or
+    --left/--right CSV files.
 
     Without input, analyses the real recording shipped in recordings/hugadb_walking_06
     (HuGaDB, Chereshnev & Kertész-Farkas, AIST 2017). Writes strides.csv (one row per stride
@@ -57,6 +64,13 @@ def analyze(session, left, right, out_dir, fs_hz, quiet):
                 raise InputFileError(session, None, "folder holds neither left.csv nor right.csv",
                                      "name the files left.csv / right.csv or use --left/--right")
             source = str(session)
+        elif _is_hugadb(session):
+            from imugait.store.hugadb import read_hugadb
+
+            rec = read_hugadb(session)
+            for side in ("left", "right"):
+                inputs[side], fs[side] = rec.imu(side, "thigh"), rec.fs_hz
+            source = f"{session} (HuGaDB thighs)"
         else:
             try:
                 from imugait import open_session
