@@ -59,8 +59,14 @@ def test_scan_lists_supported_sensors_with_kind_and_rssi():
 def test_scan_command_output():
     with EmulatedBluez([VirtualPolarVeritySense(POLAR), VirtualMovesense(MOVE)]) as bz:
         r = run_cli(["scan", "--timeout", "1"], bz.address)
+        j = run_cli(["scan", "--timeout", "1", "--json"], bz.address)
     assert r.returncode == 0, r.stderr
     assert POLAR in r.stdout and "Polar Verity Sense" in r.stdout and "Movesense" in r.stdout
+    import json
+
+    rows = json.loads(j.stdout)
+    assert {(x["address"], x["kind"]) for x in rows} == {(POLAR, "polar"), (MOVE, "movesense")}
+    assert all(isinstance(x["rssi_dbm"], int) for x in rows)
 
 
 def test_scan_without_system_bus_says_so(tmp_path):
