@@ -140,3 +140,23 @@ def test_screenshot_is_written(window, tmp_path):
     feed(window.model)
     p = window.save_screenshot(tmp_path / "shot.png")
     assert p.stat().st_size > 20_000
+
+
+def test_raw_views_show_the_model_samples(window):
+    m = window.model
+    feed(m)
+    t = np.arange(20, 21, 0.005)
+    gyr = np.column_stack([np.sin(t), 2 * np.cos(t), t])
+    acc = np.column_stack([t, -t, 9.81 + 0 * t])
+    m.push_raw("right", t, acc, gyr, 2000.0)
+    for mode, col, ref in (("gyro", 4, gyr), ("acc", 1, acc)):
+        window.signal.set_mode(mode)
+        window.refresh(full=True)
+        r = window.last_snapshot.sides["right"].raw
+        for k in range(3):
+            x, y = window.signal.raw_curves["right"][k].getData()
+            np.testing.assert_array_equal(y, r[:, col + k])
+            np.testing.assert_array_equal(y[-t.size:], ref[:, k])
+        lo, hi = window.signal.raw_plots["right"].viewRange()[1]
+        assert lo <= r[:, col:col + 3].min() and hi >= r[:, col:col + 3].max()
+    window.signal.set_mode("angle")

@@ -42,8 +42,11 @@ def live(simulate, left, right, replay, speed, gait, seed, sim_minutes, sim_asym
       imugait live --replay recordings/R01_after.h5 --speed 2
       imugait live --simulate --screenshot docs/img/live.png --duration 20
     """
+    from imugait.live.sources import default_sim_config, source_factory
+
+    # check the source choice before Qt starts (fast, clear errors)
+    source_factory(simulate=simulate, left=left, right=right, replay=replay, speed=speed)
     from imugait.live.app import run_live
-    from imugait.live.sources import default_sim_config
 
     if simulate and not sim_minutes > 0.1:
         raise click.BadParameter("must be more than 0.1 minutes", param_hint="--sim-minutes")

@@ -229,7 +229,7 @@ class SignalView(QtWidgets.QWidget):
             rp = self.raw_w.addPlot(row=i, col=0, title=f"<span style='font-size:{SMALL_PT}pt'>{SIDE_LABEL[s]} sensor</span>")
             _style_plot(rp, "", "time (s)" if i == len(SIDES) - 1 else None)
             rp.setXRange(-window_s, 0, padding=0)
-            rp.enableAutoRange(x=False, y=True)
+            rp.enableAutoRange(x=False, y=False)
             rl = rp.addLegend(offset=(10, 5), labelTextSize=f"{SMALL_PT}pt")
             curves = []
             for k, ax in enumerate("xyz"):
@@ -241,6 +241,7 @@ class SignalView(QtWidgets.QWidget):
             _ = rl
         self.stack.addWidget(self.raw_w)
         self._last_angle_t = {s: -math.inf for s in SIDES}
+        self._yrange: dict = {}
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
@@ -254,6 +255,23 @@ class SignalView(QtWidgets.QWidget):
             self.title.setText(("Raw gyroscope" if mode == "gyro" else "Raw accelerometer") + " (sensor frame)")
             for s in SIDES:
                 self.raw_plots[s].setLabel("left", f"{mode} ({unit})", **{"font-size": f"{SMALL_PT}pt"})
+
+    def _sticky_range(self, side: str, v: np.ndarray) -> None:
+        """y range that grows at once and shrinks at most every 2 s: an axis whose range
+        changes every frame re-lays out its tick labels every frame (costly)."""
+        finite = v[np.isfinite(v)]
+        if finite.size == 0:
+            return
+        lo, hi = float(finite.min()), float(finite.max())
+        pad = 0.1 * max(hi - lo, 1.0)
+        key = (side, self.mode)
+        cur = self._yrange.get(key)
+        now = time.monotonic()
+        if cur is None or lo < cur[0] or hi > cur[1] or (
+                now - cur[2] > 2.0 and (hi - lo) < 0.6 * (cur[1] - cur[0])):
+            cur = (lo - pad, hi + pad, now)
+            self._yrange[key] = cur
+            self.raw_plots[side].setYRange(cur[0], cur[1], padding=0)
 
     @property
     def active_view(self):
@@ -308,6 +326,8 @@ class SignalView(QtWidgets.QWidget):
                         self.raw_curves[s][k].setData(r[:, 0] - now, r[:, col + k])
                     else:
                         self.raw_curves[s][k].setData([], [])
+                if r.shape[0]:
+                    self._sticky_range(s, r[:, col:col + 3])
                 drawn["n_points"] += r.shape[0]
         return drawn
 
