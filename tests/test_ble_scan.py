@@ -23,6 +23,7 @@ pytestmark = pytest.mark.ble
 POLAR = "A0:9E:1A:B3:6E:4C"
 MOVE = "0C:8C:DC:31:22:07"
 HRM = "F1:22:33:44:55:66"
+OURS = "C0:FF:EE:00:00:AA"
 
 
 def run_cli(args, env_addr, timeout=60):
@@ -42,16 +43,20 @@ def test_classify_from_advertisements():
 
 @requires_bluez
 def test_scan_lists_supported_sensors_with_kind_and_rssi():
-    devs = [VirtualPolarVeritySense(POLAR, rssi_dbm=-55), VirtualMovesense(MOVE, rssi_dbm=-75), PlainPeripheral(HRM)]
+    from imugait.sim.bluez_imugait import ImugaitPeripheral
+    from imugait.sim.firmware import VirtualSensor, synthetic_side
+
+    ours = ImugaitPeripheral(VirtualSensor(synthetic_side("left", duration_s=2)), OURS, rssi_dbm=-80)
+    devs = [VirtualPolarVeritySense(POLAR, rssi_dbm=-55), VirtualMovesense(MOVE, rssi_dbm=-75), PlainPeripheral(HRM), ours]
     with EmulatedBluez(devs):
         found = asyncio.run(scan(1.0))
         every = asyncio.run(scan(1.0, show_all=True))
         named = asyncio.run(find_sensors([MOVE.lower(), "Polar Sense B36E4C2A"], timeout_s=3.0))
         with pytest.raises(DeviceNotFoundError, match="not found"):
             asyncio.run(find_sensors(["AA:AA:AA:AA:AA:AA"], timeout_s=0.5))
-    assert [(f.address, f.kind) for f in found] == [(POLAR, "polar"), (MOVE, "movesense")]  # strongest first
+    assert [(f.address, f.kind) for f in found] == [(POLAR, "polar"), (MOVE, "movesense"), (OURS, "imugait")]  # strongest first
     assert -60 <= found[0].rssi_dbm <= -50 and found[0].name == "Polar Sense B36E4C2A"
-    assert {f.address for f in every} == {POLAR, MOVE, HRM}
+    assert {f.address for f in every} == {POLAR, MOVE, HRM, OURS}
     assert [n.address for n in named] == [MOVE, POLAR] and named[0].device is not None
 
 
