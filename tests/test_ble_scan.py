@@ -46,7 +46,7 @@ def test_scan_lists_supported_sensors_with_kind_and_rssi():
     from imugait.sim.bluez_imugait import ImugaitPeripheral
     from imugait.sim.firmware import VirtualSensor, synthetic_side
 
-    ours = ImugaitPeripheral(VirtualSensor(synthetic_side("left", duration_s=2)), OURS, rssi_dbm=-80)
+    ours = ImugaitPeripheral(VirtualSensor(synthetic_side("left", duration_s=2)), OURS, rssi_dbm=-90)
     devs = [VirtualPolarVeritySense(POLAR, rssi_dbm=-55), VirtualMovesense(MOVE, rssi_dbm=-75), PlainPeripheral(HRM), ours]
     with EmulatedBluez(devs):
         found = asyncio.run(scan(1.0))
