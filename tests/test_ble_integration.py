@@ -8,7 +8,7 @@ firmware dropped); left/right clock alignment p95 ≤ 2 ms with unequal links (1
 
 Runs in real time (~70 s): the clock mapper bounds drift to ±500 ppm, so a time-scaled
 emulator (device time running 4× faster than host time) cannot be clock-mapped. It is the
-only long BLE test; the rest of the BLE suite takes ~20 s.
+only long BLE test; the rest of the BLE suite takes ~30 s.
 """
 
 from __future__ import annotations
