@@ -62,12 +62,14 @@ def test_simulate_cli_rejects_bad_side(tmp_path):
 def test_simulate_cli_stops_turns_speed_changes(tmp_path):
     out = tmp_path / "w"
     code = run_cli(["simulate", "--gait", "walk", "--duration", "40", "--out", str(out), "--stop", "20:5",
-                    "--turn", "12:90", "--turn", "30:-90:3", "--speed-change", "32:1.6", "--ideal", "--sides", "left"])
+                    "--turn", "12:90", "--turn", "30:-90:3", "--speed-change", "32:1.6", "--ideal", "--sides", "left",
+                    "--soft-tissue", "1"])
     assert code == 0
     truth = json.loads((out / "truth.json").read_text())
     cfg = truth["config"]
     assert cfg["stops"] == [[20.0, 5.0]] and cfg["turns"] == [[12.0, 90.0, 2.0], [30.0, -90.0, 3.0]]
     assert cfg["speed_changes"] == [[32.0, 1.6]] and cfg["sensor_errors"] is False
+    assert cfg["soft_tissue_deg"] == 1.0
     ics = [s["ic_s"] for s in truth["sides"]["left"]["strides"]]
     assert not any(20.5 < t < 24.5 for t in ics)
     assert run_cli(["simulate", "--out", str(tmp_path / "bad"), "--stop", "3"]) != 0

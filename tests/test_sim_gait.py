@@ -95,7 +95,11 @@ def test_integrated_sagittal_rate_matches_truth_angle(walk):
     w_T = s.gyr_true_dps @ s.R_thigh_sensor.T
     assert np.sqrt(np.mean((w_T[:, 2] - s.thigh_rate_dps) ** 2)) < 3.0
     ang_g = s.thigh_angle_deg[0] + np.concatenate([[0.0], np.cumsum(0.5 * (w_T[1:, 2] + w_T[:-1, 2]) * np.diff(t))])
-    assert np.abs(ang_g - s.thigh_angle_deg).max() < 2.0
+    # ab/adduction x axial rotation coupling makes the 1-D integral drift slowly (physics:
+    # the flexion axis moves); over any one stride it stays within 1 degree
+    err = ang_g - s.thigh_angle_deg
+    L = int(1.1 * s.info.sample_rate_hz)
+    assert np.abs(err[L:] - err[:-L]).max() < 1.0
 
 
 def test_clipping_at_range():
@@ -335,3 +339,22 @@ def test_chunked_evaluation_equals_one_piece():
     b = G._ideal_imu_chunked(leg, t, np.array([0.0, -0.2, -0.07]), np.eye(3), chunk=10**9)
     for k in a:
         assert np.allclose(a[k], b[k], rtol=0, atol=1e-9), k
+
+
+def test_soft_tissue_artefact_is_physically_consistent():
+    rigid = simulate(SimConfig(gait="walk", duration_s=20, seed=14, sensor_errors=False, impacts=False))
+    soft = simulate(SimConfig(gait="walk", duration_s=20, seed=14, sensor_errors=False, impacts=False,
+                              soft_tissue_deg=1.0))
+    r, s = rigid.sides["right"], soft.sides["right"]
+    assert np.array_equal(r.thigh_angle_deg, s.thigh_angle_deg)  # the bone moves the same
+    still = s.t_true_s < 4
+    assert np.allclose(r.gyr_true_dps[still], s.gyr_true_dps[still], atol=1e-6)  # no wobble at rest
+    moving = s.activity > 0.99
+    extra = s.gyr_true_dps[moving] - r.gyr_true_dps[moving]
+    assert 20 < np.sqrt(np.mean(np.sum(extra ** 2, axis=1))) < 200  # tens of deg/s at 4-15 Hz
+    # orientation truth includes the wobble: strapdown integration of the gyro follows it
+    R_WS = _rotmat(s.q_world_sensor)
+    i0, i1 = np.searchsorted(s.t_true_s, [8.0, 12.0])
+    R_end = _integrate_gyro(R_WS[i0], s.gyr_true_dps[i0:i1 + 1], s.t_true_s[i0:i1 + 1])
+    dR = R_end.T @ R_WS[i1]
+    assert np.degrees(np.arccos(np.clip((np.trace(dR) - 1) / 2, -1, 1))) < 1.0

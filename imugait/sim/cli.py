@@ -70,13 +70,17 @@ def _turns(values) -> tuple:
               help="Turn the whole body by ANGLE degrees (+ = left) at TIME, over DURATION s (default 2).")
 @click.option("--speed-change", "speed_changes", multiple=True, metavar="TIME:SPEED",
               help="Change the speed to SPEED m/s at TIME (repeatable).")
+@click.option("--soft-tissue", "soft_tissue_deg", type=click.FloatRange(min=0.0, max=10.0), default=0.0,
+              show_default=True, help="Soft-tissue wobble of the sensor, RMS degrees while walking (x2 running); "
+                                      "1.0 matches HuGaDB's front-of-thigh sensors.")
 @click.option("--ideal", is_flag=True, help="Ideal sensor: no noise, bias, drift, scale or axis errors.")
 @click.option("--acc-unit", type=click.Choice(["mps2", "g"]), default="mps2", show_default=True,
               help="Acceleration unit written to the CSVs.")
 @click.option("--gyr-unit", type=click.Choice(["dps", "rps"]), default="dps", show_default=True,
               help="Angular-rate unit written to the CSVs.")
 def simulate(gait, duration_s, out_dir, fs_hz, seed, cadence_spm, speed_mps, rom_deg, asym_rom_deg,
-             asym_swing_pct, strap, sides, stand_before_s, stand_after_s, stops, turns, speed_changes, ideal,
+             asym_swing_pct, strap, sides, stand_before_s, stand_after_s, stops, turns, speed_changes,
+             soft_tissue_deg, ideal,
              acc_unit, gyr_unit):
     """Simulate thigh IMU recordings with ground truth.
 
@@ -97,7 +101,7 @@ def simulate(gait, duration_s, out_dir, fs_hz, seed, cadence_spm, speed_mps, rom
                         stand_after_s=stand_after_s,
                         stops=_numbers(stops, "--stop", 2, 2), turns=_turns(turns),
                         speed_changes=_numbers(speed_changes, "--speed-change", 2, 2),
-                        sensor_errors=not ideal)
+                        sensor_errors=not ideal, soft_tissue_deg=soft_tissue_deg)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     t0 = time.perf_counter()

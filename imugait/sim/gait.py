@@ -211,6 +211,12 @@ class SimConfig:
     sensor_dist_m: float = 0.22  # along the thigh below the hip joint centre
     sensor_lateral_m: float = 0.07  # skin surface lateral of the thigh axis
     stand_angle_deg: float = 1.0  # mean standing thigh angle (per side +-1 deg random)
+    abduction_walk_deg: float = 5.0  # amplitude of thigh ab/adduction per stride
+    abduction_run_deg: float = 6.0
+    axial_rotation_deg: float = 6.0  # amplitude of thigh internal/external rotation (incl. pelvis)
+    # soft-tissue artefact: small random rotation (RMS deg, walking; x2 running) and
+    # translation (0.5 mm per deg) of the sensor on the thigh, band 4-15 Hz. 0 = rigid mount.
+    soft_tissue_deg: float = 0.0
     impacts: bool = True
     impact_walk_g: tuple = (1.0, 2.0)
     impact_run_g: tuple | None = None  # None: 3-8 g rising with speed
@@ -646,8 +652,8 @@ class _Leg:
         self.d_mid = CubicSpline(body.t_nodes, cfg.mid_sd_deg * rng.standard_normal(n), bc_type="natural")
         self.d_stance = CubicSpline(body.t_nodes, cfg.stance_sd_pct / 100.0 * rng.standard_normal(n), bc_type="natural")
         self.stand_deg = cfg.stand_angle_deg + float(rng.normal(0, 1.0))
-        self.ab_amp = {"walk": math.radians(3.0), "run": math.radians(5.0)}
-        self.rot_amp = math.radians(4.0)
+        self.ab_amp = {"walk": math.radians(cfg.abduction_walk_deg), "run": math.radians(cfg.abduction_run_deg)}
+        self.rot_amp = math.radians(cfg.axial_rotation_deg)
 
     def phase(self, t):
         return self.body.phase(t) + self.phase_offset
@@ -709,10 +715,55 @@ class _Leg:
         return np.stack([v * np.cos(psi), np.zeros_like(t), -v * np.sin(psi)], -1)
 
 
-def _kin(leg: _Leg, t, r_T):
+class _Wobble:
+    """Soft-tissue artefact: band-limited (4-15 Hz) random rotation vector ``beta(t)`` and
+    translation ``delta(t)`` of the sensor relative to the thigh (thigh frame), scaled by
+    the activity envelope (x2 when running). C2 cubic splines on a 1 kHz grid, so it can
+    be evaluated (and differentiated) at any time."""
+
+    def __init__(self, leg: "_Leg", cfg: SimConfig, rng: np.random.Generator):
+        from scipy.signal import butter, sosfiltfilt
+
+        dt = 1e-3
+        tg = np.arange(-1.0, cfg.duration_s + 1.0 + dt, dt)
+        sos = butter(2, [4.0, 15.0], btype="bandpass", fs=1.0 / dt, output="sos")
+        x = sosfiltfilt(sos, rng.standard_normal((len(tg), 6)), axis=0)
+        x /= np.sqrt(np.mean(x * x, axis=0))
+        sched = leg.body.sched
+        amp = sched.envelope(tg) * (1.0 + sched.gait_blend(tg))
+        rad = math.radians(cfg.soft_tissue_deg)
+        self.beta = CubicSpline(tg, x[:, :3] * (rad * amp)[:, None], axis=0)
+        self.beta_dot = self.beta.derivative()
+        self.delta = CubicSpline(tg, x[:, 3:] * (0.0005 * cfg.soft_tissue_deg * amp)[:, None], axis=0)
+
+
+def _skew(v):
+    z = np.zeros(v.shape[:-1])
+    return np.stack([np.stack([z, -v[..., 2], v[..., 1]], -1), np.stack([v[..., 2], z, -v[..., 0]], -1),
+                     np.stack([-v[..., 1], v[..., 0], z], -1)], -2)
+
+
+def _rotvec_matrix_and_jr(b):
+    """exp([b]x) and the right Jacobian J_r(b) (body rate = J_r(b) · db/dt)."""
+    th = np.linalg.norm(b, axis=-1)[..., None, None]
+    K = _skew(b)
+    K2 = K @ K
+    small = th < 1e-8
+    ths = np.where(small, 1.0, th)
+    a = np.where(small, 1.0, np.sin(ths) / ths)
+    c = np.where(small, 0.5, (1 - np.cos(ths)) / ths ** 2)
+    d = np.where(small, 1.0 / 6.0, (ths - np.sin(ths)) / ths ** 3)
+    eye = np.eye(3)
+    return eye + a * K + c * K2, eye - c * K + d * K2
+
+
+def _kin(leg: _Leg, t, r_T, wobble: _Wobble | None = None):
     th, phi, rho, psi, e, g, ph = leg.angles(t)
     R = _ry(psi) @ _rx(phi) @ _rz(th) @ _ry(rho)
-    q = _mv(_ry(psi), leg.hip_local(t, e, g)) + _mv(R, np.broadcast_to(r_T, (len(t), 3)))
+    r = np.broadcast_to(r_T, (len(t), 3))
+    if wobble is not None:
+        r = r + wobble.delta(t)
+    q = _mv(_ry(psi), leg.hip_local(t, e, g)) + _mv(R, r)
     V = leg.ground_velocity(t, e, g, psi)
     return dict(th=th, phi=phi, rho=rho, psi=psi, e=e, g=g, ph=ph, R=R, q=q, V=V)
 
@@ -720,13 +771,13 @@ def _kin(leg: _Leg, t, r_T):
 _H_DIFF_S = 5e-4
 
 
-def _ideal_imu(leg: _Leg, t, r_T, R_TS):
+def _ideal_imu(leg: _Leg, t, r_T, R_TS, wobble: _Wobble | None = None):
     """Ideal specific force (m/s², sensor frame) and angular velocity (rad/s, sensor
-    frame) at times ``t``, plus truth angles."""
+    frame) at times ``t``, plus truth angles and the sensor->thigh rotation per sample."""
     h = _H_DIFF_S
-    k0 = _kin(leg, t, r_T)
-    km = _kin(leg, t - h, r_T)
-    kp = _kin(leg, t + h, r_T)
+    k0 = _kin(leg, t, r_T, wobble)
+    km = _kin(leg, t - h, r_T, wobble)
+    kp = _kin(leg, t + h, r_T, wobble)
     a_w = (kp["q"] - 2 * k0["q"] + km["q"]) / (h * h) + (kp["V"] - km["V"]) / (2 * h)
     f_w = a_w + np.array([0.0, GRAVITY_MPS2, 0.0])
     d = {n: (kp[n] - km[n]) / (2 * h) for n in ("th", "phi", "rho", "psi")}
@@ -738,24 +789,32 @@ def _ideal_imu(leg: _Leg, t, r_T, R_TS):
     w = _mtv(Rz, w) + np.array([0.0, 0.0, 1.0]) * d["th"][:, None]
     w = _mtv(Ry_rho, w) + ey * d["rho"][:, None]
     f_T = _mtv(k0["R"], f_w)
-    return f_T @ R_TS, w @ R_TS, k0, d["th"]
+    if wobble is None:
+        k0["R_TS"] = np.broadcast_to(R_TS, (n, 3, 3))
+        return f_T @ R_TS, w @ R_TS, k0, d["th"]
+    # sensor frame S' = T * Rw(beta) * R_TS: rates add in the wobble frame
+    Rw, Jr = _rotvec_matrix_and_jr(wobble.beta(t))
+    f_W = _mtv(Rw, f_T)
+    w_W = _mtv(Rw, w) + _mv(Jr, wobble.beta_dot(t))
+    k0["R_TS"] = Rw @ R_TS
+    return f_W @ R_TS, w_W @ R_TS, k0, d["th"]
 
 
 _CHUNK = 50_000  # samples per evaluation chunk (bounds temporary memory; results are exact)
 
 
-def _ideal_imu_chunked(leg: _Leg, t, r_T, R_TS, chunk: int = _CHUNK):
+def _ideal_imu_chunked(leg: _Leg, t, r_T, R_TS, chunk: int = _CHUNK, wobble: _Wobble | None = None):
     """``_ideal_imu`` over ``t`` in chunks; returns specific force, angular velocity and the
     per-sample truth (theta, theta rate, phase, envelope, heading, q_world_sensor)."""
     out = {k: [] for k in ("f", "w", "th", "thd", "ph", "e", "psi", "q")}
     for i in range(0, len(t), chunk):
-        f, w, k0, thd = _ideal_imu(leg, t[i:i + chunk], r_T, R_TS)
+        f, w, k0, thd = _ideal_imu(leg, t[i:i + chunk], r_T, R_TS, wobble)
         out["f"].append(f)
         out["w"].append(w)
         out["thd"].append(thd)
         for name in ("th", "ph", "e", "psi"):
             out[name].append(k0[name])
-        out["q"].append(_quat_from_matrix(k0["R"] @ R_TS))
+        out["q"].append(_quat_from_matrix(k0["R"] @ k0["R_TS"]))
     return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in out.items()}
 
 
@@ -902,7 +961,10 @@ def _simulate_side(cfg: SimConfig, leg: _Leg, rng: np.random.Generator) -> SimSi
     t_true = t_start + idx / (fs * k)
     t_dev = offset_s + t_start * k + idx / fs
     # --- ideal signals
-    kin = _ideal_imu_chunked(leg, t_true, r_T, R_TS)
+    wobble = None
+    if cfg.soft_tissue_deg > 0:
+        wobble = _Wobble(leg, cfg, np.random.default_rng([cfg.seed, 1 if side == "left" else 2, 99]))
+    kin = _ideal_imu_chunked(leg, t_true, r_T, R_TS, wobble=wobble)
     f_S, w_S = kin["f"], kin["w"]
     # --- impacts along the thigh axis (with a small posterior/braking component)
     strides = _truth_strides(leg, cfg)
