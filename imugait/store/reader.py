@@ -159,11 +159,13 @@ class Session:
 
     # -- structure ------------------------------------------------------------------
     def _need(self, name: str):
-        if name not in self._f:
+        if name.lstrip("/") not in self._names:
             raise InputFileError(self.path, name, "is missing", _FIX_DAMAGED)
-        return self._f[name]
 
     def _check_structure(self):
+        names = set()
+        self._f.visit(names.add)
+        self._names = names
         self._need("/sensors")
         for name in S.ROOT_TABLES:
             for col in S.ROOT_TABLES[name]:
@@ -236,10 +238,14 @@ class Session:
         """The valid part of the packet table: the longest prefix of packets that are fully
         written and whose samples are all stored (a crash or a failed write may cut a flush
         in the middle; rows never written read as the fill values and end the prefix)."""
+        return self._packets(side, None)
+
+    def _packets(self, side: str, resid: np.ndarray | None) -> dict[str, np.ndarray]:
         g = self._side(side)
-        cols = {c.name: g["packets"][c.name] for c in S.PACKET_COLUMNS}
+        gp = g["packets"]
+        cols = {c.name: gp[c.name] for c in S.PACKET_COLUMNS}
         m = min(ds.shape[0] for ds in cols.values())
-        p = {k: ds[:m] for k, ds in cols.items()}
+        p = {k: (ds[()] if ds.shape[0] == m else ds[:m]) for k, ds in cols.items()}
         n_rows = min(g[c.name].shape[0] for c in S.SAMPLE_COLUMNS)
         if m == 0:
             return p
@@ -251,27 +257,34 @@ class Session:
         keep = m if ok.all() else int(np.argmin(ok))
         if keep:
             end = int(expected_row[keep - 1] + n[keep - 1])
-            bad = np.flatnonzero(g["t_dev_resid_ns"][:end] == S.RESID_FILL)
+            r = resid if resid is not None else g["t_dev_resid_ns"][:end]
+            bad = np.flatnonzero(r[:end] == S.RESID_FILL)
             if len(bad):
                 keep = int(np.searchsorted(expected_row[:keep], bad[0], side="right")) - 1
+        if keep == m:
+            return p
         return {k: v[:keep] for k, v in p.items()}
 
     def raw(self, side: str) -> dict:
         """Stored data as recorded, in storage (arrival) order.
 
         Keys: acc_counts (n,3) int16, gyr_counts (n,3) int16, sample_index (n,) int64,
-        t_dev_s (n,), t_s (n,) session time, packets (dict of per-packet arrays),
-        acc_scale_mps2, gyr_scale_dps, gaps (DataFrame).
+        t_dev_s (n,), t_s (n,) session time, t_dev_resid_ns, packets (dict of per-packet
+        arrays), acc_scale_mps2, gyr_scale_dps, gaps (DataFrame).
         """
         g = self._side(side)
-        p = self.packets(side)
+        resid_all = g["t_dev_resid_ns"][()]
+        p = self._packets(side, resid_all)
         n_rows = int(p["row"][-1] + p["n"][-1]) if len(p["n"]) else 0
-        acc = g["acc_counts"][:n_rows]
-        gyr = g["gyr_counts"][:n_rows]
-        resid = g["t_dev_resid_ns"][:n_rows]
+        acc_ds, gyr_ds = g["acc_counts"], g["gyr_counts"]
+        acc = acc_ds[()] if acc_ds.shape[0] == n_rows else acc_ds[:n_rows]
+        gyr = gyr_ds[()] if gyr_ds.shape[0] == n_rows else gyr_ds[:n_rows]
+        resid = resid_all[:n_rows]
         n = p["n"].astype(np.int64)
         k = np.arange(n_rows, dtype=np.int64) - np.repeat(p["row"], n)
-        off = k * np.repeat(p["dt_dev_s"], n) + resid.astype(np.float64) * 1e-9
+        off = k * np.repeat(p["dt_dev_s"], n)
+        if resid.any():
+            off += resid * 1e-9
         a = g.attrs
         return {
             "acc_counts": acc,
@@ -290,14 +303,17 @@ class Session:
         """(t_s, acc_mps2, gyr_dps) on the session clock, time-ordered, duplicates removed."""
         r = self.raw(side)
         t = r["t_s"]
+        idx = r["sample_index"]
+        if len(t) > 1 and np.all(t[1:] > t[:-1]):  # the usual case: stored in time order
+            return t, r["acc_counts"] * r["acc_scale_mps2"], r["gyr_counts"] * r["gyr_scale_dps"]
         order = np.argsort(t, kind="stable")
-        idx = r["sample_index"][order]
+        idx = idx[order]
         keep = np.ones(len(order), dtype=bool)
         if len(order) > 1:
             keep[1:] = idx[1:] != idx[:-1]
         order = order[keep]
-        acc = r["acc_counts"][order].astype(np.float64) * r["acc_scale_mps2"]
-        gyr = r["gyr_counts"][order].astype(np.float64) * r["gyr_scale_dps"]
+        acc = r["acc_counts"][order] * r["acc_scale_mps2"]
+        gyr = r["gyr_counts"][order] * r["gyr_scale_dps"]
         return t[order], acc, gyr
 
     def _table(self, group: h5py.Group, columns) -> pd.DataFrame:

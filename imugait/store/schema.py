@@ -155,6 +155,8 @@ FINAL_ATTRS = ("closed_cleanly", "closed_utc", "stop_reason")
 SAMPLE_CHUNK_ROWS = 1024
 TABLE_CHUNK_ROWS = 256
 SMALL_CHUNK_ROWS = 64
+FINAL_CHUNK_ROWS = 16384
+"""Chunk rows of growing datasets once a file is closed and compacted (fast reading)."""
 COMPRESSION = "gzip"
 COMPRESSION_LEVEL = 4
 

@@ -457,14 +457,74 @@ class SessionWriter:
                 pass
 
 
-def finalize(path, reason: str = "", recovered: bool = False) -> None:
-    """Write the closing attributes (file must not be open for writing elsewhere)."""
+def finalize(path, reason: str = "", recovered: bool = False, compact: bool = True) -> None:
+    """Write the closing attributes and compact the file (it must not be open for writing).
+
+    Compacting matters: in SWMR mode HDF5 never reuses the space of a chunk that a flush
+    rewrote, so a live file holds every intermediate version of its growing chunks (about
+    6x the data). :func:`compact_file` copies every object into a fresh file, verifies the
+    raw data hash, and replaces the original atomically.
+    """
     with h5py.File(path, "r+", libver="latest") as f:
         f.attrs["closed_cleanly"] = not recovered
         f.attrs["closed_utc"] = utc_now_iso()
         f.attrs["stop_reason"] = str(reason)
         if recovered:
             f.attrs["recovered_utc"] = utc_now_iso()
+    if compact:
+        compact_file(path)
+
+
+def _copy_compact(src: h5py.Group, dst: h5py.Group) -> None:
+    """Copy a group tree; growing (unlimited) datasets are re-chunked to the large
+    read-friendly chunks of :data:`schema.FINAL_CHUNK_ROWS` and recompressed."""
+    for k, v in src.attrs.items():
+        dst.attrs[k] = v
+    for name, obj in src.items():
+        if isinstance(obj, h5py.Group):
+            _copy_compact(obj, dst.create_group(name))
+        elif obj.maxshape and obj.maxshape[0] is None and obj.chunks is not None:
+            rows = S.FINAL_CHUNK_ROWS if obj.dtype.kind != "O" else S.SMALL_CHUNK_ROWS * 16
+            kw = {}
+            if obj.compression:
+                kw = dict(compression=obj.compression, compression_opts=obj.compression_opts, shuffle=obj.shuffle)
+            if obj.fillvalue is not None and obj.dtype.kind != "O":
+                kw["fillvalue"] = obj.fillvalue
+            n = obj.shape[0]
+            ds = dst.create_dataset(name, shape=obj.shape, maxshape=obj.maxshape, dtype=obj.dtype,
+                                    chunks=(max(1, min(rows, max(n, 1))), *obj.shape[1:]), **kw)
+            step = rows * 4
+            for i in range(0, n, step):
+                ds[i:i + step] = obj[i:i + step]
+            for k, v in obj.attrs.items():
+                ds.attrs[k] = v
+        else:
+            src.copy(obj, dst, name=name)
+
+
+def compact_file(path) -> tuple[int, int]:
+    """Rewrite ``path`` compactly (no SWMR leftovers, large chunks) and replace it if the raw
+    data hash is unchanged. Returns (bytes before, bytes after). On any problem the original
+    is kept as it is."""
+    from imugait.store.reader import open_session
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".compact")
+    before = os.path.getsize(path)
+    try:
+        with h5py.File(path, "r") as src, h5py.File(tmp, "w", libver="latest") as dst:
+            _copy_compact(src, dst)
+        with open_session(path) as a, open_session(tmp) as b:
+            same = a.raw_sha256() == b.raw_sha256() and a.sides == b.sides
+        if not same:
+            raise OSError("raw data hash changed while compacting")
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except Exception:  # noqa: BLE001 - compaction is an optimisation; the original stays as it is
+        tmp.unlink(missing_ok=True)
+        return before, before
+    return before, os.path.getsize(path)
 
 
 def _short(e: Exception) -> str:
