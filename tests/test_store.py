@@ -231,6 +231,10 @@ def test_reader_sees_data_grow_while_writer_runs_then_kill9_keeps_file(tmp_path)
                             f"import imugait; s = imugait.open_session({str(p)!r}); print(s.stats('left')['n_samples'])"],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0 and int(r.stdout) >= n2, r.stderr
+        from imugait.store.cli import session_info_text
+
+        text = session_info_text(p)  # `imugait info` on a file being written
+        assert "being recorded, or the recording was interrupted" in text and "not analysed yet" in text
         # processing must refuse while the writer is alive
         with pytest.raises(imugait.errors.ImugaitError, match="still being recorded"):
             recover_if_interrupted(p)
@@ -313,6 +317,11 @@ def bad_files(tmp_path):
     with h5py.File(p, "r+") as f:
         f.attrs["schema_version"] = 99
     cases["newer"] = (p, "schema v99, newer than this imugait reads")
+    p = tmp_path / "v0.h5"
+    p.write_bytes(good.read_bytes())
+    with h5py.File(p, "r+") as f:
+        f.attrs["schema_version"] = 0
+    cases["unknown_version"] = (p, "uses unknown session schema v0")
     p = tmp_path / "truncated.h5"
     p.write_bytes(good.read_bytes()[: os.path.getsize(good) // 2])
     cases["truncated"] = (p, "truncated")
@@ -330,7 +339,8 @@ def bad_files(tmp_path):
     return cases
 
 
-@pytest.mark.parametrize("case", ["not_hdf5", "foreign", "newer", "truncated", "missing_group", "no_sensors", "absent"])
+@pytest.mark.parametrize("case", ["not_hdf5", "foreign", "newer", "unknown_version", "truncated", "missing_group",
+                                  "no_sensors", "absent"])
 def test_bad_input_raises_one_clear_sentence(tmp_path, case):
     path, text = bad_files(tmp_path)[case]
     with pytest.raises(InputFileError) as ei:
