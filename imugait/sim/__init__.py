@@ -2,5 +2,6 @@
 (:mod:`imugait.sim.gait`), virtual sensor firmware (:mod:`imugait.sim.firmware`) and the
 ``imugait simulate`` command (:mod:`imugait.sim.cli`).
 
-Import the simulator as ``from imugait.sim.gait import SimConfig, simulate``.
+Import the simulator as ``from imugait.sim.gait import SimConfig, simulate``;
+``python -m imugait.sim.typical`` prints the gait values it produces (docs/simulator.md).
 """
