@@ -56,7 +56,7 @@ def _turns(values) -> tuple:
 @click.option("--asym-rom", "asym_rom_deg", type=float, default=0.0, show_default=True,
               help="Degrees added to the left thigh's range.")
 @click.option("--asym-swing", "asym_swing_pct", type=float, default=0.0, show_default=True,
-              help="Left swing %% minus right swing %% (percentage points).")
+              help="Left swing % minus right swing % (percentage points).")
 @click.option("--strap", type=click.Choice(["default", "random"]), default="default", show_default=True,
               help="Sensor orientation on the thigh: lateral default or a random rotation.")
 @click.option("--sides", "sides", default="left,right", show_default=True, help="Sides to simulate.")
@@ -84,7 +84,7 @@ def simulate(gait, duration_s, out_dir, fs_hz, seed, cadence_spm, speed_mps, rom
              acc_unit, gyr_unit):
     """Simulate thigh IMU recordings with ground truth.
 
-    Writes one CSV per thigh (LEFT.csv / RIGHT.csv, the documented import format;
+    Writes one CSV per thigh (left.csv / right.csv, the documented import format;
     time_s is the true session time, values are the quantised sensor output in the
     sensor frame) and truth.json (the configuration and per-stride truth per side).
 
