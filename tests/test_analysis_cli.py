@@ -37,8 +37,9 @@ def test_analyze_one_csv(tmp_path):
 def test_analyze_bad_csv_is_a_clear_error(tmp_path):
     bad = tmp_path / "left.csv"
     bad.write_text("time_s,acc_x_mps2\n0,1\n")
-    from imugait.cli import main
-    import subprocess, sys
+    import subprocess
+    import sys
+
     r = subprocess.run([sys.executable, "-m", "imugait", "analyze", "--left", str(bad), "--out", str(tmp_path / "o")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0

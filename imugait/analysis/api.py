@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imugait.analysis.calibrate import CalibrationState
 from imugait.analysis.params import ALGORITHM_VERSION, AnalysisParams
 from imugait.analysis.pipeline import GaitPipeline
 from imugait.analysis.results import STRIDE_COLUMNS, StrideResult
