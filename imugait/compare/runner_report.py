@@ -59,8 +59,9 @@ def drift(sd: SessionData, seed: int = 0) -> list[dict]:
             clear = math.isfinite(r["ci_low"]) and (r["ci_low"] > 0 or r["ci_high"] < 0)
             if clear:
                 word = "rose" if r["diff"] > 0 else "fell"
+                span_txt = f"{part:.0f} s" if part < 120 else f"{part / 60:.0f} min"
                 text = (f"{side.capitalize()} {info.label} {word} by {info.fmt(abs(r['diff']), diff=True)} from the first to "
-                        f"the last {part / 60:.0f} min (95 % CI {info.fmt(r['ci_low'], unit=False)} to "
+                        f"the last {span_txt} (95 % CI {info.fmt(r['ci_low'], unit=False)} to "
                         f"{info.fmt(r['ci_high'], diff=True)}).")
             else:
                 text = f"{side.capitalize()} {info.label}: steady over the run ({info.fmt(r['diff'], signed=True, diff=True)})."
