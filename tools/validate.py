@@ -156,6 +156,42 @@ def scale_check_case(case: dict) -> tuple:
     return float(zs @ S @ zs - 1.0), rel
 
 
+def sign_cue_case(args) -> list[tuple]:
+    """Per leg: (gait, still?, final sign correct?, {cue: vote agrees with truth}) for one seed."""
+    from imugait.analysis import analyze
+    from imugait.analysis.calibrate import SIGN_WEIGHTS
+    from imugait.sim.gait import SimConfig, simulate
+
+    seed, gait = args
+    still = seed % 3 != 0
+    rng = np.random.default_rng(seed)
+    speed = float(rng.uniform(1.0, 1.8) if gait == "walk" else rng.uniform(2.3, 5.0))
+    rec = simulate(SimConfig(gait=gait, duration_s=25, fs_hz=100.0, seed=100 + seed, strap="random",
+                             stand_before_s=3.0 if still else 0.0, speed_mps=speed))
+    res = analyze(*((s.t_true_s, s.acc_mps2, s.gyr_dps) for s in rec.sides.values()), fs_hz=100.0)
+    out = []
+    for side, s in rec.sides.items():
+        t, a = res.angles[side]
+        ok = bool(np.corrcoef(a, np.interp(t, s.t_true_s, s.thigh_angle_deg))[0, 1] > 0)
+        cal = res.calibration[side]
+        score = sum(SIGN_WEIGHTS[k] * v for k, v in cal.sign_votes.items() if k in SIGN_WEIGHTS)
+        truth = np.sign(score) if ok else -np.sign(score)
+        out.append((gait, still, ok, {k: bool(np.sign(v) == truth) for k, v in cal.sign_votes.items() if k in SIGN_WEIGHTS}))
+    return out
+
+
+def sign_cues(n_seeds: int = 30, workers: int = 2) -> dict:
+    jobs = [(seed, gait) for seed in range(n_seeds) for gait in ("walk", "run")]
+    with get_context("fork").Pool(workers) as pool:
+        legs = [x for r in pool.map(sign_cue_case, jobs, chunksize=1) for x in r]
+    res = {"legs": len(legs), "final_sign_correct": sum(x[2] for x in legs), "cues": {}}
+    for gait in ("walk", "run"):
+        for cue in sorted({k for x in legs for k in x[3]}):
+            v = [x[3][cue] for x in legs if x[0] == gait and cue in x[3]]
+            res["cues"][f"{gait}/{cue}"] = f"{sum(v)}/{len(v)}"
+    return res
+
+
 def sim_matrix(quick: bool, seed0: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed0)
     cases = []
@@ -397,11 +433,15 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", default=None, help="run only cases whose name contains this")
+    ap.add_argument("--sign-cues", action="store_true", help="only evaluate the flexion-sign cues (120 simulated legs)")
     args = ap.parse_args(argv)
     try:
         os.nice(10)
     except OSError:
         pass
+    if args.sign_cues:
+        print(json.dumps(sign_cues(workers=max(1, min(2, args.workers))), indent=1))
+        return
     t0 = time.time()
     cases = sim_matrix(args.quick, args.seed)
     if args.only:
