@@ -359,3 +359,26 @@ def test_open_session_top_level_and_context_manager(tmp_path):
     with pytest.raises(InputFileError, match="no 'right' sensor"):
         imugait.open_session(p).imu("right")
     assert json.loads(h5py.File(p, "r").attrs["sides"]) == ["left"]
+
+
+def test_stats_count_a_device_reboot_as_a_new_counter_epoch(tmp_path):
+    """After a reboot the device's sample counter restarts: gap % and rate stay right."""
+    p = tmp_path / "reboot.h5"
+    rng = np.random.default_rng(0)
+    with SessionWriter(p) as w:
+        w.add_sensor(info("left"))
+        for i in range(0, 2000, 10):  # 10 s
+            w.append_block(block("left", i, 10, 7.0 + i / 200, rng), i / 200 + np.arange(10) / 200)
+        # reboot at 10 s, link back at 11 s: counter and device clock restart
+        for i in range(0, 1000, 10):
+            if 500 <= i < 600:
+                continue  # 100 samples lost after the reboot
+            w.append_block(block("left", i, 10, 0.001 + i / 200, rng), 11.0 + i / 200 + np.arange(10) / 200)
+        w.add_link_event("left", "reconnecting", w.t0_host_s + 10.0, "reboot")
+    with imugait.open_session(p) as s:
+        st = s.stats("left")
+        assert st["counter_restarts"] == 1 and st["n_samples"] == 2900
+        assert st["gap_pct"] == pytest.approx(100 * 100 / 3000)
+        assert st["estimated_rate_hz"] == pytest.approx(200.0, rel=1e-6)
+        t, acc, _ = s.imu("left")
+        assert len(t) == 2900 and np.all(np.diff(t) > 0)

@@ -348,29 +348,37 @@ class Session:
 
     def stats(self, side: str) -> dict:
         """Cheap per-side figures from the packet table: n_samples, t_first_s, t_last_s,
-        duration_s, estimated_rate_hz, gap_pct (missing / expected samples), n_packets."""
+        duration_s, estimated_rate_hz (sample counter over session time), gap_pct (missing /
+        expected samples, per counter epoch), n_packets, counter_restarts (device reboots)."""
         p = self.packets(side)
         info = self.sensor_info(side)
         if not len(p["n"]):
             return dict(n_samples=0, n_packets=0, t_first_s=float("nan"), t_last_s=float("nan"),
                         duration_s=0.0, estimated_rate_hz=float("nan"), gap_pct=float("nan"),
-                        configured_rate_hz=info.sample_rate_hz)
+                        configured_rate_hz=info.sample_rate_hz, counter_restarts=0)
         n_samples = int(p["n"].sum())
-        last = np.argmax(p["t_s"])
+        fi = p["first_index"].astype(np.int64)
+        n = p["n"].astype(np.int64)
+        t_end = p["t_s"] + p["ds_ddev"] * p["dt_dev_s"] * (n - 1)
         t_first = float(p["t_s"].min())
-        t_last = float(p["t_s"][last] + p["ds_ddev"][last] * p["dt_dev_s"][last] * (p["n"][last] - 1))
-        i_first = int(p["first_index"].min())
-        i_end = int((p["first_index"] + p["n"]).max())
-        expected = max(i_end - i_first, n_samples)
-        dur = t_last - t_first
-        # rate from the sample counter over session time (robust to losses)
-        i_last = int(p["first_index"][last] + p["n"][last] - 1)
-        i0 = int(p["first_index"][np.argmin(p["t_s"])])
-        rate = (i_last - i0) / dur if dur > 0 else float("nan")
-        return dict(n_samples=n_samples, n_packets=int(len(p["n"])), t_first_s=t_first, t_last_s=t_last,
-                    duration_s=dur, estimated_rate_hz=float(rate),
+        t_last = float(t_end.max())
+        # a device reboot restarts the sample counter: count each counter epoch on its own
+        drop = max(5.0 * (info.sample_rate_hz or 100.0), 100.0)
+        starts = np.flatnonzero(np.diff(fi) < -drop) + 1
+        bounds = np.concatenate([[0], starts, [len(fi)]])
+        expected, idx_span, t_span = 0, 0.0, 0.0
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            lo = int(fi[a:b].min())
+            hi = int((fi[a:b] + n[a:b]).max())
+            expected += hi - lo
+            i_first, i_last = int(np.argmin(p["t_s"][a:b])) + a, int(np.argmax(t_end[a:b])) + a
+            idx_span += (fi[i_last] + n[i_last] - 1) - fi[i_first]
+            t_span += t_end[i_last] - p["t_s"][i_first]
+        expected = max(expected, n_samples)
+        return dict(n_samples=n_samples, n_packets=int(len(n)), t_first_s=t_first, t_last_s=t_last,
+                    duration_s=t_last - t_first, estimated_rate_hz=float(idx_span / t_span) if t_span > 0 else float("nan"),
                     gap_pct=100.0 * (expected - n_samples) / expected if expected else 0.0,
-                    configured_rate_hz=info.sample_rate_hz)
+                    configured_rate_hz=info.sample_rate_hz, counter_restarts=int(len(starts)))
 
     # -- provenance -------------------------------------------------------------------
     def raw_sha256(self) -> str:
