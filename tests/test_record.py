@@ -63,7 +63,7 @@ def _fork_record(out, log):
 
 
 def test_kill9_at_20_random_moments_loses_at_most_the_last_second(tmp_path):
-    """20 recordings (2 at a time) killed with SIGKILL at random moments 0.2–2.5 s after the
+    """20 recordings (2 at a time) killed with SIGKILL at random moments 0.2–2.2 s after the
     recorder started; each file must open, hold data up to (kill time − 1 s), and analyse."""
     import imugait.acquire.simulated  # noqa: F401 - import before forking
     import imugait.analysis.pipeline  # noqa: F401
@@ -71,7 +71,7 @@ def test_kill9_at_20_random_moments_loses_at_most_the_last_second(tmp_path):
     import imugait.store.recorder  # noqa: F401
 
     rng = np.random.default_rng(20261124)
-    kill_after = rng.uniform(0.2, 2.5, 20)
+    kill_after = rng.uniform(0.2, 2.2, 20)
     results = []
     for pair in range(10):
         procs = []
@@ -118,55 +118,69 @@ def test_kill9_at_20_random_moments_loses_at_most_the_last_second(tmp_path):
     print(f"kill test: data lost {np.min(lost):.2f}..{np.max(lost):.2f} s (median {np.median(lost):.2f})")
 
 
+READER_SCRIPT = """
+import sys, time, imugait
+path, t_end = sys.argv[1], time.monotonic() + 60
+import os
+while not os.path.exists(path) and time.monotonic() < t_end:
+    time.sleep(0.05)
+with imugait.open_session(path) as s:          # opened while the recorder writes
+    while time.monotonic() < t_end:
+        s.refresh()
+        n = min(s.stats(x)["n_samples"] for x in s.sides)
+        print(n, flush=True)
+        if sys.stdin.readline().strip() != "more":
+            break
+"""
+
+
 def test_record_simulated_fast_then_info_and_concurrent_reader(tmp_path):
-    """A 40 s simulated run at 8x real time: another process reads the growing file while it
-    is written; the finished file has both sides, no gaps, strides and current results."""
+    """A 24 s simulated run at 6x real time: another process opens the file while it is
+    written and sees it grow; the finished file has both sides, every missing sample in
+    the gap table, strides, and results that `imugait info` calls current."""
     out = tmp_path / "run.h5"
-    p = _record(out, "--subject", "R01", "--condition", "pre-stretch", "--asym-rom", "4", speed=8.0,
-                duration=40)
+    reader = subprocess.Popen([sys.executable, "-c", READER_SCRIPT, str(out)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = _record(out, "--subject", "R01", "--condition", "pre-stretch", "--asym-rom", "4", speed=6.0,
+                duration=24)
     _wait_started(p)
-    seen = []
-    t_end = time.monotonic() + 60
-    while p.poll() is None and time.monotonic() < t_end:
-        if out.exists():
-            r = subprocess.run([sys.executable, "-c", (
-                "import imugait,sys; s = imugait.open_session(sys.argv[1]); "
-                "print(min(s.stats(x)['n_samples'] for x in s.sides))"), str(out)],
-                capture_output=True, text=True, timeout=60)
-            if r.returncode == 0:
-                seen.append(int(r.stdout))
-            else:
-                assert "Traceback" not in r.stderr, r.stderr
-        time.sleep(0.3)
+    seen = [int(reader.stdout.readline())]
+    while p.poll() is None and len(seen) < 40:
+        time.sleep(0.25)
+        reader.stdin.write("more\n")
+        reader.stdin.flush()
+        seen.append(int(reader.stdout.readline()))
+    reader.stdin.write("stop\n")
+    reader.stdin.flush()
+    assert reader.wait(timeout=30) == 0, reader.stderr.read()
     out_s, err_s = p.communicate(timeout=120)
     assert p.returncode == 0, err_s
-    assert len(seen) >= 2 and seen[-1] > seen[0] > 0, seen  # it grew while being written
+    assert seen[-1] > seen[0] and len(set(seen)) >= 3, seen  # it grew while being written
     with imugait.open_session(out) as s:
-        assert s.closed_cleanly and "duration 40 s reached" in s.meta["stop_reason"]
+        assert s.closed_cleanly and "duration 24 s reached" in s.meta["stop_reason"]
         assert s.meta["subject_id"] == "R01" and s.meta["condition"] == "pre-stretch"
         assert s.meta["source_info"]["simulator"]["asym_rom_deg"] == 4.0
         for side in ("left", "right"):
             st = s.stats(side)
             # every missing sample is accounted for in the gap table (a loaded machine may
-            # stall the 8x simulation long enough to overflow the virtual sensor's FIFO)
-            assert st["duration_s"] >= 40.0 and st["gap_pct"] < 20.0
+            # stall the 6x simulation long enough to overflow the virtual sensor's FIFO)
+            assert st["duration_s"] >= 24.0 and st["gap_pct"] < 20.0
             missing = round(st["gap_pct"] / 100 * st["n_samples"] / (1 - st["gap_pct"] / 100))
             assert s.gaps(side).n_missing.sum() == missing
             assert st["estimated_rate_hz"] == pytest.approx(200.0, rel=1e-3)
             assert s.sensor_info(side).kind == "simulated"
         assert s.link_events("left").state.iloc[0] == "connecting"
-    # recorded with --no-analyze: info says so; then analyse and info says "current"
-    r = subprocess.run([sys.executable, "-m", "imugait", "info", str(out)], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and "not analysed yet" in r.stdout
+    from imugait.store.cli import session_info_text
+
+    assert "not analysed yet" in session_info_text(out)  # recorded with --no-analyze
     process_session(out)
-    r = subprocess.run([sys.executable, "-m", "imugait", "info", str(out)], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert "condition pre-stretch" in r.stdout and "closed cleanly" in r.stdout and "· current" in r.stdout
-    assert "gaps " in r.stdout and "200 Hz configured" in r.stdout
+    text = session_info_text(out)
+    assert "condition pre-stretch" in text and "closed cleanly" in text and "· current" in text
+    assert "gaps " in text and "200 Hz configured" in text
     with imugait.open_session(out) as s:
         st = s.strides
         valid = st[st.valid]
-        assert (valid.side == "left").sum() >= 20 and (valid.side == "right").sum() >= 20
+        assert (valid.side == "left").sum() >= 12 and (valid.side == "right").sum() >= 12
         rom = valid.groupby("side").rom_deg.median()
         assert rom["left"] - rom["right"] == pytest.approx(4.0, abs=2.0)
 

@@ -458,21 +458,25 @@ class SessionWriter:
 
 
 def finalize(path, reason: str = "", recovered: bool = False, compact: bool = True) -> None:
-    """Write the closing attributes and compact the file (it must not be open for writing).
+    """Mark a recording closed (FINAL_ATTRS) and compact the file.
 
     Compacting matters: in SWMR mode HDF5 never reuses the space of a chunk that a flush
     rewrote, so a live file holds every intermediate version of its growing chunks (about
-    6x the data). :func:`compact_file` copies every object into a fresh file, verifies the
-    raw data hash, and replaces the original atomically.
+    6x the data). :func:`compact_file` copies every object into a fresh file, adds the
+    closing attributes there, verifies the raw data hash and replaces the original
+    atomically — the original is never modified in place, so a reader that still has it
+    open (live view, ``imugait info``) is not disturbed. If compacting fails, the closing
+    attributes are written in place instead.
     """
-    with h5py.File(path, "r+", libver="latest") as f:
-        f.attrs["closed_cleanly"] = not recovered
-        f.attrs["closed_utc"] = utc_now_iso()
-        f.attrs["stop_reason"] = str(reason)
-        if recovered:
-            f.attrs["recovered_utc"] = utc_now_iso()
-    if compact:
-        compact_file(path)
+    attrs = {"closed_cleanly": not recovered, "closed_utc": utc_now_iso(), "stop_reason": str(reason)}
+    if recovered:
+        attrs["recovered_utc"] = utc_now_iso()
+    if compact and compact_file(path, attrs):
+        return
+    # in place; readers may hold the file open (their shared lock would block us)
+    with h5py.File(path, "r+", libver="latest", locking=False) as f:
+        for k, v in attrs.items():
+            f.attrs[k] = v
 
 
 def _copy_compact(src: h5py.Group, dst: h5py.Group) -> None:
@@ -502,18 +506,19 @@ def _copy_compact(src: h5py.Group, dst: h5py.Group) -> None:
             src.copy(obj, dst, name=name)
 
 
-def compact_file(path) -> tuple[int, int]:
-    """Rewrite ``path`` compactly (no SWMR leftovers, large chunks) and replace it if the raw
-    data hash is unchanged. Returns (bytes before, bytes after). On any problem the original
-    is kept as it is."""
+def compact_file(path, extra_attrs: dict | None = None) -> bool:
+    """Rewrite ``path`` compactly (no SWMR leftovers, large chunks), with ``extra_attrs``
+    added to the root, and replace it if the raw data hash is unchanged. Returns True if
+    replaced; on any problem the original is kept as it is and False is returned."""
     from imugait.store.reader import open_session
 
     path = Path(path)
     tmp = path.with_name(path.name + ".compact")
-    before = os.path.getsize(path)
     try:
-        with h5py.File(path, "r") as src, h5py.File(tmp, "w", libver="latest") as dst:
+        with h5py.File(path, "r", locking=False) as src, h5py.File(tmp, "w", libver="latest") as dst:
             _copy_compact(src, dst)
+            for k, v in (extra_attrs or {}).items():
+                dst.attrs[k] = v
         with open_session(path) as a, open_session(tmp) as b:
             same = a.raw_sha256() == b.raw_sha256() and a.sides == b.sides
         if not same:
@@ -523,8 +528,8 @@ def compact_file(path) -> tuple[int, int]:
         os.replace(tmp, path)
     except Exception:  # noqa: BLE001 - compaction is an optimisation; the original stays as it is
         tmp.unlink(missing_ok=True)
-        return before, before
-    return before, os.path.getsize(path)
+        return False
+    return True
 
 
 def _short(e: Exception) -> str:
