@@ -63,7 +63,7 @@ def _fork_record(out, log):
 
 
 def test_kill9_at_20_random_moments_loses_at_most_the_last_second(tmp_path):
-    """20 recordings (2 at a time) killed with SIGKILL at random moments 0.2–2.2 s after the
+    """20 recordings (4 at a time) killed with SIGKILL at random moments 0.2–2.2 s after the
     recorder started; each file must open, hold data up to (kill time − 1 s), and analyse."""
     import imugait.acquire.simulated  # noqa: F401 - import before forking
     import imugait.analysis.pipeline  # noqa: F401
@@ -73,10 +73,10 @@ def test_kill9_at_20_random_moments_loses_at_most_the_last_second(tmp_path):
     rng = np.random.default_rng(20261124)
     kill_after = rng.uniform(0.2, 2.2, 20)
     results = []
-    for pair in range(10):
+    for group in range(5):
         procs = []
-        for j in range(2):
-            k = pair * 2 + j
+        for j in range(4):
+            k = group * 4 + j
             out = tmp_path / f"kill{k:02d}.h5"
             proc, started = _fork_record(out, tmp_path / f"kill{k:02d}.log")
             procs.append((k, out, proc, started))
