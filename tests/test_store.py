@@ -373,7 +373,9 @@ def test_stats_count_a_device_reboot_as_a_new_counter_epoch(tmp_path):
         for i in range(0, 1000, 10):
             if 500 <= i < 600:
                 continue  # 100 samples lost after the reboot
-            w.append_block(block("left", i, 10, 0.001 + i / 200, rng), 11.0 + i / 200 + np.arange(10) / 200)
+            b = block("left", i, 10, 0.001 + i / 200, rng)
+            b.extra["epoch"] = 1  # the acquisition engine numbers counter epochs
+            w.append_block(b, 11.0 + i / 200 + np.arange(10) / 200)
         w.add_link_event("left", "reconnecting", w.t0_host_s + 10.0, "reboot")
     with imugait.open_session(p) as s:
         st = s.stats("left")

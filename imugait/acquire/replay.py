@@ -98,7 +98,7 @@ class ReplaySource(Source):
             side=side, first_index=int(p["first_index"][k]), t_dev_s=r["t_dev_s"][sl],
             acc_counts=r["acc_counts"][sl], gyr_counts=r["gyr_counts"][sl], acc_scale_mps2=info.acc_scale_mps2,
             gyr_scale_dps=info.gyr_scale_dps, seq=int(p["seq"][k]), t_arrival_host_s=time.monotonic(),
-            extra={"t_s": r["t_s"][sl], "replay": True},
+            extra={"t_s": r["t_s"][sl], "replay": True, "epoch": int(p["epoch"][k])},
         )
 
     async def stop(self) -> None:

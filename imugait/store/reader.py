@@ -363,22 +363,23 @@ class Session:
         t_first = float(p["t_s"].min())
         t_last = float(t_end.max())
         # a device reboot restarts the sample counter: count each counter epoch on its own
-        drop = max(5.0 * (info.sample_rate_hz or 100.0), 100.0)
-        starts = np.flatnonzero(np.diff(fi) < -drop) + 1
-        bounds = np.concatenate([[0], starts, [len(fi)]])
+        ep = p["epoch"]
+        epochs = np.unique(ep)
         expected, idx_span, t_span = 0, 0.0, 0.0
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            lo = int(fi[a:b].min())
-            hi = int((fi[a:b] + n[a:b]).max())
+        for e in epochs:
+            sel = np.flatnonzero(ep == e)
+            lo = int(fi[sel].min())
+            hi = int((fi[sel] + n[sel]).max())
             expected += hi - lo
-            i_first, i_last = int(np.argmin(p["t_s"][a:b])) + a, int(np.argmax(t_end[a:b])) + a
+            i_first = sel[int(np.argmin(p["t_s"][sel]))]
+            i_last = sel[int(np.argmax(t_end[sel]))]
             idx_span += (fi[i_last] + n[i_last] - 1) - fi[i_first]
             t_span += t_end[i_last] - p["t_s"][i_first]
         expected = max(expected, n_samples)
         return dict(n_samples=n_samples, n_packets=int(len(n)), t_first_s=t_first, t_last_s=t_last,
                     duration_s=t_last - t_first, estimated_rate_hz=float(idx_span / t_span) if t_span > 0 else float("nan"),
                     gap_pct=100.0 * (expected - n_samples) / expected if expected else 0.0,
-                    configured_rate_hz=info.sample_rate_hz, counter_restarts=int(len(starts)))
+                    configured_rate_hz=info.sample_rate_hz, counter_restarts=int(len(epochs) - 1))
 
     # -- provenance -------------------------------------------------------------------
     def raw_sha256(self) -> str:

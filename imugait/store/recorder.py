@@ -104,7 +104,7 @@ class Recorder:
         self.held: list = []  # ("block", block, t_s) | ("event", ev)
         self.error: Exception | None = None
         self.t_last_s = -math.inf
-        self.t_first_wall = None
+        self.t_first_s = math.inf
         self.pipelines: dict = {}
         self.pipe_buf: dict = {}
         self.strides: dict = {}
@@ -135,6 +135,7 @@ class Recorder:
         t_s = np.asarray(t_s, dtype=np.float64)
         if len(t_s):
             self.t_last_s = max(self.t_last_s, float(t_s[-1]))
+            self.t_first_s = min(self.t_first_s, float(t_s[0]))
         if self.writer is None:
             self.held.append(("block", block, t_s))
         else:
@@ -302,7 +303,7 @@ async def _main(rec: Recorder) -> None:
             if rec.error is not None:
                 request_stop("write error")
                 break
-            if opts.duration_s is not None and rec.t_last_s >= opts.duration_s:
+            if opts.duration_s is not None and rec.t_last_s - rec.t_first_s >= opts.duration_s:
                 request_stop(f"duration {opts.duration_s:g} s reached")
                 break
             if now - last_status >= opts.status_interval_s:
@@ -335,9 +336,13 @@ async def _main(rec: Recorder) -> None:
             print(file=sys.stderr)
 
 
-def run_record(opts: RecordOptions) -> int:
-    """Run a recording to the end; returns the process exit code."""
-    source, smeta = _sim_source(opts) if opts.simulate else _ble_source(opts)
+def run_record(opts: RecordOptions, source=None, source_meta: dict | None = None) -> int:
+    """Run a recording to the end; returns the process exit code. ``source`` overrides the
+    source the options describe (tests, demos: e.g. a BleSource on the emulated BlueZ)."""
+    if source is not None:
+        smeta = dict(source_meta or {"source": type(source).__name__})
+    else:
+        source, smeta = _sim_source(opts) if opts.simulate else _ble_source(opts)
     rec = Recorder(opts, source, smeta)
     try:
         asyncio.run(_main(rec))

@@ -87,6 +87,8 @@ PACKET_COLUMNS: tuple[Column, ...] = (
        "device->host clock mapping.", fill=np.nan),
     _c("ds_ddev", np.float64, "s/s", "Slope of session time over device time used within the packet.",
        fill=np.nan),
+    _c("epoch", np.int32, "1", "Sample-counter epoch from the acquisition engine: increments when the "
+       "device restarts its counter (reboot); sample indices are unique within an epoch."),
 )
 
 GAP_COLUMNS: tuple[Column, ...] = (

@@ -281,7 +281,7 @@ class SessionWriter:
         buf.tables["packets"].add(
             seq=int(block.seq), first_index=int(block.first_index) + i0, n=n, row=buf.rows,
             t_dev_s=float(td[0]), dt_dev_s=float(dt), t_arrival_host_s=float(block.t_arrival_host_s),
-            t_s=float(tss[0]), ds_ddev=float(slope))
+            t_s=float(tss[0]), ds_ddev=float(slope), epoch=int(block.extra.get("epoch", 0) or 0))
         buf.rows += n
         buf.n_samples += n
 
