@@ -79,3 +79,56 @@ def test_bench_slice_alignment_target_met():
     rows = b.run(duration_s=40, seeds=2, warmup_s=5, verbose=False)
     assert rows["hull"]["p95"] <= 2.0
     assert rows["lsq"]["p95"] > 5.0 and rows["raw"]["p95"] > 5.0
+
+
+def _reconnect_scenario(cm, *, t_host_s):
+    """Segment 0: 20 s of points (device = host + 100 s, 2 ms min delay). Link lost at host 20 s
+    with the packet handed over at 19.99 s lost in flight; back 11 s later. After the
+    reconnect: that packet resent unflagged (arrives 11 s late), then the first fresh packets
+    stuck 300 ms behind the backlog burst, then normal ones."""
+    for k in range(1000):
+        cm.add(100 + k * 0.02, k * 0.02 + 0.002)  # last device time seen: 119.98
+    f0 = cm.fit
+    cm.new_segment("reconnect", t_host_s=t_host_s)
+    used = [cm.add(119.99, 31.0)]  # the resent copy: device time before the reconnect
+    for k in range(3):  # congested first fresh packets (handed over after the reconnect)
+        used.append(cm.add(131.0 + k * 0.02, 31.0 + k * 0.02 + 0.300))
+    return f0, used
+
+
+def test_reconnect_refuses_points_handed_over_before_the_reconnect():
+    """Regression (docs/sensors.md, "one-packet clock outlier after a reconnect"): the resent
+    packet used to stretch the young segment past min_span_s, so the congested first fresh
+    packets 'established' a line 300 ms late."""
+    cm = ClockMapper(min_span_s=2.0)
+    f0, used = _reconnect_scenario(cm, t_host_s=31.0)
+    assert used == [False, True, True, True] and cm.n_stale_total == 1
+    assert cm.guard_dev_s == pytest.approx(131.0 - 0.002, abs=1e-6)  # reconnect moment on the old line (2 ms floor)
+    assert not cm._fit.established and cm.fit is f0  # the old line stays in use meanwhile
+    assert abs(cm.to_host(131.02) - (31.02 + 0.002)) < 1e-3
+    for k in range(3, 200):  # 4 s of normal packets: the new segment establishes correctly
+        cm.add(131.0 + k * 0.02, 31.0 + k * 0.02 + 0.002 + 0.001 * (k % 3))
+    assert cm.established and cm.fit is not f0
+    assert abs(cm.to_host(135.0) - (35.0 + 0.002)) < 1e-4
+
+
+def test_reconnect_guard_without_host_time_uses_device_time_seen():
+    cm = ClockMapper(min_span_s=2.0)
+    cm.add(100.0, 0.002)
+    cm.add(101.0, 1.002)
+    cm.new_segment("reconnect")
+    assert cm.guard_dev_s == 101.0
+    assert not cm.add(100.98, 12.0)  # older than a device time already seen
+    assert cm.add(112.0, 12.005)
+
+
+def test_reconnect_guard_does_not_refuse_a_restarted_device_clock():
+    """A device clock that jumped back by more than the outage + window is not a stale packet
+    (unnoticed restart): its points are used rather than refused forever."""
+    cm = ClockMapper(min_span_s=2.0, window_s=60.0)
+    for k in range(100):
+        cm.add(5000 + k * 0.02, k * 0.02 + 0.002)
+    cm.new_segment("reconnect", t_host_s=5.0)
+    assert cm.add(0.5, 5.1)
+    cm.new_segment("reboot", device_clock_continues=False)
+    assert cm.guard_dev_s == -np.inf and cm.add(0.1, 6.0)

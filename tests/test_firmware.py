@@ -77,7 +77,7 @@ def test_disconnect_fifo_overflow_and_resend():
     # 3.5 s down, 2.5 s of FIFO: 1 s = 200 samples dropped by overflow
     assert t.samples_dropped_overflow == 200 and t.packets_dropped_overflow == 50 and t.resent_on_reconnect == 1
     backlog = [p for _, p in pk if p.is_backlog]
-    assert len(backlog) == 125  # 2.5 s of 4-sample packets
+    assert len(backlog) == 125 + 1  # 2.5 s of 4-sample packets + the resent copy (it waited in the device too)
     ov = [p for _, p in pk if p.overflow_before]
     assert len(ov) == 1 and ov[0].first_index - 200 == max(p.first_index + p.n for _, p in pk if p.first_index < ov[0].first_index and not p.is_backlog)
     # the packet sent just before the link loss is sent again (same seq and index) at reconnect
@@ -87,6 +87,55 @@ def test_disconnect_fifo_overflow_and_resend():
     assert any(s.fifo_overflow for s in st) and st[-1].dropped_samples == 200
     # all backlog packets go out at the reconnection time, nothing during the window
     assert not [tt for tt, _ in pk if 3.0 < tt < 6.5]
+    dup = [p for _, p in pk if keys.count((p.seq, p.first_index)) == 2]
+    assert not dup[0].is_backlog and dup[1].is_backlog  # the original went out live, the copy as BACKLOG
+
+
+def test_resend_unflagged_when_asked():
+    """``resend_backlog_flag=False`` emulates firmware that resends the packet unchanged
+    (the host's clock mapper must cope: tests/test_engine.py)."""
+    src = synthetic_side("left", fs_hz=200, duration_s=10)
+    vs = VirtualSensor(src, mtu=185, fifo_s=2.5, faults=FirmwareFaults(disconnects=((3.0, 6.5),), resend_backlog_flag=False))
+    pk = _data(_run(vs, 10.1))
+    assert sum(p.is_backlog for _, p in pk) == 125
+    keys = [(p.seq, p.first_index) for _, p in pk]
+    dup = [(t, p) for t, p in pk if keys.count((p.seq, p.first_index)) == 2]
+    assert len(dup) == 2 and not dup[1][1].is_backlog and dup[1][0] >= 6.5
+
+
+def test_loss_windows_lose_exactly_the_packets_sent_inside():
+    src = synthetic_side("left", fs_hz=200, duration_s=4)
+    vs = VirtualSensor(src, mtu=185, faults=FirmwareFaults(loss_windows=((1.0, 1.2),)))
+    pk = _data(_run(vs, 4.1))
+    assert not [t for t, _ in pk if 1.0 < t <= 1.2]
+    assert vs.truth.packets_lost_air == vs.truth.packets_formed - len(pk) >= 9  # 0.2 s of 20-ms packets
+    with pytest.raises(ValueError, match="loss window"):
+        FirmwareFaults(loss_windows=((2.0, 1.0),))
+
+
+def test_resent_copy_overflowing_first_is_not_counted_as_dropped():
+    """The copy resent after a reconnect sits at the head of a full FIFO; when the host does
+    not read at once it is the first to overflow. It is only a copy (the host has the
+    original, or the link lost it): ``dropped_samples`` counts only samples the device lost."""
+    src = synthetic_side("left", fs_hz=200, duration_s=10)
+    vs = VirtualSensor(src, mtu=185, fifo_s=2.5)
+    out = _run(vs, 3.0)  # streaming, last packet sent at ~3.0
+    n_before = vs.truth.samples_formed
+    vs.set_connected(False, 3.0)
+    vs.set_connected(True, 6.0)  # 3 s down: 0.5 s of overflow; the resent copy now heads the FIFO
+    out += vs.poll_timed(6.2)  # forms 0.2 s more before sending: the copy overflows first
+    pk = _data(out)
+    t = vs.truth
+    assert t.resent_on_reconnect == 1
+    keys = [(p.seq, p.first_index) for _, p in pk]
+    assert len(keys) == len(set(keys))  # the copy never went out
+    idx = np.concatenate([p.sample_index() for _, p in pk])
+    missing = int(idx.max() + 1 - len(idx))  # the device's loss: index holes
+    assert missing > 0 and t.samples_dropped_overflow == missing
+    st = imu.decode_status(vs.read_status(6.2))
+    assert st.dropped_samples == missing
+    ov = [p for _, p in pk if p.overflow_before]
+    assert len(ov) == 1 and t.samples_formed > n_before
 
 
 def test_reboot_changes_boot_id_and_restarts_counters():

@@ -25,6 +25,17 @@ Algorithm (:class:`ClockMapper`):
 5. :meth:`ClockMapper.new_segment` starts over after a reconnect (keeping the old line
    as a fallback until the new one is established) or a reboot (device clock restarted:
    nothing kept).
+6. Stale points after a reconnect. A packet handed over before the link came back waited
+   in the device whatever its flags say — e.g. the packet lost in flight at the disconnect
+   and resent after the reconnect, which firmware may send without BACKLOG. Its point lies
+   seconds above the envelope, so it is never the minimum, but it stretches the young
+   segment's device-time span past ``min_span_s`` at once, and the line would then be
+   "established" from the first, congested packets behind the backlog burst (measured:
+   one packet 285–306 ms off). So in a reconnect segment a point is not used when its device
+   time precedes the *guard*: the newest device time seen before the reconnect, or — when
+   the host gives the reconnect moment — that moment mapped to device time by the previous
+   line, whichever is later. Only points up to the outage length plus ``window_s`` before
+   the guard are refused (a device clock that jumped back by more is not a stale packet).
 
 One session clock for both legs: each side maps to the same host clock (``time.monotonic``);
 the engine subtracts one session start ``t0_host_s``.
@@ -55,6 +66,10 @@ class ClockFit:
 
     def to_host(self, t_dev_s):
         return self.t_ref_host_s + self.slope * (np.asarray(t_dev_s, dtype=np.float64) - self.t_ref_dev_s)
+
+    def to_dev(self, t_host_s: float) -> float:
+        """Inverse of :meth:`to_host` (device time of host time ``t_host_s``)."""
+        return self.t_ref_dev_s + (float(t_host_s) - self.t_ref_host_s) / self.slope
 
     def offset_s(self, t_dev_s: float) -> float:
         """host − device time at ``t_dev_s``."""
@@ -133,19 +148,37 @@ class ClockMapper:
         self._fallback: ClockFit | None = None
         self._prior_slope = 1.0
         self.n_points_total = 0
+        self.n_stale_total = 0  # points refused as stale after a reconnect (module docstring, step 6)
+        self._seen_dev_max = -math.inf  # newest device time added (any point), this device clock
+        self._last_arrival = -math.inf
         self.new_segment(reason="start")
 
     # ------------------------------------------------------------------ segments
-    def new_segment(self, reason: str = "reconnect", *, device_clock_continues: bool = True) -> None:
+    def new_segment(self, reason: str = "reconnect", *, device_clock_continues: bool = True,
+                    t_host_s: float | None = None) -> None:
         """Start a new fit. After a reconnect (``device_clock_continues=True``) the old
-        line stays in use until the new segment is established; after a reboot nothing is
-        kept but the drift estimate (same crystal)."""
+        line stays in use until the new segment is established, and packets handed over
+        before the reconnect (host time ``t_host_s``, if given) are not used (module
+        docstring, step 6); after a reboot nothing is kept but the drift estimate (same
+        crystal)."""
+        self.guard_dev_s = -math.inf
+        self._stale_max_s = self.window_s
         if self.segment >= 0:
             old = self.fit
             if old is not None:
                 if old.established and old.span_s >= self.slope_span_s:
                     self._prior_slope = old.slope
                 self._fallback = old if device_clock_continues else None
+            if device_clock_continues:
+                guard = self._seen_dev_max
+                if t_host_s is not None and math.isfinite(t_host_s):
+                    if old is not None:
+                        guard = max(guard, old.to_dev(t_host_s))
+                    if math.isfinite(self._last_arrival):
+                        self._stale_max_s += max(0.0, float(t_host_s) - self._last_arrival)
+                self.guard_dev_s = guard
+            else:
+                self._seen_dev_max = -math.inf
         self.segment += 1
         self.segment_reason = reason
         self._bx: list[float] = []  # bucket minima (t_dev, t_arr), bucket keys
@@ -157,10 +190,19 @@ class ClockMapper:
         self._n = 0
 
     # ------------------------------------------------------------------ data
-    def add(self, t_dev_s: float, t_arrival_host_s: float, *, usable: bool = True) -> None:
-        """One packet: device time of its last sample and its host arrival time."""
-        if not usable or not (math.isfinite(t_dev_s) and math.isfinite(t_arrival_host_s)):
-            return
+    def add(self, t_dev_s: float, t_arrival_host_s: float, *, usable: bool = True) -> bool:
+        """One packet: device time of its hand-off (or last sample) and its host arrival
+        time. Returns whether the point was used (not: ``usable=False``, not finite, or
+        stale after a reconnect)."""
+        if not (math.isfinite(t_dev_s) and math.isfinite(t_arrival_host_s)):
+            return False
+        self._seen_dev_max = max(self._seen_dev_max, t_dev_s)
+        self._last_arrival = max(self._last_arrival, t_arrival_host_s)
+        if not usable:
+            return False
+        if 0.0 < self.guard_dev_s - t_dev_s <= self._stale_max_s:  # handed over before the reconnect
+            self.n_stale_total += 1
+            return False
         self._n += 1
         self.n_points_total += 1
         k = int(math.floor(t_dev_s / self.bucket_s))
@@ -196,6 +238,7 @@ class ClockMapper:
                 self._bx.insert(i, t_dev_s)
                 self._by.insert(i, t_arrival_host_s)
                 self._dirty = True
+        return True
 
     def _refit(self) -> None:
         self._dirty = False

@@ -204,7 +204,9 @@ class Acquisition:
                 st.reconnects += 1
                 if st.decoder is not None:
                     st.decoder.reset()
-                st.mapper.new_segment("reconnect")
+                # packets handed over before this moment waited in the device (resent or
+                # backlog, flagged or not): the new clock segment does not use them
+                st.mapper.new_segment("reconnect", t_host_s=ev.t_host_s)
             if ev.state in ("reconnecting", "stopped"):
                 self._flush_held(st, force=True)
             self._emit(ev)
@@ -263,8 +265,8 @@ class Acquisition:
             st.mapper.new_segment("reboot", device_clock_continues=False)
             st.clock_epoch = r.epoch
         if r.epoch == st.clock_epoch:  # a late packet of an older boot has no clock any more
-            st.mapper.add(it.t_dev_clock_s, blk.t_arrival_host_s, usable=it.clock_usable)
-            if it.clock_usable and st.mapper.ready:
+            used = st.mapper.add(it.t_dev_clock_s, blk.t_arrival_host_s, usable=it.clock_usable)
+            if used and st.mapper.ready:
                 st.delays.append(blk.t_arrival_host_s - float(st.mapper.to_host(it.t_dev_clock_s)))
         block = with_index(blk, r.first_index, epoch=r.epoch)
         self._count_rate(st, block)

@@ -46,8 +46,13 @@ class FirmwareFaults:
     * ``reboots``         ``(t_s, ...)``: the device restarts (new boot id, index and time
                           restart, FIFO lost, streaming stops until START); the link is down for
                           ``boot_s``.
+    * ``loss_windows``    ``((t0_s, t1_s), ...)``: every packet transmitted at ``t0_s < t <= t1_s``
+                          is lost (deterministic loss, e.g. the packet in flight when the link drops).
     * ``resend_on_reconnect`` resend the last packet sent before a link loss (the device cannot
-                          know whether it got through) — the host must drop it as a duplicate.
+                          know whether it got through) — the host must drop it as a duplicate, or,
+                          if the original was lost, must not use it as a clock point.
+    * ``resend_backlog_flag`` the resent copy carries the BACKLOG flag (spec §6, default). ``False``
+                          emulates firmware that resends the packet unchanged.
     """
 
     loss_prob: float = 0.0
@@ -56,7 +61,9 @@ class FirmwareFaults:
     disconnects: tuple = ()
     reboots: tuple = ()
     boot_s: float = 1.0
+    loss_windows: tuple = ()
     resend_on_reconnect: bool = True
+    resend_backlog_flag: bool = True
     seed: int = 0
 
     def __post_init__(self):
@@ -70,6 +77,11 @@ class FirmwareFaults:
                 raise ValueError(f"disconnect window ({a}, {b}): end must be after start")
         object.__setattr__(self, "disconnects", wins)
         object.__setattr__(self, "reboots", tuple(sorted(float(x) for x in self.reboots)))
+        lw = tuple(sorted((float(a), float(b)) for a, b in self.loss_windows))
+        for a, b in lw:
+            if not b > a:
+                raise ValueError(f"loss window ({a}, {b}): end must be after start")
+        object.__setattr__(self, "loss_windows", lw)
 
     def down_windows(self) -> list[tuple[float, float]]:
         """All intervals with the link down (disconnects and boot times), merged."""
@@ -137,6 +149,7 @@ class _Pkt:
     boot_id: int
     t_formed_s: float
     backlog: bool = False
+    resent: bool = False  # a copy of a packet already transmitted once (resend on reconnect)
     t_avail_s: float = -math.inf  # not sendable before (link return)
     tx_delay_us: int | None = None
 
@@ -358,7 +371,11 @@ class VirtualSensor:
 
     def _on_link_return(self, t_s: float) -> None:
         if self.faults.resend_on_reconnect and self._last_sent is not None and self._last_sent.boot_id == self._boot_id:
-            self._fifo.appendleft(self._last_sent)
+            p = self._last_sent
+            p.resent = True
+            if self.faults.resend_backlog_flag:
+                p.backlog = True  # it waited in the device: its arrival says nothing about its time
+            self._fifo.appendleft(p)
             self.truth.resent_on_reconnect += 1
             self._last_sent = None
         for p in self._fifo:
@@ -419,6 +436,8 @@ class VirtualSensor:
             while fill > cap and len(self._fifo) > 1:
                 old = self._fifo.popleft()
                 fill -= old.n
+                if old.resent:  # only a copy (the host has the original, or the link lost it): no device loss
+                    continue
                 self._dropped_samples += old.n
                 self.truth.packets_dropped_overflow += 1
                 self.truth.samples_dropped_overflow += old.n
@@ -452,6 +471,9 @@ class VirtualSensor:
     def _transmit(self, p: _Pkt, t_send: float) -> None:
         self._last_sent = p
         if self.faults.loss_prob > 0 and self._rng.random() < self.faults.loss_prob:
+            self.truth.packets_lost_air += 1
+            return
+        if any(a < t_send <= b for a, b in self.faults.loss_windows):
             self.truth.packets_lost_air += 1
             return
         data = p.encode()
