@@ -16,6 +16,7 @@ Two parts:
 
     nice -n 10 .venv/bin/python tools/bench_live.py realtime --seconds 90
     nice -n 10 .venv/bin/python tools/bench_live.py memory --minutes 60 --speed 10
+    nice -n 10 .venv/bin/python tools/bench_live.py pipeline-memory --minutes 60   # the analysis alone
 
 Offscreen rendering uses Qt's software raster engine — the same painter a desktop without
 OpenGL uses — so CPU figures are representative of, not identical to, an on-screen window.
@@ -192,6 +193,36 @@ def memory(args) -> dict:
     return res
 
 
+def pipeline_memory(args) -> dict:
+    """Resident memory of one GaitPipeline fed the same session in 10-sample chunks (no GUI,
+    no acquisition): separates the analysis' own growth from the dashboard's."""
+    import gc
+
+    from imugait.analysis import GaitPipeline
+    from imugait.store import open_session
+
+    path = Path(args.session) if args.session else Path(tempfile.gettempdir()) / f"bench_live_{args.minutes:g}min.h5"
+    if not path.exists():
+        make_long_session(path, args.minutes, args.seed)
+    with open_session(path) as s:
+        t, a, g = s.imu("left")
+    p = GaitPipeline(200.0, "left")
+    trace = []
+    n_strides = 0
+    for i in range(0, t.size, 10):
+        n_strides += len(p.push(t[i:i + 10], a[i:i + 10], g[i:i + 10]).strides)
+        if i % 120_000 == 0:
+            gc.collect()
+            trace.append((float(t[i]), _rss_mb(), n_strides))
+    tr = np.array(trace)
+    keep = tr[tr[:, 0] >= 300]
+    slope = np.polyfit(keep[:, 0] / 3600.0, keep[:, 1], 1)[0]
+    return {"mode": "pipeline-memory", "session": str(path), "side": "left", "strides": n_strides,
+            "rss_mb_per_session_hour": float(slope),
+            "bytes_per_stride": float(1e6 * (keep[-1, 1] - keep[0, 1]) / max(1, keep[-1, 2] - keep[0, 2])),
+            "trace_t_s_rss_mb_strides": [[round(x, 1), round(y, 1), int(z)] for x, y, z in trace]}
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="mode", required=True)
@@ -210,8 +241,12 @@ def main(argv=None) -> None:
     m.add_argument("--seed", type=int, default=1)
     m.add_argument("--session", help="replay this session instead of a generated one")
     m.add_argument("--max-wall-s", type=float, default=0.0)
+    pm = sub.add_parser("pipeline-memory")
+    pm.add_argument("--minutes", type=float, default=60.0)
+    pm.add_argument("--seed", type=int, default=1)
+    pm.add_argument("--session")
     args = ap.parse_args(argv)
-    res = realtime(args) if args.mode == "realtime" else memory(args)
+    res = {"realtime": realtime, "memory": memory, "pipeline-memory": pipeline_memory}[args.mode](args)
     print(json.dumps(res, indent=1))
 
 

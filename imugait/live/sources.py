@@ -36,7 +36,7 @@ def source_factory(*, simulate: bool = False, left: str | None = None, right: st
     chosen = [bool(simulate), bool(left or right), replay is not None, source is not None]
     if sum(chosen) != 1:
         raise ImugaitError("choose exactly one source: --simulate, --left/--right ADDRESS, or --replay FILE.h5")
-    if not (speed > 0):
+    if speed is not None and not speed > 0:  # None: as fast as possible
         raise ImugaitError(f"--speed must be > 0, got {speed}")
     if source is not None:
         return (lambda: source), type(source).__name__
@@ -49,7 +49,7 @@ def source_factory(*, simulate: bool = False, left: str | None = None, right: st
             return _construct(SimulatedSource, cfg, speed=speed, **(sim_kwargs or {}))
 
         gait = getattr(cfg, "gait", "")
-        return make_sim, f"simulated {gait}" + (f" at {speed:g}×" if speed != 1 else "")
+        return make_sim, f"simulated {gait}" + ("" if speed == 1 else f" at {speed:g}×" if speed else " (fast)")
     if replay is not None:
         path = Path(replay)
         if not path.exists():
@@ -60,7 +60,7 @@ def source_factory(*, simulate: bool = False, left: str | None = None, right: st
 
             return _construct(ReplaySource, path, speed=speed)
 
-        return make_replay, f"replay of {path.name} at {speed:g}×"
+        return make_replay, f"replay of {path.name} " + (f"at {speed:g}×" if speed else "(fast)")
 
     def make_ble():
         from imugait.acquire.ble import BleSource
