@@ -33,8 +33,13 @@ def _wait_started(proc):
     return time.monotonic()
 
 
-def _record_child(argv, log_path):
+def _record_child(argv, log_path, fsize_limit=None):
     """Body of a forked recorder process: stderr to a file, then the CLI's own main()."""
+    if fsize_limit:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_limit, fsize_limit))
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 2)
     os.dup2(fd, 1)
@@ -211,3 +216,24 @@ def test_record_refuses_existing_file_and_bad_options(tmp_path):
     r = subprocess.run([sys.executable, "-m", "imugait", "record", "--out", str(tmp_path / "y.h5")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "--simulate" in r.stderr
+
+
+def test_record_stops_cleanly_when_the_disk_fills(tmp_path):
+    """`imugait record` under a 400 kB file-size limit: stops with one message, exit 1, and
+    the file holds what was recorded, closed properly."""
+    import multiprocessing
+
+    import imugait.store.recorder  # noqa: F401 - import before forking
+
+    out, log = tmp_path / "full.h5", tmp_path / "full.log"
+    argv = ["record", "--simulate", "--out", str(out), "--duration", "60", "--speed", "20", "--no-analyze",
+            "--quiet"]
+    proc = multiprocessing.get_context("fork").Process(target=_record_child, args=(argv, str(log), 400_000))
+    proc.start()
+    proc.join(timeout=60)
+    text = log.read_text()
+    assert proc.exitcode == 1, text
+    assert "recording stopped — disk full" in text and "kept" in text and "Traceback" not in text
+    with imugait.open_session(out) as s:
+        assert s.closed_cleanly and "disk full" in s.meta["stop_reason"]
+        assert s.stats("left")["n_samples"] > 400
