@@ -442,7 +442,12 @@ class SessionWriter:
         except (OSError, RuntimeError) as e:
             self._failed = e
             raise SessionWriteError(f"{self.path}: closing failed ({_short(e)}); data flushed before is kept") from e
-        finalize(self.path, reason=reason)
+        try:
+            finalize(self.path, reason=reason)
+        except Exception as e:  # noqa: BLE001 - the file is complete and valid; only the closing marks are missing
+            import warnings
+
+            warnings.warn(f"{self.path}: recording closed, but marking it closed failed ({_short(e)})", stacklevel=2)
 
     def __enter__(self):
         return self
