@@ -98,7 +98,10 @@ class Recorder:
         self.meta = dict(opts.meta)
         self.meta.update(source_meta)
         self.acq = Acquisition(source, self.on_block, self.on_event)
+        from imugait.store.writer import utc_now_iso
+
         self.meta["t0_host_s"] = self.acq.t0_host_s
+        self.meta["t0_utc"] = utc_now_iso()  # wall clock at session time 0 (the file comes later)
         self.writer = None
         self.infos: dict = {}
         self.held: list = []  # ("block", block, t_s) | ("event", ev)
