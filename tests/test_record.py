@@ -19,12 +19,15 @@ from imugait.store.repair import read_consistency_flags
 
 
 
-def _record(out, *args, speed=1.0, duration=30):
+def _record(out, *args, speed=1.0, duration=30, markers=False):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if markers:
+        env["IMUGAIT_MARKERS_FROM_STDIN"] = "1"
     return subprocess.Popen(
         [sys.executable, "-m", "imugait", "record", "--simulate", "--out", str(out), "--duration", str(duration),
          "--speed", str(speed), "--no-analyze", "--seed", "3", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        stdin=subprocess.PIPE if markers else subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env)
 
 
 def _wait_started(proc):
@@ -190,11 +193,14 @@ def test_record_simulated_fast_then_info_and_concurrent_reader(tmp_path):
         assert rom["left"] - rom["right"] == pytest.approx(4.0, abs=2.0)
 
 
-def test_ctrl_c_stops_cleanly(tmp_path):
+def test_ctrl_c_stops_cleanly_and_typed_lines_become_markers(tmp_path):
     out = tmp_path / "int.h5"
-    p = _record(out, speed=4.0, duration=300)
+    p = _record(out, speed=4.0, duration=300, markers=True)
     _wait_started(p)
-    time.sleep(2.5)
+    time.sleep(1.5)
+    p.stdin.write("start intervals\n")
+    p.stdin.flush()
+    time.sleep(1.0)
     p.send_signal(signal.SIGINT)
     out_s, err_s = p.communicate(timeout=60)
     assert p.returncode == 0, err_s
@@ -204,6 +210,8 @@ def test_ctrl_c_stops_cleanly(tmp_path):
         assert s.stats("left")["duration_s"] > 2.0
         assert read_consistency_flags(out) == 0
         assert s.link_events("left").intentional.iloc[-1] == 1
+        mk = s.markers
+        assert mk.text.tolist() == ["start intervals"] and 3.0 < mk.t_s.iloc[0] < s.stats("left")["t_last_s"]
 
 
 def test_record_refuses_existing_file_and_bad_options(tmp_path):

@@ -62,7 +62,8 @@ def record(left, right, simulate, out, duration_s, subject_id, condition, activi
     imugait record --left ADDR --right ADDR --out run.h5 --subject R01 --condition pre-stretch
     imugait record --simulate --gait run --duration 120 --speed 10 --out sim.h5
 
-    Shows one status line (time, strides, packet loss, battery). Ctrl-C stops cleanly.
+    Shows one status line (time, strides, packet loss, battery). Type a note and press
+    Enter to add a marker (e.g. "start stretching"). Ctrl-C stops cleanly.
     Data is flushed to disk at least once a second: if the computer dies, at most the
     last second is lost and the file still opens.
     """

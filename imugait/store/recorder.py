@@ -112,6 +112,7 @@ class Recorder:
         self.pipe_buf: dict = {}
         self.strides: dict = {}
         self.warnings: list[str] = []
+        self.markers_added: list = []
         self.stop_reason = ""
 
     # -- engine callbacks (event-loop thread) ------------------------------------------
@@ -158,6 +159,8 @@ class Recorder:
         for item in held:
             if item[0] == "block":
                 self._append(item[1], item[2])
+            elif item[0] == "marker":
+                self._guard(lambda: self.writer.add_marker(item[1], item[2]))
             else:
                 self._store_event(item[1])
 
@@ -261,6 +264,38 @@ class Recorder:
         return " | ".join(parts)
 
 
+def _watch_stdin_for_markers(loop, rec: Recorder):
+    """Every line typed on stdin becomes a marker at the newest sample's session time."""
+    try:
+        fd = sys.stdin.fileno()
+        if not (sys.stdin.isatty() or os.environ.get("IMUGAIT_MARKERS_FROM_STDIN") == "1"):
+            return None
+    except (AttributeError, OSError, ValueError):
+        return None
+
+    def on_line():
+        line = sys.stdin.readline()
+        if not line:  # EOF
+            loop.remove_reader(fd)
+            return
+        text = line.strip()
+        if not text:
+            return
+        t = rec.t_last_s if math.isfinite(rec.t_last_s) else 0.0
+        rec.markers_added.append((t, text))
+        if rec.writer is not None:
+            rec._guard(lambda: rec.writer.add_marker(t, text))
+        else:
+            rec.held.append(("marker", t, text))
+        print(f"\nmarker at {t:.1f} s: {text}", file=sys.stderr, flush=True)
+
+    try:
+        loop.add_reader(fd, on_line)
+    except (NotImplementedError, OSError, ValueError):
+        return None
+    return fd
+
+
 async def _main(rec: Recorder) -> None:
     opts = rec.opts
     loop = asyncio.get_running_loop()
@@ -282,10 +317,12 @@ async def _main(rec: Recorder) -> None:
     pipe_job = None
     task = asyncio.create_task(rec.acq.run())
     t_start = time.monotonic()
+    stdin_fd = _watch_stdin_for_markers(loop, rec)
     tty = sys.stderr.isatty()
     last_status = 0.0
     last_plain = time.monotonic()
-    print(f"recording to {opts.out} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    print(f"recording to {opts.out} (Ctrl-C stops" + ("; type a note + Enter for a marker)" if stdin_fd is not None
+                                                     else ")"), file=sys.stderr, flush=True)
     try:
         while not task.done():
             try:
@@ -321,6 +358,11 @@ async def _main(rec: Recorder) -> None:
                         last_plain = now
                         print(line, file=sys.stderr, flush=True)
     finally:
+        if stdin_fd is not None:
+            try:
+                loop.remove_reader(stdin_fd)
+            except (ValueError, OSError):
+                pass
         if pipe_job is not None:
             await asyncio.wait([pipe_job])
         pool.shutdown(wait=True)
