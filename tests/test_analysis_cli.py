@@ -71,7 +71,9 @@ def test_analyze_session_file(tmp_path):
     truth = rec.sides["left"].strides
     v = df[(df.side == "left") & df.valid]
     assert len(v) >= len(truth) - 3
-    assert abs(v.cadence_spm.median() - truth.cadence_spm.median()) < 1.0
+    # we also report the gait-initiation stride (≈ 0.7 s) that the truth table leaves out: it
+    # moves our median by half a rank (≈ 1 spm), hence 1.5 spm (1.4 %)
+    assert abs(v.cadence_spm.median() - truth.cadence_spm.median()) < 1.5
 
 
 def test_analyze_hugadb_text_file(tmp_path):

@@ -249,7 +249,7 @@ def sim_matrix(quick: bool, seed0: int = 0) -> list[dict]:
 # ----------------------------------------------------------------------------- real data
 def run_hugadb(path: str) -> dict:
     from imugait.analysis import analyze
-    from imugait.analysis.reference import match_events, shin_events
+    from imugait.analysis.reference import foot_swing_end, match_events, shin_events
     from imugait.errors import ImugaitError
     from imugait.store.hugadb import read_hugadb
 
@@ -279,6 +279,13 @@ def run_hugadb(path: str) -> dict:
             d["ic_bias_ms"], d["ic_sd_ms"], d["ic_n"] = 1e3 * e_ic.mean(), 1e3 * e_ic.std(ddof=1), len(e_ic)
             d["to_bias_ms"], d["to_sd_ms"], d["to_n"] = 1e3 * e_to.mean(), 1e3 * e_to.std(ddof=1), len(e_to)
             d["ref_n"] = len(ref["ic_s"])
+            foot = _hugadb_foot_gyr(path, side)
+            if foot is not None and len(foot) == r.n:
+                fic = foot_swing_end(foot, r.fs_hz, ref["ms_s"], r.t_s)
+                e_f = match_events(v.ic_s.to_numpy(), fic, 0.3)
+                d["ic_foot_bias_ms"], d["ic_foot_sd_ms"] = 1e3 * e_f.mean(), 1e3 * e_f.std(ddof=1)
+                e_sf = match_events(ref["ic_s"], fic, 0.3)
+                d["shin_foot_sd_ms"] = 1e3 * e_sf.std(ddof=1)
             d["ic_err_ms"] = (1e3 * e_ic).tolist()
             d["to_err_ms"] = (1e3 * e_to).tolist()
         sides[side] = d
@@ -286,6 +293,22 @@ def run_hugadb(path: str) -> dict:
     cl, cr = sides["left"]["cadence_spm"], sides["right"]["cadence_spm"]
     out["cadence_lr_diff_pct"] = 100 * abs(cl - cr) / cr if cl and cr else None
     return out
+
+
+def _hugadb_foot_gyr(path: str, side: str):
+    """The foot gyroscope (deg/s) of one side of a HuGaDB file, or None (validation only)."""
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, sep="\t", skiprows=3)
+    except Exception:
+        return None
+    L = "r" if side == "right" else "l"
+    cols = {c.strip().lower(): c for c in df.columns}
+    names = [cols.get(f"{L}f_gyro_{a}") or cols.get(f"gyro_{L}f_{a}") for a in "xyz"]
+    if any(n is None for n in names):
+        return None
+    return df[names].to_numpy(float) / 16.4
 
 
 # ----------------------------------------------------------------------------- report
@@ -401,19 +424,28 @@ def write_report(results, real, agg, out_path: Path, args, elapsed_s):
                      f"{_fmt(float(np.mean(s['to_err_ms'])) if s.get('to_err_ms') else None, 1)} | {s['axis_conf']:.2f} |")
     if real:
         L.append("\n## Real recordings (HuGaDB v1, Chereshnev & Kertész-Farkas, AIST 2017)\n")
+        L.append("**These are the honest event figures.** The simulated IC/TO errors above are optimistic: the simulator "
+                 "places IC and TO by the same kind of timing rules the detector uses (IC a fixed fraction of the stride after "
+                 "peak thigh flexion, TO shortly after peak extension), so they only check that the rules are applied "
+                 "consistently, not that they are true for people.\n")
         L.append("Thigh events vs an independent shin-gyro reference (Aminian 2002 / Salarian 2004 style: IC/TO at the "
-                 "shin angular-velocity minima after/before mid-swing). The reference itself is not a force plate; "
-                 "errors = thigh − shin reference.\n")
-        L.append("| file | side | strides valid/all | cadence spm | L/R cadence diff % (≤ 1) | ROM deg | swing % | IC bias ± SD ms | TO bias ± SD ms | flags |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|")
+                 "shin angular-velocity minima after/before mid-swing). The reference itself is not a force plate "
+                 "(shank-gyro IC is reported 0–25 ms early against pressure insoles, Catalfamo 2010) and is noisy: its IC "
+                 "sits on a flat-bottomed minimum at 59 Hz. A second, independent check uses the foot gyroscope (the foot's "
+                 "swing rotation ends — zero crossing — at or just before heel contact; `imugait/analysis/reference.py` "
+                 "`foot_swing_end`): it precedes the shin IC by 30–60 ms, so only its **SD** (event-to-event consistency) "
+                 "is meaningful. Errors = thigh − reference.\n")
+        L.append("| file | side | strides valid/all | cadence spm | L/R cadence diff % (≤ 1) | ROM deg | swing % | IC bias ± SD ms (shin) | TO bias ± SD ms (shin) | IC SD ms (foot) | shin − foot IC SD ms | flags |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in real:
             if "sides" not in r:
-                L.append(f"| {r['file']} | – | – | – | – | – | – | – | – | {r.get('error') or r.get('crash')} |")
+                L.append(f"| {r['file']} | – | – | – | – | – | – | – | – | – | – | {r.get('error') or r.get('crash')} |")
                 continue
             for side, d in r["sides"].items():
                 L.append(f"| {r['file']} | {side} | {d['n_valid']}/{d['n']} | {_fmt(d['cadence_spm'], 1)} | {_fmt(r['cadence_lr_diff_pct'], 2)} | "
                          f"{_fmt(d['rom_deg'], 1)} | {_fmt(d['swing_pct'], 1)} | "
                          f"{_fmt(d.get('ic_bias_ms'), 0)} ± {_fmt(d.get('ic_sd_ms'), 0)} | {_fmt(d.get('to_bias_ms'), 0)} ± {_fmt(d.get('to_sd_ms'), 0)} | "
+                         f"{_fmt(d.get('ic_foot_sd_ms'), 0)} | {_fmt(d.get('shin_foot_sd_ms'), 0)} | "
                          f"{', '.join(d['flags']) or '–'}{' (calibration failed)' if d['cal_failed'] else ''} |")
         ic = np.concatenate([d.get("ic_err_ms", []) for r in real for d in r.get("sides", {}).values()])
         to = np.concatenate([d.get("to_err_ms", []) for r in real for d in r.get("sides", {}).values()])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-ALGORITHM_VERSION = "1.1.0"
+ALGORITHM_VERSION = "1.2.0"
 """Bumped whenever the numbers the pipeline produces can change for the same input."""
 
 
@@ -61,6 +61,13 @@ class AnalysisParams:
     ic_search_frac: tuple = (0.03, 0.25)
     """IC is searched in [F + a·T, F + b·T] after peak flexion F (T = stride time)."""
     ic_use_impact: bool = True
+    """Running only: IC at the accelerometer impact when it stands out (walking uses the
+    kinematic fiducial, see ``ic_default_frac_walk``)."""
+    ic_zc_start_frac: float = 0.15
+    ic_zc_end_frac: float = 0.10
+    """The first flexion-velocity zero crossing is searched in [F − start·T, F + end·T] ..."""
+    ic_zc_level_frac: float = 0.10
+    """... with the angle within this fraction of the stride's range below the peak flexion."""
     ic_jerk_ratio: float = 3.0
     """The impact must exceed this multiple of the stride's median accelerometer jerk."""
     ic_min_jerk_gps: float = 10.0
@@ -68,11 +75,19 @@ class AnalysisParams:
     ic_max_dev_frac: float = 0.15
     """An impact further than this fraction of the stride from the fraction-based prediction is
     not trusted (the prediction is used)."""
-    ic_default_frac_walk: float = 0.11
+    ic_default_frac_walk: float = 0.10
+    """Walking IC = first flexion-velocity zero crossing at peak flexion + this fraction of the
+    stride. Real HuGaDB thighs vs the shin reference: 0.087 (per thigh 0.072–0.111); the
+    simulator's template: 0.115; shank-gyro IC is reported 0–25 ms early against pressure
+    insoles (Catalfamo 2010) — 0.10 sits between (docs/analysis.md)."""
     ic_default_frac_run: float = 0.185
     to_frac_walk: float = 0.07
-    """TO = peak extension + this fraction of the stride (walking; running: ``to_frac_run``)."""
+    """TO = peak extension + this fraction of the stride (running uses ``to_frac_run``; walking
+    uses it only when ``to_ef_frac`` is None)."""
     to_frac_run: float = 0.01
+    to_ef_frac: float | None = 0.18
+    """Walking TO = E + this fraction of the way from peak extension E to the next peak flexion
+    (its first flexion-velocity zero crossing): follows a longer or shorter swing."""
     run_cadence_spm: float = 145.0
     run_impact_g: float = 3.5
 
