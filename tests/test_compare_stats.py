@@ -112,3 +112,20 @@ def test_ln_ratio_index_and_balance():
     assert np.isnan(v[2]) and np.isnan(v[3])
     assert stats.balance_pct(51.0, 49.0) == pytest.approx(51.0)
     assert math.isnan(stats.balance_pct(float("nan"), 1.0))
+
+
+def test_mdc_never_below_the_sampling_noise_of_one_measurement():
+    # two halves of a run that happen to share their median: the SD of the two medians is 0,
+    # but each half's median still has sampling error; the MDC must not claim 0
+    rng = np.random.default_rng(3)
+    a = 50 + rng.normal(0, 2.0, 80)
+    b = a - np.median(a) + 50 + rng.normal(0, 2.0, 80) * 0  # same median as a by construction
+    b = b + (np.median(a) - np.median(b))
+    assert np.median(a) == pytest.approx(np.median(b))
+    mdc_raw, _ = stats.mdc95([np.median(a), np.median(b)])
+    assert mdc_raw == pytest.approx(0.0, abs=1e-9)
+    se = [stats.median_se(a), stats.median_se(b)]
+    assert all(0.1 < v < 1.0 for v in se)  # ~1.25*2/sqrt(80) = 0.28
+    mdc, sem = stats.mdc95([np.median(a), np.median(b)], se)
+    assert sem == pytest.approx(np.sqrt(np.mean(np.square(se))))
+    assert mdc > 0.5

@@ -360,7 +360,9 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
             parts, src = _split_parts(sb[0][0], sb[0][1], bouts)
         else:
             parts, src = [], "none"
-        mdc, sem = stats.mdc95([float(np.median(x)) for x in parts if x.size])
+        parts = [x for x in parts if x.size]
+        mdc, sem = stats.mdc95([float(np.median(x)) for x in parts],
+                               [stats.median_se(x, seed=_seed_for(p.seed, side, metric)) for x in parts])
         r["mdc95"], r["sem"] = mdc, sem
         r["mdc_source"] = src if math.isfinite(mdc) else "none"
         if math.isfinite(mdc):

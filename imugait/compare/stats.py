@@ -248,12 +248,37 @@ def robust_effect_size(before: np.ndarray, after: np.ndarray) -> float:
     return float((np.median(a) - np.median(b)) / s)
 
 
-def mdc95(part_medians: Sequence[float]) -> tuple[float, float]:
-    """``(MDC95, SEM)`` from the medians of ≥ 2 baseline parts; NaNs if fewer."""
+def median_se(x: np.ndarray, n_boot: int = 400, seed: int = 0) -> float:
+    """Standard error of the median of a series of consecutive strides, by a circular
+    block bootstrap (Politis–White block length, inflation-corrected as in
+    :func:`bootstrap_median_diff`). NaN for fewer than 4 values."""
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    if x.size < 4:
+        return float("nan")
+    b = block_length(x)
+    rng = np.random.default_rng(seed)
+    meds = np.median(x[circular_block_indices(x.size, b, n_boot, rng)], axis=1)
+    return float(np.std(meds, ddof=1) * block_inflation(x, b))
+
+
+def mdc95(part_medians: Sequence[float], part_median_se: Sequence[float] | None = None) -> tuple[float, float]:
+    """``(MDC95, SEM)`` from the medians of ≥ 2 baseline parts; NaNs if fewer.
+
+    ``SEM`` is the SD of the part medians (test–retest). With few parts that SD rests on
+    one or two degrees of freedom and can come out near zero by chance (two halves of a
+    run with the same median), which would make any change look "real". When the
+    parts' own sampling errors are given (``part_median_se``, e.g. from
+    :func:`median_se`), SEM is never taken below their root-mean-square: the day-to-day
+    change cannot be smaller than the noise of a single measurement."""
     m = np.asarray([v for v in part_medians if np.isfinite(v)], float)
     if m.size < 2:
         return float("nan"), float("nan")
     sem = float(np.std(m, ddof=1))
+    if part_median_se is not None:
+        se = np.asarray([v for v in part_median_se if np.isfinite(v)], float)
+        if se.size:
+            sem = max(sem, float(np.sqrt(np.mean(se ** 2))))
     return float(1.96 * math.sqrt(2.0) * sem), sem
 
 
