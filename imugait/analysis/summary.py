@@ -27,6 +27,29 @@ SIGNED_METRICS = ("flex_peak_deg", "ext_peak_deg")
 SUMMARY_METRICS = POSITIVE_METRICS + SIGNED_METRICS
 
 
+def ln_ratio_pct(left, right) -> np.ndarray:
+    """Per-pair asymmetry ``100 · ln(L/R)`` (≈ % difference, symmetric and additive; positive:
+    left larger). NaN where either value is not positive. The one implementation used by the
+    summary, the comparison and the live view."""
+    left = np.asarray(left, float)
+    right = np.asarray(right, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = 100.0 * np.log(left / right)
+    v = np.where((left > 0) & (right > 0), v, np.nan)
+    return v
+
+
+def balance_left_pct(left, right) -> np.ndarray:
+    """Runner-style L/R balance ``100 · L/(L+R)`` (50 % = symmetric; "50.8 % L"). NaN where
+    the sum is not positive or a value is missing."""
+    left = np.asarray(left, float)
+    right = np.asarray(right, float)
+    tot = left + right
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = 100.0 * left / tot
+    return np.where(np.isfinite(b) & (tot > 0), b, np.nan)
+
+
 def describe(x) -> dict:
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
@@ -96,8 +119,8 @@ def asymmetry(left: pd.DataFrame, right: pd.DataFrame) -> dict:
         ok = (lv > 0) & (rv > 0) & np.isfinite(lv) & np.isfinite(rv)
         if not ok.any():
             continue
-        lr = 100 * np.log(lv[ok] / rv[ok])
-        bal = 100 * lv[ok] / (lv[ok] + rv[ok])
+        lr = ln_ratio_pct(lv[ok], rv[ok])
+        bal = balance_left_pct(lv[ok], rv[ok])
         out["metrics"][m] = {"ln_ratio_pct": float(np.median(lr)), "ln_ratio_pct_iqr": float(np.subtract(*np.quantile(lr, [0.75, 0.25]))),
                              "balance_left_pct": float(np.median(bal)), "left_median": float(np.median(lv[ok])),
                              "right_median": float(np.median(rv[ok])), "n": int(ok.sum())}
@@ -120,7 +143,7 @@ def pair_table(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
                "ic_s": float(left.loc[li, "ic_s"])}
         for m in POSITIVE_METRICS:
             lv, rv = float(left.loc[li, m]), float(right.loc[ri, m])
-            row[f"{m}_ln_ratio_pct"] = 100 * math.log(lv / rv) if lv > 0 and rv > 0 else float("nan")
+            row[f"{m}_ln_ratio_pct"] = float(ln_ratio_pct(lv, rv))
         for m in SIGNED_METRICS:
             row[f"{m}_diff"] = float(left.loc[li, m]) - float(right.loc[ri, m])
         rows.append(row)

@@ -48,27 +48,27 @@ class SessionData:
 
 
 def pair_left_right(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
-    """Pair each left stride with the first right stride whose initial contact falls inside
-    it (``ic_left ≤ ic_right < next_ic_left``). Returns ``ic_s`` (left) and the
-    ``*_l``/``*_r`` columns of both strides, one row per pair."""
+    """Left/right stride pairs, by the analysis' own pairing rule
+    (:func:`imugait.analysis.summary.pair_strides`: each left stride with the right stride
+    that begins inside it), so the comparison's asymmetry uses exactly the pairs of the
+    analysis summary. Returns ``ic_s`` (left) and the ``*_l``/``*_r`` columns of both
+    strides, one row per pair."""
+    from imugait.analysis.summary import pair_strides
+
     if left.empty or right.empty:
         return pd.DataFrame()
-    left = left.sort_values("ic_s")
-    right = right.sort_values("ic_s")
-    ric = right["ic_s"].to_numpy(float)
-    lic = left["ic_s"].to_numpy(float)
-    if "next_ic_s" in left.columns:
-        lnext = left["next_ic_s"].to_numpy(float)
-    else:
-        lnext = lic + left["stride_s"].to_numpy(float)
-    j = np.searchsorted(ric, lic, side="left")
-    ok = j < ric.size
-    jj = np.minimum(j, ric.size - 1)
-    ok &= ric[jj] < lnext
-    li = np.flatnonzero(ok)
-    ri = jj[ok]
-    lsel = left.iloc[li].reset_index(drop=True)
-    rsel = right.iloc[ri].reset_index(drop=True)
+    L = left.reset_index(drop=True)
+    R = right.reset_index(drop=True)
+    for df in (L, R):
+        if "valid" not in df.columns:
+            df["valid"] = True
+        if "next_ic_s" not in df.columns:
+            df["next_ic_s"] = df["ic_s"] + df["stride_s"]
+    pairs = pair_strides(L, R)
+    if not pairs:
+        return pd.DataFrame()
+    lsel = L.loc[[a for a, _b in pairs]].reset_index(drop=True)
+    rsel = R.loc[[b for _a, b in pairs]].reset_index(drop=True)
     out = pd.DataFrame({"ic_s": lsel["ic_s"].to_numpy(float)})
     for c in ("rom_deg", "stance_s", "swing_pct", "swing_s", "stride_s", "flex_peak_deg", "ext_peak_deg"):
         if c in lsel.columns and c in rsel.columns:

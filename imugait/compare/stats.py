@@ -283,18 +283,16 @@ def mdc95(part_medians: Sequence[float], part_median_se: Sequence[float] | None 
 
 
 def ln_ratio_index(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Per-pair asymmetry ``100 · ln(L/R)`` (≈ % difference, symmetric and additive);
-    NaN where either value is not positive."""
-    left = np.asarray(left, float)
-    right = np.asarray(right, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = 100.0 * np.log(left / right)
-    v[~((left > 0) & (right > 0))] = np.nan
-    return v
+    """Per-pair asymmetry ``100 · ln(L/R)`` — the analysis' own index
+    (:func:`imugait.analysis.summary.ln_ratio_pct`)."""
+    from imugait.analysis.summary import ln_ratio_pct
+
+    return ln_ratio_pct(left, right)
 
 
 def balance_pct(left: float, right: float) -> float:
-    """Runner-style L/R balance: ``100 · L/(L+R)`` (50 % = symmetric)."""
-    if not (np.isfinite(left) and np.isfinite(right)) or left + right == 0:
-        return float("nan")
-    return float(100.0 * left / (left + right))
+    """Runner-style L/R balance ``100 · L/(L+R)`` — the analysis' own formula
+    (:func:`imugait.analysis.summary.balance_left_pct`)."""
+    from imugait.analysis.summary import balance_left_pct
+
+    return float(balance_left_pct(left, right))

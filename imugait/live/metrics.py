@@ -84,7 +84,9 @@ def balance_pct(left: float | None, right: float | None) -> float | None:
         return None
     if not (math.isfinite(left) and math.isfinite(right)) or left <= 0 or right <= 0:
         return None
-    return 100.0 * left / (left + right)
+    from imugait.analysis.summary import balance_left_pct  # the analysis' own formula
+
+    return float(balance_left_pct(left, right))
 
 
 def balance_band(balance: float | None, bands: tuple[float, float] = BALANCE_BANDS_PP) -> str | None:
