@@ -77,7 +77,7 @@ class AnalysisParams:
     not trusted (the prediction is used)."""
     ic_default_frac_walk: float = 0.10
     """Walking IC = first flexion-velocity zero crossing at peak flexion + this fraction of the
-    stride. Real HuGaDB thighs vs the shin reference: 0.087 (per thigh 0.072–0.111); the
+    stride. Real HuGaDB thighs vs the shin reference: ≈ 0.09 (per thigh 0.07–0.11); the
     simulator's template: 0.115; shank-gyro IC is reported 0–25 ms early against pressure
     insoles (Catalfamo 2010) — 0.10 sits between (docs/analysis.md)."""
     ic_default_frac_run: float = 0.185
