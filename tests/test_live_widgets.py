@@ -160,3 +160,20 @@ def test_raw_views_show_the_model_samples(window):
         lo, hi = window.signal.raw_plots["right"].viewRange()[1]
         assert lo <= r[:, col:col + 3].min() and hi >= r[:, col:col + 3].max()
     window.signal.set_mode("angle")
+
+
+def test_a_data_gap_is_drawn_as_a_gap(window):
+    m = window.model
+    m.set_source("hand-made", ["left"])
+    t = np.concatenate([np.arange(10, 14, 0.005), np.arange(16, 19, 0.005)])  # 2 s without data
+    m.push_raw("left", t, np.zeros((t.size, 3)), np.zeros((t.size, 3)), 100.0)
+    m.push_angle("left", t, np.sin(t))
+    window.refresh(full=True)
+    x, y = window.signal.angle_curves["left"].getData()
+    nan = np.flatnonzero(np.isnan(y))
+    assert nan.size == 1 and x[nan[0] - 1] < 14 - 19 + 0.01 and x[nan[0] + 1] >= 16 - 19 - 0.01
+    window.signal.set_mode("gyro")
+    window.refresh(full=True)
+    x, y = window.signal.raw_curves["left"][0].getData()
+    assert np.isnan(y).sum() == 1
+    window.signal.set_mode("angle")

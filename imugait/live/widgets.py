@@ -69,6 +69,20 @@ def fmt(v: float | None, spec: str, unit: str = "") -> str:
     return f"{v:{spec}}{(' ' + unit) if unit else ''}"
 
 
+GAP_S = 0.15
+"""Samples further apart than this are not joined by a line (a data gap is drawn as a gap)."""
+
+
+def break_gaps(t: np.ndarray, y: np.ndarray, gap_s: float = GAP_S) -> tuple[np.ndarray, np.ndarray]:
+    """Insert a NaN between samples more than ``gap_s`` apart (drawn with connect="finite")."""
+    if t.size < 2:
+        return t, y
+    i = np.flatnonzero(np.diff(t) > gap_s)
+    if i.size == 0:
+        return t, y
+    return np.insert(t, i + 1, np.nan), np.insert(y, i + 1, np.nan)
+
+
 class PaintStamp:
     """Mixin for a QGraphicsView: calls ``on_painted(t_monotonic)`` after each paint."""
 
@@ -297,7 +311,8 @@ class SignalView(QtWidgets.QWidget):
                     d = a[:: self.angle_decimate] if a.shape[0] > 2 else a
                     if d[-1, 0] != a[-1, 0]:
                         d = np.vstack([d, a[-1:]])
-                    self.angle_curves[s].setData(d[:, 0] - now, d[:, 1], skipFiniteCheck=False)
+                    x, y = break_gaps(d[:, 0] - now, d[:, 1])
+                    self.angle_curves[s].setData(x, y, connect="finite")
                     new = a[a[:, 0] > self._last_angle_t[s], 0]
                     drawn["angle_t_new"][s] = new
                     self._last_angle_t[s] = float(a[-1, 0])
@@ -323,7 +338,8 @@ class SignalView(QtWidgets.QWidget):
                 r = snap.sides[s].raw
                 for k in range(3):
                     if r.shape[0]:
-                        self.raw_curves[s][k].setData(r[:, 0] - now, r[:, col + k])
+                        x, y = break_gaps(r[:, 0] - now, r[:, col + k])
+                        self.raw_curves[s][k].setData(x, y, connect="finite")
                     else:
                         self.raw_curves[s][k].setData([], [])
                 if r.shape[0]:
