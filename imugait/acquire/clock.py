@@ -147,6 +147,7 @@ class ClockMapper:
         self.segment = -1
         self._fallback: ClockFit | None = None
         self._prior_slope = 1.0
+        self._prior_measured = False  # True once a segment has measured the drift
         self.n_points_total = 0
         self.n_stale_total = 0  # points refused as stale after a reconnect (module docstring, step 6)
         self._seen_dev_max = -math.inf  # newest device time added (any point), this device clock
@@ -168,6 +169,7 @@ class ClockMapper:
             if old is not None:
                 if old.established and old.span_s >= self.slope_span_s:
                     self._prior_slope = old.slope
+                    self._prior_measured = True
                 self._fallback = old if device_clock_continues else None
             if device_clock_continues:
                 guard = self._seen_dev_max
@@ -295,8 +297,12 @@ class ClockMapper:
 
     @property
     def drift_ppm(self) -> float:
+        """Measured drift (ppm); NaN until a segment has spanned ``slope_span_s`` (before
+        that the line uses an assumed slope, which is not a measurement)."""
         f = self.fit
-        return f.drift_ppm if f is not None else float("nan")
+        if f is None or not (f.span_s >= self.slope_span_s or self._prior_measured):
+            return float("nan")
+        return f.drift_ppm
 
     def offset_ms(self, t_dev_s: float | None = None) -> float:
         """host − device time (ms) at ``t_dev_s`` (default: the newest point)."""
