@@ -365,19 +365,30 @@ class Session:
         # a device reboot restarts the sample counter: count each counter epoch on its own
         ep = p["epoch"]
         epochs = np.unique(ep)
-        expected, idx_span, t_span = 0, 0.0, 0.0
+        expected, w_sum, rate_sum = 0, 0.0, 0.0
         for e in epochs:
             sel = np.flatnonzero(ep == e)
             lo = int(fi[sel].min())
             hi = int((fi[sel] + n[sel]).max())
             expected += hi - lo
-            i_first = sel[int(np.argmin(p["t_s"][sel]))]
-            i_last = sel[int(np.argmax(t_end[sel]))]
-            idx_span += (fi[i_last] + n[i_last] - 1) - fi[i_first]
-            t_span += t_end[i_last] - p["t_s"][i_first]
+            # samples per second of session time: least-squares slope of the packets' first
+            # sample index over their session time (robust to the first packets of a clock
+            # segment, which are mapped before the clock fit has settled)
+            t = p["t_s"][sel]
+            if sel.size >= 3 and float(np.ptp(t)) > 0:
+                span = float(np.ptp(t))
+                rate_sum += float(np.polyfit(t - t.mean(), fi[sel].astype(np.float64), 1)[0]) * span
+                w_sum += span
+            else:  # one or two packets (e.g. an import): first to last sample
+                i_first = sel[int(np.argmin(t))]
+                i_last = sel[int(np.argmax(t_end[sel]))]
+                span = float(t_end[i_last] - p["t_s"][i_first])
+                if span > 0:
+                    rate_sum += float((fi[i_last] + n[i_last] - 1) - fi[i_first])
+                    w_sum += span
         expected = max(expected, n_samples)
         return dict(n_samples=n_samples, n_packets=int(len(n)), t_first_s=t_first, t_last_s=t_last,
-                    duration_s=t_last - t_first, estimated_rate_hz=float(idx_span / t_span) if t_span > 0 else float("nan"),
+                    duration_s=t_last - t_first, estimated_rate_hz=float(rate_sum / w_sum) if w_sum > 0 else float("nan"),
                     gap_pct=100.0 * (expected - n_samples) / expected if expected else 0.0,
                     configured_rate_hz=info.sample_rate_hz, counter_restarts=int(len(epochs) - 1))
 
