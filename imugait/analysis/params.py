@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-ALGORITHM_VERSION = "1.2.0"
+ALGORITHM_VERSION = "1.2.1"
 """Bumped whenever the numbers the pipeline produces can change for the same input."""
 
 
@@ -54,6 +54,9 @@ class AnalysisParams:
     rom_floor_deg: float = 10.0
     max_stride_change_frac: float = 0.4
     """A stride differing from the previous by more than this fraction is rejected (stride_time_jump)."""
+    max_stance_frac_dev: float = 0.15
+    """The first strides of a bout whose stance fraction differs from the bout's median by more
+    than this (gait initiation out of standing) are rejected (events_implausible)."""
     min_bout_strides: int = 3
     max_bout_gap_s: float = 3.0
 

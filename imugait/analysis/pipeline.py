@@ -567,9 +567,15 @@ class GaitPipeline:
         if not self._bout_emitted and len(self._bout) >= p.min_bout_strides:
             # the first strides of a bout are checked against the bout's median in hindsight
             med = float(np.median([d["stride_s"] for d in self._bout]))
+            duty = [d["stance_s"] / d["stride_s"] for d in self._bout if d["valid"]]
+            med_duty = float(np.median(duty)) if duty else float("nan")
             for d in self._bout:
                 if d["valid"] and abs(d["stride_s"] / med - 1) > p.max_stride_change_frac:
                     d["valid"], d["reason"] = False, "stride_time_jump"
+                elif d["valid"] and abs(d["stance_s"] / d["stride_s"] - med_duty) > p.max_stance_frac_dev:
+                    # the first stride out of standing (gait initiation) often has a stance
+                    # unlike the rest of the bout: its events do not describe steady gait
+                    d["valid"], d["reason"] = False, "events_implausible"
             ok = [d for d in self._bout if d["valid"]] or self._bout
             g = ev.classify_gait(float(np.median([d["stride_s"] for d in ok])), float(np.median([d["_impact_g"] for d in ok])), p)
             for d in self._bout:
