@@ -54,7 +54,7 @@ class AnalysisParams:
     rom_floor_deg: float = 10.0
     max_stride_change_frac: float = 0.4
     """A stride differing from the previous by more than this fraction is rejected (stride_time_jump)."""
-    max_stance_frac_dev: float = 0.15
+    max_stance_frac_dev: float = 0.08
     """The first strides of a bout whose stance fraction differs from the bout's median by more
     than this (gait initiation out of standing) are rejected (events_implausible)."""
     min_bout_strides: int = 3
