@@ -37,6 +37,7 @@ Kinds:
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import time
@@ -89,7 +90,7 @@ class LinkStats:
 # =====================================================================================
 # Per-kind sessions: what to do on a connected BleakClient
 # =====================================================================================
-class _Session:
+class _Session(abc.ABC):
     kind = ""
 
     def __init__(self, spec: SensorSpec, address: str, name: str, enqueue, emit):
@@ -137,8 +138,9 @@ class _Session:
         except Exception:  # noqa: BLE001 - optional characteristic
             return None
 
+    @abc.abstractmethod
     async def setup(self, client) -> SensorInfo:
-        raise NotImplementedError
+        """Kind-specific: check the services, read metadata, configure rate/range, subscribe."""
 
     def _require(self, client, service_uuid: str, what: str, fix: str) -> None:
         """A sensor of this kind must offer ``service_uuid``; say what to do if not."""
