@@ -128,7 +128,7 @@ class Recorder:
                 else:
                     return
             elif not first:
-                self._guard(lambda: self.writer.add_info(ev.info, ev.t_host_s - self.acq.t0_host_s))
+                self._store_event(ev)
             return
         if self.writer is None:
             self.held.append(("event", ev))
@@ -170,20 +170,8 @@ class Recorder:
         self._guard(lambda: self.writer.append_block(block, t_s))
 
     def _store_event(self, ev) -> None:
-        from imugait.acquire.base import LinkEvent, StatusEvent
-
-        w = self.writer
-        if self.error is not None:
-            return
-        t0 = self.acq.t0_host_s
-        if isinstance(ev, LinkEvent):
-            self._guard(lambda: w.add_link_event(ev.side, ev.state, ev.t_host_s, ev.reason, ev.intentional))
-        elif isinstance(ev, StatusEvent):
-            self._guard(lambda: w.add_status(ev.side, ev.t_host_s - t0, ev.battery_pct,
-                                             ev.device_dropped_samples, ev.fifo_overflow))
-        elif type(ev).__name__ == "GapEvent" and ev.side in w.sides:
-            self._guard(lambda: w.add_gap(ev.side, ev.t_s_start, ev.t_s_end, ev.first_missing_index,
-                                          ev.n_missing, ev.reason))
+        if self.error is None:
+            self._guard(lambda: self.writer.add_event(ev))
 
     def _guard(self, fn) -> None:
         from imugait.store.writer import SessionWriteError

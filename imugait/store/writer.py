@@ -328,6 +328,26 @@ class SessionWriter:
             t_s=self.session_time() if t_s is None else float(t_s),
             json=json.dumps(info.to_dict(), default=str))
 
+    def add_event(self, ev) -> bool:
+        """Store an acquisition event in its table — link changes, status, re-read sensor
+        information, data gaps (``imugait.acquire.base`` / ``engine.GapEvent``). The one
+        mapping from events to the file, used by ``imugait record`` and the live view.
+        Returns False for events that have no table (packets, blocks) or unknown sides."""
+        from imugait.acquire.base import InfoEvent, LinkEvent, StatusEvent
+
+        if isinstance(ev, LinkEvent):
+            self.add_link_event(ev.side, ev.state, ev.t_host_s, ev.reason, ev.intentional)
+        elif isinstance(ev, StatusEvent):
+            self.add_status(ev.side, ev.t_host_s - self.t0_host_s, ev.battery_pct,
+                            ev.device_dropped_samples, ev.fifo_overflow)
+        elif isinstance(ev, InfoEvent):
+            self.add_info(ev.info, ev.t_host_s - self.t0_host_s)
+        elif type(ev).__name__ == "GapEvent" and ev.side in self._sensors:
+            self.add_gap(ev.side, ev.t_s_start, ev.t_s_end, ev.first_missing_index, ev.n_missing, ev.reason)
+        else:
+            return False
+        return True
+
     # -- flushing ------------------------------------------------------------------
     def maybe_flush(self) -> None:
         if self._clock() - self._last_flush >= self.flush_interval_s:
