@@ -49,8 +49,8 @@ def _turns(values) -> tuple:
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same data).")
 @click.option("--cadence", "cadence_spm", type=click.FloatRange(min=30.0, max=260.0), default=None,
               help="Cadence in steps/min (default: from the speed).")
-@click.option("--speed", "speed_mps", type=click.FloatRange(min=0.3, max=8.0), default=None,
-              help="Speed in m/s (default walk 1.3, run 3.0).")
+@click.option("--speed-mps", "--speed", "speed_mps", type=click.FloatRange(min=0.3, max=8.0), default=None,
+              help="Speed in m/s (default walk 1.3, run 3.0); same as `record --speed-mps`.")
 @click.option("--rom", "rom_deg", type=click.FloatRange(min=5.0, max=100.0), default=None,
               help="Thigh range of motion in degrees (default: from the speed).")
 @click.option("--asym-rom", "asym_rom_deg", type=float, default=0.0, show_default=True,
