@@ -50,7 +50,13 @@ def test_window_shows_simulated_sensors_and_exactly_the_pipeline_strides(qtbot, 
         # plots received data
         for s in ("left", "right"):
             x, y = win.signal.angle_curves[s].getData()
-            assert x is not None and x.size > 1000 and np.all(np.isfinite(y))
+            # the last 10 s at 200 Hz, every angle_decimate-th sample drawn (+ the newest)
+            assert x is not None and x.size > 0.95 * 10 * 200 / win.signal.angle_decimate
+            assert np.all(np.isfinite(y))
+            # and they are the model's angles
+            a = snap.sides[s].angle
+            np.testing.assert_array_equal(y[-1], a[-1, 1])
+            np.testing.assert_array_equal(y[:-1], a[:: win.signal.angle_decimate, 1][: y.size - 1])
             assert snap.sides[s].n_strides >= 20
         assert len(win.signal.ic_items["left"].data) > 5 and len(win.signal.to_items["right"].data) > 5
         # the recording holds every delivered sample; the pipeline run on it gives the same strides

@@ -43,6 +43,46 @@ def test_ring_since_and_copy_semantics():
     assert r.latest(1)[0, 0] == 49
 
 
+@pytest.mark.parametrize("cap", [1, 7, 64])
+def test_ring_since_equals_filtering_all_rows_at_every_wrap_position(cap):
+    rng = np.random.default_rng(cap)
+    r = Ring(cap, 2)
+    t = 0.0
+    for _ in range(40):
+        k = int(rng.integers(1, 2 * cap + 2))
+        rows = np.column_stack([t + np.arange(k), rng.normal(size=k)])
+        t += k
+        r.append(rows)
+        allrows = r.latest()
+        for t_min in (-np.inf, allrows[0, 0], allrows[-1, 0], allrows[-1, 0] + 0.5, np.inf,
+                      float(rng.uniform(allrows[0, 0] - 1, allrows[-1, 0] + 1))):
+            got = r.since(t_min)
+            np.testing.assert_array_equal(got, allrows[allrows[:, 0] >= t_min])
+            assert got.shape[1] == 2 and not np.shares_memory(got, r._buf)
+
+
+def test_snapshot_without_raw_and_the_new_strides_callback():
+    m = LiveModel(window_s=2.0)
+    t = np.arange(0, 3, 0.005)
+    m.push_raw("left", t, np.zeros((t.size, 3)), np.ones((t.size, 3)), 50.0)
+    m.push_angle("left", t, np.sin(t))
+    assert m.snapshot(raw=False).sides["left"].raw.shape == (0, 7)
+    assert m.snapshot(raw=False).sides["left"].angle.shape[0] > 300
+    calls = []
+    m.on_strides = lambda: calls.append(m.has_new_strides)
+    m.push_strides("left", [stride(ic=1.0)])
+    assert calls == [True]  # called after the stride is in the model
+    m.snapshot()
+    assert not m.has_new_strides
+
+    def broken():
+        raise RuntimeError("window gone")
+
+    m.on_strides = broken
+    m.push_strides("left", [stride(ic=1.7, i=1)])  # does not raise into the worker
+    assert m.on_strides is None and m.snapshot().sides["left"].n_strides == 2
+
+
 def test_ring_memory_is_fixed():
     r = Ring(1000, 7)
     buf = r._buf

@@ -177,3 +177,22 @@ def test_a_data_gap_is_drawn_as_a_gap(window):
     x, y = window.signal.raw_curves["left"][0].getData()
     assert np.isnan(y).sum() == 1
     window.signal.set_mode("angle")
+
+
+def test_a_new_stride_is_drawn_at_once_not_on_the_next_timer_frame(window, qtbot):
+    import threading
+
+    feed(window.model)
+    window.refresh(full=True)
+    shown0 = window.bars._key
+    window.timer.start(60_000)  # the timer alone would not draw for a minute
+    new = [stride("left", 200, ic=21.0)]
+    th = threading.Thread(target=window.model.push_strides, args=("left", new))  # like the worker
+    th.start()
+    th.join()
+    qtbot.waitUntil(lambda: window.bars._key != shown0, timeout=2000)
+    assert window.last_snapshot.sides["left"].strides[-1] is new[0]
+    np.testing.assert_array_equal(np.asarray(window.bars.bars["rom_deg"]["left"].opts["height"])[-1:],
+                                  [new[0].rom_deg])
+    assert window.timer.isActive() and window.timer.remainingTime() > 30_000  # restarted, not fired
+    window.timer.stop()

@@ -78,6 +78,12 @@ class LatencyLog:
         self.frame_cost_s = deque(maxlen=capacity)
 
 
+class _Wake(QtCore.QObject):
+    """Carries "new strides" from the worker thread into the GUI thread (queued signal)."""
+
+    strides = QtCore.Signal()
+
+
 class LiveWindow(QtWidgets.QMainWindow):
     def __init__(self, backend: LiveBackend, fps: float = 30.0, title: str = "imugait live"):
         super().__init__()
@@ -98,6 +104,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(lambda: self.refresh())
         self.timer.start(max(1, int(round(1000.0 / self.fps))))
+        # a new stride is drawn at once (not on the next timer frame): the worker wakes us
+        self._wake = _Wake()
+        self._wake.strides.connect(self._strides_arrived, QtCore.Qt.ConnectionType.QueuedConnection)
+        self.model.on_strides = self._wake.strides.emit
+        self._t_last_frame = -math.inf
 
     # ---- layout -------------------------------------------------------------------
     def _build(self) -> None:
@@ -180,7 +191,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         """One frame: snapshot the model and redraw (panels every ``slow_every`` frames,
         or every time with ``full``)."""
         t_start = time.monotonic()
-        snap = self.model.snapshot()
+        self._t_last_frame = t_start
+        # the raw samples are copied only while a raw view is shown
+        snap = self.model.snapshot(raw=full or self.signal.mode != "angle")
         self.last_snapshot = snap
         self.lat.frames.append(t_start)
         drawn = self.signal.update_view(snap)
@@ -206,6 +219,16 @@ class LiveWindow(QtWidgets.QMainWindow):
         if full or self._frame % self.phase_every == 0:
             self.phase.update_view(snap)
         self.lat.frame_cost_s.append(time.monotonic() - t_start)
+
+    def _strides_arrived(self) -> None:
+        """New strides in the model: draw a frame now and restart the frame timer (the
+        frame rate stays the same, the frames move to when strides arrive)."""
+        if not self.timer.isActive():
+            return
+        if not self.model.has_new_strides:  # an earlier frame has taken them already
+            return
+        self.refresh()
+        self.timer.start()
 
     def _arrival_of(self, side: str, t: np.ndarray) -> np.ndarray:
         """Host arrival time of the block that brought each sample with session time ``t``."""
@@ -291,6 +314,8 @@ class LiveWindow(QtWidgets.QMainWindow):
     # ---- lifecycle ----------------------------------------------------------------
     def closeEvent(self, ev):  # noqa: N802
         self.timer.stop()
+        if self.model.on_strides == self._wake.strides.emit:
+            self.model.on_strides = None
         self.backend.stop()
         super().closeEvent(ev)
 

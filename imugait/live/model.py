@@ -88,14 +88,29 @@ class Ring:
 
     def since(self, t_min: float, col: int = 0, ordered: bool = True) -> np.ndarray:
         """Copy of stored rows with ``row[col] >= t_min``. ``ordered``: rows are sorted by
-        that column (binary search); otherwise every row is tested."""
-        rows = self.latest()
-        if rows.shape[0] == 0:
-            return rows
+        that column (binary search, and only the matching rows are copied); otherwise every
+        row is tested."""
         if not ordered:
+            rows = self.latest()
             return rows[rows[:, col] >= t_min]
-        i = int(np.searchsorted(rows[:, col], t_min, side="left"))
-        return rows[i:]
+        n = len(self)
+        end = self._total % self._cap
+        if n == 0:
+            return self._buf[:0].copy()
+        start = (end - n) % self._cap
+        # the stored rows, oldest first, as one or two views of the buffer (no copy)
+        if start + n <= self._cap:
+            segs = [self._buf[start:start + n]]
+        else:
+            segs = [self._buf[start:], self._buf[:end]]
+        parts = []
+        for seg in segs:
+            i = int(np.searchsorted(seg[:, col], t_min, side="left"))
+            if i < seg.shape[0]:
+                parts.append(seg[i:])
+        if not parts:
+            return self._buf[:0].copy()
+        return parts[0].copy() if len(parts) == 1 else np.concatenate(parts)
 
     def clear(self) -> None:
         self._buf[:] = np.nan
@@ -206,6 +221,10 @@ class LiveModel:
         # host time = session time + offset; lower envelope of (arrival - sample time)
         self._host_minus_session_s = float("inf")
         self.session_t0_host_s: float | None = None  # set by the backend when the source knows it
+        self.on_strides = None
+        """Optional callable(), called (in the writer's thread, outside the lock) after new
+        strides arrived — the window uses it to draw them at once instead of on its next
+        timer frame. It must be thread-safe and must not block."""
 
     # ---- writers (worker thread) ------------------------------------------------------
     def set_source(self, text: str, sides: Iterable[Side]) -> None:
@@ -292,6 +311,12 @@ class LiveModel:
                 st.n_strides += 1
                 self._pending_strides.append((s, self._host_time_of(s.next_ic_s), now))
             self._version += 1
+        cb = self.on_strides
+        if cb is not None:
+            try:
+                cb()
+            except Exception:  # noqa: BLE001 - a closing window must not stop the worker
+                self.on_strides = None
 
     def add_marker(self, t_s: float, text: str) -> None:
         with self._lock:
@@ -333,6 +358,11 @@ class LiveModel:
             return self._host_time_of(t_s)
 
     @property
+    def has_new_strides(self) -> bool:
+        """Strides arrived that no consuming snapshot has handed out yet."""
+        return len(self._pending_strides) > 0
+
+    @property
     def version(self) -> int:
         return self._version
 
@@ -341,11 +371,12 @@ class LiveModel:
             ts = [st.last_t_s for st in self._sides.values() if math.isfinite(st.last_t_s)]
         return max(ts) if ts else float("nan")
 
-    def snapshot(self, window_s: float | None = None, consume: bool = True) -> Snapshot:
+    def snapshot(self, window_s: float | None = None, consume: bool = True, raw: bool = True) -> Snapshot:
         """Copies of everything in the last ``window_s`` seconds (default: the model's window).
 
         ``consume`` hands over (and clears) the latency bookkeeping queues; only the
-        GUI's redraw should consume.
+        GUI's redraw should consume. ``raw=False`` leaves the raw samples out (empty
+        arrays) — the window does not copy them while the raw views are hidden.
         """
         w = self.window_s if window_s is None else float(window_s)
         with self._lock:
@@ -357,7 +388,7 @@ class LiveModel:
                 sides[s] = SideSnapshot(
                     side=s, present=st.present, info=st.info, link_state=st.link_state,
                     link_reason=st.link_reason, health=dict(st.health), calibration=dict(st.calibration),
-                    raw=st.raw.since(t_min), angle=st.angle.since(t_min), events=st.events.since(t_min, ordered=False),
+                    raw=st.raw.since(t_min) if raw else st.raw.since(math.inf), angle=st.angle.since(t_min), events=st.events.since(t_min, ordered=False),
                     arrivals=st.arrivals.since(t_min - 2.0),
                     strides=tuple(st.strides), n_samples=st.n_samples, n_strides=st.n_strides,
                     last_t_s=st.last_t_s,
