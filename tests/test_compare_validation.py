@@ -33,5 +33,9 @@ def test_validation_slice(tool, seed):
     # the analysis tracks the true strides: its diff is close to the diff of the truth
     assert abs(plus5["diff"] - r["after_plus5_left_truth"]["diff"]) < 0.5
     assert abs(r["after_plus5_right"]["diff"]) < 2.0 * half + 0.3
+    # the analysis' measurement-error term is in the analysis CI, not in the truth CI
+    assert 0 < same["measurement_sd"] < same["sampling_sd"]
+    assert r["after_same_left_truth"]["measurement_sd"] == 0.0
+    assert plus5["measurement_sd"] > same["measurement_sd"]  # + κ·diff
     s = tool.summarise([r])
     assert s["n_seeds"] == 1 and s["analysis_plus5_excludes0_pct"] == 100.0

@@ -31,6 +31,26 @@ FLEX_AXIS_WARN_DEG = 20.0
 MIN_STRIDES = 20
 MIN_PART_STRIDES = 10
 
+#: Measurement error of the analysis per metric: ``(σ_s, κ)`` — σ_s = SD of the error of
+#: one session's median that is constant within the session and independent between two
+#: sessions recorded with the same sensors (unit of the metric), κ = relative SD of the
+#: error of a measured change. Source: tools/validate_compare.py, development seeds
+#: 300–339 (3 × 150 s simulated runs per seed, same sensors; σ_s = SD(analysis diff −
+#: true diff of the unchanged pair)/√2, κ from the +5° pair); see docs/compare.md.
+#: Metrics not listed: 0 (not measured).
+ANALYSIS_ERROR: dict[str, tuple[float, float]] = {
+    "rom_deg": (0.067, 0.025),
+    "flex_peak_deg": (1.1, 0.0),   # absolute angles: the standing calibration differs per session
+    "ext_peak_deg": (1.1, 0.0),
+    "swing_pct": (0.053, 0.0),
+    "stance_s": (0.00042, 0.0),
+    "stride_s": (0.0015, 0.0),     # medians of event times on the 5 ms sample grid
+    "cadence_spm": (0.34, 0.0),
+    "asym_rom_pct": (0.17, 0.034),
+    "asym_stance_pct": (0.17, 0.0),
+    "asym_swing_pct": (0.082, 0.0),
+}
+
 
 @dataclass
 class CompareParams:
@@ -44,6 +64,9 @@ class CompareParams:
     neutral_warn_deg: float = NEUTRAL_WARN_DEG
     long_axis_warn_deg: float = LONG_AXIS_WARN_DEG
     flex_axis_warn_deg: float = FLEX_AXIS_WARN_DEG
+    #: include the analysis' own measurement error (ANALYSIS_ERROR) in the CI; False only
+    #: for values that are not measured by the analysis (e.g. simulator truth)
+    analysis_error: bool = True
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -340,8 +363,10 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
         sa = fn(after)
         series[("before", side, metric)] = sb
         series[("after", side, metric)] = sa
+        err_s, err_rel = ANALYSIS_ERROR.get(metric, (0.0, 0.0)) if p.analysis_error else (0.0, 0.0)
         r = stats.bootstrap_median_diff([x for _t, x in sb], [x for _t, x in sa], n_boot=p.n_boot,
-                                        seed=_seed_for(p.seed, side, metric), level=p.level)
+                                        seed=_seed_for(p.seed, side, metric), level=p.level,
+                                        session_error_sd=err_s, relative_error_sd=err_rel)
         xb = np.concatenate([x for _t, x in sb]) if sb else np.array([])
         xa = np.concatenate([x for _t, x in sa]) if sa else np.array([])
         r["effect_size"] = stats.robust_effect_size(xb, xa)
@@ -384,7 +409,8 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
                "mdc_source": r["mdc_source"], "exceeds_mdc": r["exceeds_mdc"],
                "n_before": r["n_before"], "n_after": r["n_after"],
                "block_before": r["block_before"], "block_after": r["block_after"],
-               "boot_sd": r["boot_sd"], "caution": "; ".join(cautions)}
+               "boot_sd": r["boot_sd"], "sampling_sd": r.get("sampling_sd", float("nan")),
+               "measurement_sd": r.get("measurement_sd", float("nan")), "caution": "; ".join(cautions)}
         rows.append(row)
 
     for side in sides:

@@ -21,9 +21,17 @@ Algorithm (per side and metric)
    by ``sqrt(g0/(g0 − G/l))`` (clipped to [1, 1.5]) using the same flat-top estimates of the
    long-run variance g0 and G that choose ``l`` (see :func:`block_inflation`). Without it a
    nominal 95 % interval covered 91 % for AR(1) φ = 0.5, n = 300 (tools/validate_compare.py).
-5. Statistic per replicate: ``median(after*) - median(before*)``; the 95 % interval is the
-   2.5/97.5 percentile of ``n_boot`` (default 2000) replicates. Seeded and fully
-   vectorised: one ``(n_boot, n)`` index array per session.
+5. Statistic per replicate: ``median(after*) - median(before*)``.
+6. Measurement error of the analysis: resampling strides only sees stride-to-stride
+   variation. The analysis adds an error to each session's median that is constant within
+   the session (calibration, bias-drift state, stride-segmentation differences) and
+   changes between sessions even with the same sensors, and it scales a true change
+   slightly. Its SDs (per metric, measured with the simulator: ``comparison.ANALYSIS_ERROR``)
+   are convolved into the replicates: each gets one normal draw of
+   ``N(0, σ_s²/k_b + σ_s²/k_a + (κ·diff)²)`` — the usual uncertainty budget
+   (sampling ⊕ measurement, GUM/JCGM 100:2008 §5.1) carried through the bootstrap.
+   The 95 % interval is the 2.5/97.5 percentile of ``n_boot`` (default 2000) replicates.
+   Seeded and fully vectorised: one ``(n_boot, n)`` index array per session.
 
 Effect sizes
 ------------
@@ -186,13 +194,23 @@ def bootstrap_median_diff(before: Sequence[np.ndarray], after: Sequence[np.ndarr
                           n_boot: int = 2000, seed: int = 0, level: float = 0.95,
                           blocks_before: Sequence[int] | None = None,
                           blocks_after: Sequence[int] | None = None,
-                          inflate: bool = True) -> dict:
+                          inflate: bool = True, session_error_sd: float = 0.0,
+                          relative_error_sd: float = 0.0) -> dict:
     """Block-bootstrap CI of ``median(after) − median(before)``.
 
     ``before``/``after`` are lists of per-session stride series (time order, finite values).
     Returns ``diff, ci_low, ci_high, n_before, n_after, block_before, block_after`` (the
     block lengths used, max over sessions), ``boot_sd`` (SD of the bootstrap replicates),
     ``inflation_before/after`` (spread correction, see :func:`block_inflation`).
+
+    Measurement error of the analysis (step 6 of the module docstring): each session's
+    median carries an error of SD ``session_error_sd`` that is constant within the session
+    (so no resampling of its strides can see it) and independent between sessions, and the
+    measured change carries a relative error of SD ``relative_error_sd``. Each replicate
+    difference gets one draw of ``N(0, σ_s²/k_b + σ_s²/k_a + (κ·diff)²)`` (``k`` = sessions
+    per condition) — a Monte Carlo convolution of the sampling distribution with the
+    measurement-error distribution. ``sampling_sd`` is the replicate SD before,
+    ``measurement_sd`` the SD added, ``boot_sd`` the SD after.
     """
     bs = [np.asarray(x, float)[np.isfinite(np.asarray(x, float))] for x in before]
     as_ = [np.asarray(x, float)[np.isfinite(np.asarray(x, float))] for x in after]
@@ -228,6 +246,11 @@ def bootstrap_median_diff(before: Sequence[np.ndarray], after: Sequence[np.ndarr
     out["inflation_before"] = kb
     out["inflation_after"] = ka
     d = ra - rb
+    out["sampling_sd"] = float(np.std(d, ddof=1))
+    meas_var = (session_error_sd ** 2) * (1.0 / len(bs) + 1.0 / len(as_)) + (relative_error_sd * out["diff"]) ** 2
+    out["measurement_sd"] = float(math.sqrt(meas_var)) if math.isfinite(meas_var) else 0.0
+    if out["measurement_sd"] > 0:
+        d = d + rng.normal(0.0, out["measurement_sd"], size=d.shape)
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(d, [alpha, 1.0 - alpha])
     out["ci_low"] = float(lo)
