@@ -196,3 +196,29 @@ def test_a_new_stride_is_drawn_at_once_not_on_the_next_timer_frame(window, qtbot
                                   [new[0].rom_deg])
     assert window.timer.isActive() and window.timer.remainingTime() > 30_000  # restarted, not fired
     window.timer.stop()
+
+
+def test_stride_triggered_frames_are_rate_limited(window, qtbot):
+    import threading
+    import time
+
+    feed(window.model)
+    window.refresh(full=True)
+    window.timer.start(60_000)
+    n0 = len(window.lat.frames)
+    t0 = time.monotonic()
+
+    def fast_replay():  # 60 strides within ~0.3 s, one call each (like a 100x replay)
+        for i in range(60):
+            window.model.push_strides("right", [stride("right", 300 + i, ic=22.0 + 0.72 * i)])
+            time.sleep(0.005)
+
+    th = threading.Thread(target=fast_replay)
+    th.start()
+    while th.is_alive():
+        qtbot.wait(10)
+    qtbot.wait(50)
+    elapsed = time.monotonic() - t0
+    frames = len(window.lat.frames) - n0
+    assert 1 <= frames <= elapsed / 0.1 + 2  # at most 10 stride-triggered frames a second
+    window.timer.stop()

@@ -227,8 +227,16 @@ class LiveWindow(QtWidgets.QMainWindow):
             return
         if not self.model.has_new_strides:  # an earlier frame has taken them already
             return
+        now = time.monotonic()
+        if now - self._t_last_wake < self.WAKE_MIN_INTERVAL_S:
+            return  # a fast replay: strides come faster than this, the timer draws them
+        self._t_last_wake = now
         self.refresh()
         self.timer.start()
+
+    WAKE_MIN_INTERVAL_S = 0.1
+    """At most 10 stride-triggered frames a second (real time: ≈ 3 strides/s for two legs)."""
+    _t_last_wake = -math.inf
 
     def _arrival_of(self, side: str, t: np.ndarray) -> np.ndarray:
         """Host arrival time of the block that brought each sample with session time ``t``."""
