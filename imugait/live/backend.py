@@ -423,15 +423,7 @@ class LiveBackend:
         if w is None:
             return
         try:
-            if isinstance(ev, LinkEvent):
-                w.add_link_event(ev.side, ev.state, ev.t_host_s, ev.reason, ev.intentional)
-            elif isinstance(ev, StatusEvent):
-                w.add_status(ev.side, ev.t_host_s - w.t0_host_s, ev.battery_pct, ev.device_dropped_samples,
-                             ev.fifo_overflow)
-            elif isinstance(ev, InfoEvent):
-                w.add_info(ev.info, ev.t_host_s - w.t0_host_s)
-            elif type(ev).__name__ == "GapEvent" and ev.side in self._writer_sides:
-                w.add_gap(ev.side, ev.t_s_start, ev.t_s_end, ev.first_missing_index, ev.n_missing, ev.reason)
+            w.add_event(ev)  # the one event -> session-table mapping (imugait record uses it too)
         except Exception as e:  # noqa: BLE001 - keep acquiring, tell the user
             log.exception("writer could not store %r", ev)
             self.model.set_recording(error=f"recording: {e}")
