@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from imugait.sim.options import gait_options
+
 
 def _sides(value: str) -> tuple:
     from imugait.conventions import parse_side
@@ -38,8 +40,6 @@ def _turns(values) -> tuple:
 
 
 @click.command("simulate")
-@click.option("--gait", type=click.Choice(["walk", "run", "mixed"]), default="run", show_default=True,
-              help="Gait; 'mixed' walks, runs and walks again.")
 @click.option("--duration", "duration_s", type=click.FloatRange(min=1.0), default=60.0, show_default=True,
               help="Recording length in seconds, standing before/after included.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -47,16 +47,7 @@ def _turns(values) -> tuple:
 @click.option("--fs", "fs_hz", type=click.FloatRange(min=10.0, max=5000.0), default=200.0, show_default=True,
               help="Sample rate (Hz).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same data).")
-@click.option("--cadence", "cadence_spm", type=click.FloatRange(min=30.0, max=260.0), default=None,
-              help="Cadence in steps/min (default: from the speed).")
-@click.option("--speed-mps", "--speed", "speed_mps", type=click.FloatRange(min=0.3, max=8.0), default=None,
-              help="Speed in m/s (default walk 1.3, run 3.0); same as `record --speed-mps`.")
-@click.option("--rom", "rom_deg", type=click.FloatRange(min=5.0, max=100.0), default=None,
-              help="Thigh range of motion in degrees (default: from the speed).")
-@click.option("--asym-rom", "asym_rom_deg", type=float, default=0.0, show_default=True,
-              help="Degrees added to the left thigh's range.")
-@click.option("--asym-swing", "asym_swing_pct", type=float, default=0.0, show_default=True,
-              help="Left swing % minus right swing % (percentage points).")
+@gait_options(speed_alias=True)
 @click.option("--strap", type=click.Choice(["default", "random"]), default="default", show_default=True,
               help="Sensor orientation on the thigh: lateral default or a random rotation.")
 @click.option("--sides", "sides", default="left,right", show_default=True, help="Sides to simulate.")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from imugait.sim.options import gait_options
+
 from imugait.errors import ImugaitError
 
 _OUT = click.Path(dir_okay=False, path_type=Path)
@@ -35,18 +37,7 @@ _OUT = click.Path(dir_okay=False, path_type=Path)
 @click.option("--quiet", is_flag=True, help="No live status line.")
 @click.option("--speed", "speed", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
               help="Simulated sources: run at this many times real time.")
-@click.option("--gait", type=click.Choice(["walk", "run", "mixed"]), default="run", show_default=True,
-              help="Simulated gait.")
-@click.option("--cadence", "cadence_spm", type=click.FloatRange(min=30, max=260), default=None,
-              help="Simulated cadence (steps/min).")
-@click.option("--speed-mps", "speed_mps", type=click.FloatRange(min=0.3, max=8.0), default=None,
-              help="Simulated walking/running speed (m/s).")
-@click.option("--rom", "rom_deg", type=click.FloatRange(min=5, max=100), default=None,
-              help="Simulated thigh range of motion (deg).")
-@click.option("--asym-rom", "asym_rom_deg", type=float, default=0.0, show_default=True,
-              help="Simulated: extra thigh ROM on the left (deg).")
-@click.option("--asym-swing", "asym_swing_pct", type=float, default=0.0, show_default=True,
-              help="Simulated: left minus right swing (% of stride).")
+@gait_options()
 @click.option("--seed", type=int, default=1, show_default=True, help="Simulated: random seed.")
 @click.option("--stand-before", "stand_before_s", type=click.FloatRange(min=0), default=4.0, show_default=True,
               help="Simulated: standing still before moving (s) — the calibration period.")
