@@ -183,36 +183,36 @@ def _init_worker():
         os.environ.setdefault(k, "1")
 
 
+def _collect(done, kw, bar, where: str) -> list[dict]:
+    """Gather results as they finish: ``done`` yields ``(file, get_result)``; a worker that
+    died is reported as a failed file, never fatal."""
+    results = []
+    for f, get in done:
+        try:
+            r = get()
+        except Exception as e:  # noqa: BLE001 - worker died (e.g. out of memory)
+            r = {"file": str(f), "name": kw[str(f)]["name"], "ok": False, "status": "failed",
+                 "error": f"{where} failed: {type(e).__name__}: {e}", "table": None, "seconds": 0.0}
+        results.append(r)
+        bar.update(1)
+        if not r["ok"]:
+            bar.write(f"FAILED {f}: {r['error']}")
+    return results
+
+
 def _run_local(files, kw, jobs, progress):
     from tqdm import tqdm
 
-    results = []
     bar = tqdm(total=len(files), unit="session", desc="reprocess", disable=not progress, file=sys.stderr)
     try:
         if jobs == 1:
-            for f in files:
-                r = process_one(str(f), **kw[str(f)])
-                results.append(r)
-                bar.update(1)
-                if not r["ok"]:
-                    bar.write(f"FAILED {f}: {r['error']}")
-        else:
-            with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as ex:
-                futs = {ex.submit(process_one, str(f), **kw[str(f)]): f for f in files}
-                for fut in as_completed(futs):
-                    f = futs[fut]
-                    try:
-                        r = fut.result()
-                    except Exception as e:  # worker died (e.g. out of memory)
-                        r = {"file": str(f), "name": kw[str(f)]["name"], "ok": False, "status": "failed",
-                             "error": f"worker crashed: {type(e).__name__}: {e}", "table": None, "seconds": 0.0}
-                    results.append(r)
-                    bar.update(1)
-                    if not r["ok"]:
-                        bar.write(f"FAILED {f}: {r['error']}")
+            return _collect(((f, lambda f=f: process_one(str(f), **kw[str(f)])) for f in files), kw, bar,
+                            "analysis")
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as ex:
+            futs = {ex.submit(process_one, str(f), **kw[str(f)]): f for f in files}
+            return _collect(((futs[fut], fut.result) for fut in as_completed(futs)), kw, bar, "worker")
     finally:
         bar.close()
-    return results
 
 
 def _run_dask(files, kw, jobs, scheduler, progress):
@@ -226,30 +226,19 @@ def _run_dask(files, kw, jobs, scheduler, progress):
         client = Client(cluster)
     else:
         client = Client(scheduler, timeout="20s")
-    results = []
     bar = tqdm(total=len(files), unit="session", desc="reprocess (dask)", disable=not progress, file=sys.stderr)
     try:
         futs = {}
         for f in files:
             fut = client.submit(process_one, str(f), pure=False, **kw[str(f)])
             futs[fut.key] = (fut, f)
-        for fut in d_as_completed([v[0] for v in futs.values()]):
-            f = futs[fut.key][1]
-            try:
-                r = fut.result()
-            except Exception as e:  # noqa: BLE001
-                r = {"file": str(f), "name": kw[str(f)]["name"], "ok": False, "status": "failed",
-                     "error": f"dask worker failed: {type(e).__name__}: {e}", "table": None, "seconds": 0.0}
-            results.append(r)
-            bar.update(1)
-            if not r["ok"]:
-                bar.write(f"FAILED {f}: {r['error']}")
+        return _collect(((futs[fut.key][1], fut.result) for fut in d_as_completed([v[0] for v in futs.values()])),
+                        kw, bar, "dask worker")
     finally:
         bar.close()
         client.close()
         if cluster is not None:
             cluster.close()
-    return results
 
 
 def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed", *, replace: bool = False,
