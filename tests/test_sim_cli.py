@@ -73,3 +73,16 @@ def test_simulate_cli_stops_turns_speed_changes(tmp_path):
     ics = [s["ic_s"] for s in truth["sides"]["left"]["strides"]]
     assert not any(20.5 < t < 24.5 for t in ics)
     assert run_cli(["simulate", "--out", str(tmp_path / "bad"), "--stop", "3"]) != 0
+
+
+def test_simulate_cli_runs_share_one_sensor_pair_unless_told(tmp_path):
+    """Different runs (seeds) of `imugait simulate` are recorded with the same simulated
+    sensors by default — like one runner's kit — so before/after pairs compare like real ones."""
+    truths = {}
+    for name, extra in (("a", ["--seed", "1"]), ("b", ["--seed", "2"]), ("c", ["--seed", "2", "--sensor-seed", "7"])):
+        assert run_cli(["simulate", "--duration", "3", "--out", str(tmp_path / name), *extra]) == 0
+        truths[name] = json.loads((tmp_path / name / "truth.json").read_text())["sides"]["left"]
+    a, b, c = (truths[k] for k in "abc")
+    assert a["sensor_info"]["device_id"] == b["sensor_info"]["device_id"] != c["sensor_info"]["device_id"]
+    assert a["sensor_params"]["gyr_scale_factor"] == b["sensor_params"]["gyr_scale_factor"]
+    assert a["sensor_params"]["gyr_scale_factor"] != c["sensor_params"]["gyr_scale_factor"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from imugait.sim.options import gait_options
+from imugait.sim.options import gait_options, sensor_option
 
 
 def _sides(value: str) -> tuple:
@@ -48,6 +48,7 @@ def _turns(values) -> tuple:
               help="Sample rate (Hz).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same data).")
 @gait_options(speed_alias=True)
+@sensor_option
 @click.option("--strap", type=click.Choice(["default", "random"]), default="default", show_default=True,
               help="Sensor orientation on the thigh: lateral default or a random rotation.")
 @click.option("--sides", "sides", default="left,right", show_default=True, help="Sides to simulate.")
@@ -70,7 +71,7 @@ def _turns(values) -> tuple:
 @click.option("--gyr-unit", type=click.Choice(["dps", "rps"]), default="dps", show_default=True,
               help="Angular-rate unit written to the CSVs.")
 def simulate(gait, duration_s, out_dir, fs_hz, seed, cadence_spm, speed_mps, rom_deg, asym_rom_deg,
-             asym_swing_pct, strap, sides, stand_before_s, stand_after_s, stops, turns, speed_changes,
+             asym_swing_pct, sensor_seed, strap, sides, stand_before_s, stand_after_s, stops, turns, speed_changes,
              soft_tissue_deg, ideal,
              acc_unit, gyr_unit):
     """Simulate thigh IMU recordings with ground truth.
@@ -92,7 +93,7 @@ def simulate(gait, duration_s, out_dir, fs_hz, seed, cadence_spm, speed_mps, rom
                         stand_after_s=stand_after_s,
                         stops=_numbers(stops, "--stop", 2, 2), turns=_turns(turns),
                         speed_changes=_numbers(speed_changes, "--speed-change", 2, 2),
-                        sensor_errors=not ideal, soft_tissue_deg=soft_tissue_deg)
+                        sensor_errors=not ideal, soft_tissue_deg=soft_tissue_deg, sensor_seed=sensor_seed)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     t0 = time.perf_counter()

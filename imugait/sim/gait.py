@@ -1034,7 +1034,7 @@ def _simulate_side(cfg: SimConfig, leg: _Leg, rng: np.random.Generator) -> SimSi
         side=side, kind="simulated", sample_rate_hz=fs, acc_scale_mps2=acc_scale, gyr_scale_dps=gyr_scale,
         acc_range_g=float(cfg.acc_range_g), gyr_range_dps=float(cfg.gyr_range_dps),
         firmware=f"imugait-sim {SIM_VERSION}", mounting=mounting,
-        device_id=f"SIM-{side[0].upper()}-{cfg.seed & 0xFFFF:04X}", name=f"imugait-sim-{side}",
+        device_id=f"SIM-{side[0].upper()}-{(cfg.seed if cfg.sensor_seed is None else cfg.sensor_seed) & 0xFFFF:04X}", name=f"imugait-sim-{side}",
     )
     return SimSide(
         side=side, info=info, t_true_s=t_true, t_dev_s=t_dev, sample_index=idx,

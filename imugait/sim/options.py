@@ -33,3 +33,17 @@ def gait_options(*, speed_alias: bool = False):
         return f
 
     return deco
+
+
+DEFAULT_SENSOR_SEED = 0
+"""The simulated sensor pair used unless ``--sensor-seed`` says otherwise: every simulated
+run is then recorded with the *same* two sensors, like one runner's own kit."""
+
+
+def sensor_option(f):
+    """Decorator adding --sensor-seed: which simulated sensor pair records the run."""
+    return click.option(
+        "--sensor-seed", "sensor_seed", type=int, default=DEFAULT_SENSOR_SEED, show_default=True,
+        help="Which simulated sensor pair: its serial numbers and static errors (scale, axis "
+             "misalignment, constant bias). Runs with the same number were recorded with the same "
+             "sensors (before/after comparisons); give another number for other sensors.")(f)

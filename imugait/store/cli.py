@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from imugait.sim.options import gait_options
+from imugait.sim.options import gait_options, sensor_option
 
 from imugait.errors import ImugaitError
 
@@ -38,6 +38,7 @@ _OUT = click.Path(dir_okay=False, path_type=Path)
 @click.option("--speed", "speed", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
               help="Simulated sources: run at this many times real time.")
 @gait_options()
+@sensor_option
 @click.option("--seed", type=int, default=1, show_default=True, help="Simulated: random seed.")
 @click.option("--stand-before", "stand_before_s", type=click.FloatRange(min=0), default=4.0, show_default=True,
               help="Simulated: standing still before moving (s) — the calibration period.")
@@ -46,7 +47,7 @@ _OUT = click.Path(dir_okay=False, path_type=Path)
               help="Simulated: percentage of packets lost on the radio link.")
 def record(left, right, simulate, out, duration_s, subject_id, condition, activity, notes, rate_hz, overwrite,
            analyze_after, quiet, speed, gait, cadence_spm, speed_mps, rom_deg, asym_rom_deg, asym_swing_pct,
-           seed, stand_before_s, sides, loss_pct):
+           sensor_seed, seed, stand_before_s, sides, loss_pct):
     """Record a session to HDF5 from BLE sensors or simulated ones.
 
     \b
@@ -73,7 +74,7 @@ def record(left, right, simulate, out, duration_s, subject_id, condition, activi
         meta=dict(subject_id=subject_id, condition=condition, activity=activity, notes=notes),
         rate_hz=rate_hz, quiet=quiet, speed=speed, analyze_after=analyze_after,
         sim=dict(gait=gait, cadence_spm=cadence_spm, speed_mps=speed_mps, rom_deg=rom_deg,
-                 asym_rom_deg=asym_rom_deg, asym_swing_pct=asym_swing_pct, seed=seed,
+                 asym_rom_deg=asym_rom_deg, asym_swing_pct=asym_swing_pct, seed=seed, sensor_seed=sensor_seed,
                  stand_before_s=stand_before_s, sides=tuple(s.strip() for s in sides.split(",") if s.strip())),
         loss_pct=loss_pct,
     )

@@ -129,7 +129,7 @@ def import_csv(left=None, right=None, out=None, meta: dict | None = None, overwr
                                                       "angular rate", path.name, rep.warnings)
         info = SensorInfo(side=side, kind="csv", sample_rate_hz=round(tab.fs_hz, 6), acc_scale_mps2=a_scale,
                           gyr_scale_dps=g_scale, acc_range_g=a_rng, gyr_range_dps=g_rng,
-                          name=f"CSV {path.name}", device_id=path.name)
+                          name=f"CSV {path.name}", device_id="")  # sensor unknown
         sides[side] = (info, tab.t_s, acc, gyr)
         prov.append({"side": side, "file": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size,
                      "acc_unit": tab.acc_unit, "gyr_unit": tab.gyr_unit, "n_samples": tab.n})
