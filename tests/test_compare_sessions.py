@@ -6,7 +6,7 @@ import pytest
 
 from imugait.cli import main
 from imugait.compare import api
-from imugait.compare.simdata import same_sensor_errors, write_sim_session
+from imugait.compare.simdata import write_sim_session
 from imugait.sim.gait import SimConfig, simulate
 
 def run_cli(args) -> int:
@@ -17,7 +17,7 @@ def run_cli(args) -> int:
     return 0
 
 
-RUN = SimConfig(gait="run", duration_s=60, speed_mps=3.0)
+RUN = SimConfig(gait="run", duration_s=60, speed_mps=3.0, sensor_seed=5)  # one sensor pair throughout
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,6 @@ def sessions(tmp_path_factory):
     b1 = simulate(RUN.replace(seed=11))
     b2 = simulate(RUN.replace(seed=12))
     a = simulate(RUN.replace(seed=13, asym_rom_deg=5.0))
-    same_sensor_errors(b1, b2, seed=1)
-    same_sensor_errors(b1, a, seed=2)
     return {
         "b1": write_sim_session(d / "pre" / "b1.h5", b1, {"subject_id": "S1", "condition": "pre"}),
         "b2": write_sim_session(d / "pre" / "b2.h5", b2, {"subject_id": "S1", "condition": "pre"}),
@@ -49,6 +47,21 @@ def test_api_compare_two_baselines_detects_left_plus5(sessions, tmp_path):
     assert cmp.report_path == tmp_path / "report.html"
     # cycles came through from the analysis: ensemble figure present
     assert all(s.cycles["left"].shape[1] == 101 for s in cmp.before)
+
+
+def test_sessions_of_one_sensor_pair_are_compared_as_such(sessions):
+    """Device ids reach the comparison; the same sensors add no sensor error, others do."""
+    b1, a = api.load_session(sessions["b1"]), api.load_session(sessions["a"])
+    assert b1.meta["sensors"] == a.meta["sensors"] and b1.meta["sensors"]["left"].startswith("SIM-L-")
+    from imugait.compare import compare
+
+    c = compare([b1], [a])
+    assert not [w for w in c.warnings if w["kind"] == "different_sensors"]
+    assert (c.table["sensor_sd"] == 0).all()
+    other = simulate(RUN.replace(seed=14, sensor_seed=6))
+    o = api.load_session(write_sim_session(sessions["dir"] / "other" / "o.h5", other))
+    c2 = compare([b1], [o])
+    assert {w["side"] for w in c2.warnings if w["kind"] == "different_sensors"} == {"left", "right"}
 
 
 def test_load_strides_has_metadata_columns(sessions):
@@ -83,6 +96,14 @@ def test_cli_compare_positional_and_options(sessions, tmp_path, capsys):
                     "--out", out2, "--n-boot", "300", "--no-figures"]) == 0
     d2 = json.loads((out2 / "comparison.json").read_text())
     assert len(d2["before"]) == 2
+    assert d["params"]["ci_level"] == 0.975  # guard band on by default
+    out3 = tmp_path / "o3"
+    assert run_cli(["compare", sessions["b1"], sessions["a"], "--out", out3, "--n-boot", "300", "--no-figures",
+                    "--exact-ci"]) == 0
+    d3 = json.loads((out3 / "comparison.json").read_text())
+    assert d3["params"]["guard_level"] is None and d3["params"]["ci_level"] == 0.95
+    m3 = next(m for m in d3["metrics"] if m["side"] == "left" and m["metric"] == "rom_deg")
+    assert m3["ci_low"] == m3["ci_low_exact"]
 
 
 def test_cli_compare_usage_errors(sessions, tmp_path):

@@ -120,3 +120,44 @@ def test_report_html_is_self_contained(tmp_path):
     for f in ("comparison.json", "comparison.csv", "fig_cycles.png", "fig_forest.png", "fig_distributions.png",
               "fig_timecourse.png", "fig_asymmetry.png"):
         assert (tmp_path / f).stat().st_size > 1000, f
+
+
+def test_different_sensors_widen_angle_intervals_and_warn():
+    """Two sensors' own calibration errors (gyro scale ≈ 1 %) do not cancel in a
+    difference: the ROM interval widens by ≈ √2 · 1 % of the range, timing does not."""
+    from imugait.compare.comparison import sensor_change
+
+    def sd(name, seed, devs, **kw):
+        return SessionData(name, strides(seed, **kw), meta={"sensors": devs})
+
+    same = {"left": "A-L", "right": "A-R"}
+    c_same = compare([sd("b", 1, same)], [sd("a", 2, same)], CP)
+    c_diff = compare([sd("b", 1, same)], [sd("a", 2, {"left": "B-L", "right": "A-R"})], CP)
+    w = lambda c, side, m: row(c, side, m).ci_high - row(c, side, m).ci_low  # noqa: E731
+    assert row(c_same, "left", "rom_deg").sensor_sd == 0
+    expect = math.sqrt(2) * 0.01 * row(c_diff, "left", "rom_deg").before_median
+    assert row(c_diff, "left", "rom_deg").sensor_sd == pytest.approx(expect, rel=1e-6)
+    assert w(c_diff, "left", "rom_deg") > 1.8 * w(c_same, "left", "rom_deg")  # + 0.7° SD on a ≈ 0.4° SD
+    assert w(c_diff, "right", "rom_deg") == pytest.approx(w(c_same, "right", "rom_deg"))  # right sensor kept
+    assert w(c_diff, "left", "stance_s") == pytest.approx(w(c_same, "left", "stance_s"))  # timing: no scale
+    assert row(c_diff, "both", "asym_rom_pct").sensor_sd == pytest.approx(math.sqrt(2) * 1.0)
+    assert "different sensors" in row(c_diff, "left", "rom_deg").caution
+    kinds = [x["kind"] for x in c_diff.warnings]
+    assert kinds.count("different_sensors") == 1 and "different_sensors" not in [x["kind"] for x in c_same.warnings]
+    # unknown device ids (e.g. CSV imports) count as the same sensor; mixtures are weighted
+    unknown = [SessionData("u", strides(1))]
+    assert sensor_change(unknown, [sd("a", 2, same)], "left") == 0.0
+    two = [sd("b1", 1, same), sd("b2", 3, {"left": "B-L", "right": "A-R"})]
+    assert sensor_change(two, [sd("a", 2, same)], "left") == pytest.approx(0.5)
+
+
+def test_guard_band_reports_the_wider_interval_and_the_exact_one_beside_it():
+    b, a = [SessionData("b", strides(1))], [SessionData("a", strides(2, left_shift=1.0))]
+    guarded = row(compare(b, a, CP), "left", "rom_deg")
+    exact = row(compare(b, a, CompareParams(n_boot=500, seed=1, guard_level=None)), "left", "rom_deg")
+    assert guarded.ci_low < guarded.ci_low_exact < guarded.ci_high_exact < guarded.ci_high
+    ratio = (guarded.ci_high - guarded.ci_low) / (guarded.ci_high_exact - guarded.ci_low_exact)
+    assert 1.05 < ratio < 1.3  # 97.5 % vs 95 % percentile interval: ≈ 2.24/1.96
+    assert (exact.ci_low, exact.ci_high) == (exact.ci_low_exact, exact.ci_high_exact)
+    assert (exact.ci_low_exact, exact.ci_high_exact) == (guarded.ci_low_exact, guarded.ci_high_exact)
+    assert CP.to_dict()["ci_level"] == 0.975

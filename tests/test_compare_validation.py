@@ -23,7 +23,7 @@ def tool():
 
 @pytest.mark.parametrize("seed", [1])
 def test_validation_slice(tool, seed):
-    r = tool.run_seed((seed, 60.0, "run", 3.0, 500, "default"))
+    r = tool.run_seed((seed, 60.0, "run", 3.0, 500, "default", "same", 0.0))
     plus5 = r["after_plus5_left"]
     assert plus5["ci_low"] > 0 and abs(plus5["diff"] - 5.0) < 1.0
     same = r["after_same_left"]
@@ -34,7 +34,10 @@ def test_validation_slice(tool, seed):
     assert abs(plus5["diff"] - r["after_plus5_left_truth"]["diff"]) < 0.5
     assert abs(r["after_plus5_right"]["diff"]) < 2.0 * half + 0.3
     # the analysis' measurement-error term is in the analysis CI, not in the truth CI
-    assert 0 < same["measurement_sd"] < same["sampling_sd"]
+    from imugait.compare.comparison import ANALYSIS_ERROR
+
+    assert same["measurement_sd"] == pytest.approx(2 ** 0.5 * ANALYSIS_ERROR["rom_deg"][0], rel=0.01)  # + κ·diff
+    assert same["boot_sd"] ** 2 == pytest.approx(same["sampling_sd"] ** 2 + same["measurement_sd"] ** 2, rel=0.25)  # 500 replicates
     assert r["after_same_left_truth"]["measurement_sd"] == 0.0
     assert plus5["measurement_sd"] > same["measurement_sd"]  # + κ·diff
     s = tool.summarise([r])

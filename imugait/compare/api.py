@@ -164,6 +164,7 @@ def load_session(path, params=None) -> SessionData:
         if speed:
             meta["speed_mps"] = float(speed)
         inputs = {side: s.imu(side) for side in s.sides}
+        meta["sensors"] = {side: s.sensor_info(side).device_id or "" for side in s.sides}
     inputs = {k: v for k, v in inputs.items() if len(v[0]) > 1}
     if not inputs:
         raise InputFileError(path, "/sensors", "holds no samples to analyse", "record or import data first")

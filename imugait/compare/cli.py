@@ -29,7 +29,10 @@ def _default_out(before: list[Path], after: list[Path]) -> Path:
 @click.option("--n-boot", type=int, default=2000, show_default=True, help="Bootstrap replicates.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap random seed (results are reproducible).")
 @click.option("--no-figures", is_flag=True, help="Skip figures (faster; report.html without plots).")
-def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed, no_figures):
+@click.option("--exact-ci", is_flag=True,
+              help="Plain 95 % percentile interval, without the guard band that keeps its coverage at "
+                   "or above 95 % (see docs/compare.md).")
+def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed, no_figures, exact_ci):
     """Compare sessions before vs after an intervention (e.g. stretching).
 
     \b
@@ -67,7 +70,9 @@ def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed,
     out = out_dir or _default_out(before_files, after_files)
     click.echo(f"Analysing {len(before_files)} session(s) before and {len(after_files)} after ...", err=True)
     cmp = api.compare_sessions(before_files, after_files, out_dir=out, params=params_file,
-                               compare_params=CompareParams(n_boot=n_boot, seed=seed), figures=not no_figures)
+                               compare_params=CompareParams(n_boot=n_boot, seed=seed,
+                                                            guard_level=None if exact_ci else CompareParams.guard_level),
+                               figures=not no_figures)
     for w in cmp.warnings:
         if w.get("severity") != "info":
             click.echo("WARNING: " + w["message"])

@@ -34,22 +34,95 @@ MIN_PART_STRIDES = 10
 #: Measurement error of the analysis per metric: ``(σ_s, κ)`` — σ_s = SD of the error of
 #: one session's median that is constant within the session and independent between two
 #: sessions recorded with the same sensors (unit of the metric), κ = relative SD of the
-#: error of a measured change. Source: tools/validate_compare.py, development seeds
-#: 300–339 (3 × 150 s simulated runs per seed, same sensors; σ_s = SD(analysis diff −
-#: true diff of the unchanged pair)/√2, κ from the +5° pair); see docs/compare.md.
-#: Metrics not listed: 0 (not measured).
+#: error of a measured change. Source: tools/validate_compare.py on development seeds
+#: 300–339 (never the held-out seeds 0–199), 3 × 150 s simulated runs per seed with one
+#: sensor pair; σ_s = RMS(analysis diff − true diff of unchanged legs)/√2, κ = the extra
+#: error of the +5° change. σ_s: the largest of four rigid-mount conditions (running 3.0
+#: and 4.5 m/s, random strap, walking 1.3 m/s). With soft-tissue motion of the sensor the
+#: analysis − truth error grows (ROM 0.17–0.23°) but almost all of it is stride-to-stride
+#: noise that the bootstrap already sees (the part it cannot see: 0.10 ± 0.09°), so it is
+#: not added twice. κ: the largest of all six conditions including soft tissue (a bias on
+#: a change, invisible to the bootstrap: soft tissue inflates both legs' ROM and shrinks
+#: ln(L/R) changes by ≈ 6–11 %). See docs/compare.md and docs/data/compare_analysis_error.json.
 ANALYSIS_ERROR: dict[str, tuple[float, float]] = {
-    "rom_deg": (0.067, 0.025),
-    "flex_peak_deg": (1.1, 0.0),   # absolute angles: the standing calibration differs per session
+    "rom_deg": (0.074, 0.028),
+    "flex_peak_deg": (1.1, 0.0),    # absolute angles: the standing calibration differs per session
     "ext_peak_deg": (1.1, 0.0),
-    "swing_pct": (0.053, 0.0),
-    "stance_s": (0.00042, 0.0),
-    "stride_s": (0.0015, 0.0),     # medians of event times on the 5 ms sample grid
-    "cadence_spm": (0.34, 0.0),
-    "asym_rom_pct": (0.17, 0.034),
-    "asym_stance_pct": (0.17, 0.0),
-    "asym_swing_pct": (0.082, 0.0),
+    "swing_pct": (0.067, 0.0),
+    "stance_s": (0.00099, 0.0),
+    "stride_s": (0.0015, 0.0),      # medians of event times on the 5 ms sample grid
+    "cadence_spm": (0.38, 0.0),
+    "asym_rom_pct": (0.20, 0.11),
+    "asym_stance_pct": (0.23, 0.0),
+    "asym_swing_pct": (0.21, 0.0),
 }
+
+#: Calibration error of the *sensor itself* — constant for one physical sensor, independent
+#: between sensors — per metric: relative SD (fraction of the metric's before median). It
+#: cancels when the same sensor is worn before and after (the usual protocol) and enters
+#: the CI when the sensors differ (``SessionData.meta["sensors"]``: device id per side).
+#: Source: the gyroscope scale error, 1 % SD per axis in the simulator's sensor model
+#: (docs/simulator.md; consumer MEMS gyros specify ±1–3 % sensitivity tolerance): thigh
+#: angle amplitudes scale with it. Measured with tools/validate_compare.py
+#: ``--sensors different`` (development seeds 300–339): ROM analysis error of one session
+#: 0.56° at 55° (1.0 %) vs 0.067° with the same sensors; timing metrics unchanged.
+SENSOR_ERROR_REL: dict[str, float] = {
+    "rom_deg": 0.010,
+    "flex_peak_deg": 0.010,
+    "ext_peak_deg": 0.010,
+}
+#: The same for asymmetry metrics, per side whose sensor changed (points of 100·ln(L/R)).
+SENSOR_ERROR_ASYM: dict[str, float] = {"asym_rom_pct": 1.0}
+
+
+def session_device(s: SessionData, side: str) -> str:
+    """Device id of ``side`` in a session (``""`` when unknown, e.g. CSV imports)."""
+    d = s.meta.get("sensors")
+    return str(d.get(side) or "") if isinstance(d, dict) else ""
+
+
+def sensor_change(before: list[SessionData], after: list[SessionData], side: str) -> float:
+    """How much of one sensor's own calibration error stays in the before/after difference
+    of ``side``: ``Σ_d (w_after(d) − w_before(d))²`` over devices ``d``, with ``w`` the
+    share of a condition's sessions recorded with ``d``. 0 when the same sensor was worn
+    throughout, 2 for one sensor before and another after. Unknown device ids count as the
+    same sensor (nothing to go by)."""
+    ids_b = [session_device(s, side) for s in before if side in s.sides]
+    ids_a = [session_device(s, side) for s in after if side in s.sides]
+    if not ids_b or not ids_a or "" in ids_b or "" in ids_a:
+        return 0.0
+    devs = set(ids_b) | set(ids_a)
+    return float(sum((ids_a.count(d) / len(ids_a) - ids_b.count(d) / len(ids_b)) ** 2 for d in devs))
+
+
+def sensor_error_var(before: list[SessionData], after: list[SessionData], side: str, metric: str,
+                     before_median: float) -> float:
+    """Variance the sensors' own calibration errors add to the difference (see
+    :data:`SENSOR_ERROR_REL`); 0 when the same sensors were worn before and after."""
+    if side == "both":
+        sd = SENSOR_ERROR_ASYM.get(metric, 0.0)
+        return sum(sensor_change(before, after, s) for s in ("left", "right")) * sd ** 2
+    rel = SENSOR_ERROR_REL.get(metric, 0.0)
+    if rel == 0.0 or not math.isfinite(before_median):
+        return 0.0
+    return sensor_change(before, after, side) * (rel * abs(before_median)) ** 2
+
+
+def sensor_warnings(before: list[SessionData], after: list[SessionData]) -> list[dict]:
+    out = []
+    for side in ("left", "right"):
+        if sensor_change(before, after, side) <= 0:
+            continue
+        ids_b = sorted({session_device(s, side) for s in before if side in s.sides})
+        ids_a = sorted({session_device(s, side) for s in after if side in s.sides})
+        out.append({
+            "kind": "different_sensors", "side": side, "before_devices": ids_b, "after_devices": ids_a,
+            "message": (f"The {side} thigh was recorded with different sensors before ({', '.join(ids_b)}) and "
+                        f"after ({', '.join(ids_a)}). Each sensor has its own small calibration error (about 1 % of "
+                        "an angle, ≈ 0.5° of hip range), which does not cancel here, so the intervals of that leg "
+                        "are wider. Wear the same sensor on the same leg for before/after comparisons."),
+        })
+    return out
 
 
 @dataclass
@@ -59,6 +132,12 @@ class CompareParams:
     n_boot: int = 2000
     seed: int = 0
     level: float = 0.95
+    #: Guard band (JCGM 106:2012): the reported ``level`` interval is the percentile
+    #: interval at this wider level, so that it covers the true difference in at least
+    #: ``level`` of comparisons not only on average but in (nearly) every batch of 100 —
+    #: an exactly calibrated 95 % interval reaches 95 of 100 only 62 % of the time. None
+    #: (``imugait compare --exact-ci``): the plain ``level`` interval. See docs/compare.md.
+    guard_level: float | None = 0.975
     cadence_warn_pct: float = CADENCE_WARN_PCT
     speed_warn_pct: float = SPEED_WARN_PCT
     neutral_warn_deg: float = NEUTRAL_WARN_DEG
@@ -68,8 +147,13 @@ class CompareParams:
     #: for values that are not measured by the analysis (e.g. simulator truth)
     analysis_error: bool = True
 
+    @property
+    def ci_level(self) -> float:
+        """Percentile level actually computed for the reported interval."""
+        return float(self.guard_level) if self.guard_level else float(self.level)
+
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "ci_level": self.ci_level}
 
 
 @dataclass
@@ -363,12 +447,15 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
         sa = fn(after)
         series[("before", side, metric)] = sb
         series[("after", side, metric)] = sa
-        err_s, err_rel = ANALYSIS_ERROR.get(metric, (0.0, 0.0)) if p.analysis_error else (0.0, 0.0)
-        r = stats.bootstrap_median_diff([x for _t, x in sb], [x for _t, x in sa], n_boot=p.n_boot,
-                                        seed=_seed_for(p.seed, side, metric), level=p.level,
-                                        session_error_sd=err_s, relative_error_sd=err_rel)
         xb = np.concatenate([x for _t, x in sb]) if sb else np.array([])
         xa = np.concatenate([x for _t, x in sa]) if sa else np.array([])
+        err_s, err_rel = ANALYSIS_ERROR.get(metric, (0.0, 0.0)) if p.analysis_error else (0.0, 0.0)
+        extra = (sensor_error_var(before, after, side, metric, float(np.median(xb)) if xb.size else float("nan"))
+                 if p.analysis_error else 0.0)
+        r = stats.bootstrap_median_diff([x for _t, x in sb], [x for _t, x in sa], n_boot=p.n_boot,
+                                        seed=_seed_for(p.seed, side, metric), level=p.ci_level, exact_level=p.level,
+                                        session_error_sd=err_s, relative_error_sd=err_rel, extra_error_var=extra)
+        r["sensor_sd"] = math.sqrt(extra)
         r["effect_size"] = stats.robust_effect_size(xb, xa)
         r["cliffs_delta"] = stats.cliffs_delta(xb, xa)
         r["effect_magnitude"] = stats.cliffs_magnitude(r["cliffs_delta"])
@@ -400,9 +487,13 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
             cautions.append("absolute angle: moves when the sensor is re-strapped")
         if r["n_before"] < MIN_STRIDES or r["n_after"] < MIN_STRIDES:
             cautions.append(f"few strides (before {r['n_before']}, after {r['n_after']})")
+        if r["sensor_sd"] > 0:
+            cautions.append("different sensors before and after: interval includes their calibration error")
         row = {"side": side, "metric": metric, "label": info.label, "unit": info.unit,
                "before_median": r["before_median"], "after_median": r["after_median"], "diff": r["diff"],
-               "ci_low": r["ci_low"], "ci_high": r["ci_high"], "effect_size": r["effect_size"],
+               "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+               "ci_low_exact": r.get("ci_low_exact", float("nan")), "ci_high_exact": r.get("ci_high_exact", float("nan")),
+               "effect_size": r["effect_size"],
                "verdict": text, "verdict_code": code, "significant": r["significant"],
                "diff_pct": r["diff_pct"], "cliffs_delta": r["cliffs_delta"],
                "effect_magnitude": r["effect_magnitude"], "mdc95": mdc, "sem": sem,
@@ -410,7 +501,8 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
                "n_before": r["n_before"], "n_after": r["n_after"],
                "block_before": r["block_before"], "block_after": r["block_after"],
                "boot_sd": r["boot_sd"], "sampling_sd": r.get("sampling_sd", float("nan")),
-               "measurement_sd": r.get("measurement_sd", float("nan")), "caution": "; ".join(cautions)}
+               "measurement_sd": r.get("measurement_sd", float("nan")), "sensor_sd": r["sensor_sd"],
+               "caution": "; ".join(cautions)}
         rows.append(row)
 
     for side in sides:
@@ -421,7 +513,7 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
             one("both", metric, info, lambda ss, source=source: _asym_series(ss, source))
 
     table = pd.DataFrame(rows)
-    warnings = pace_warnings(before, after, p) + calibration_warnings(before, after, p)
+    warnings = pace_warnings(before, after, p) + sensor_warnings(before, after) + calibration_warnings(before, after, p)
     if any(w["kind"] == "restrapped" for w in warnings) and not table.empty:
         sides_moved = {w["side"] for w in warnings if w["kind"] == "restrapped"}
         mask = table["metric"].isin(["flex_peak_deg", "ext_peak_deg"]) & table["side"].isin(sides_moved)

@@ -132,7 +132,12 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
     body.append("<h2>All metrics</h2><div class='tbl'><table>" + head + "".join(trs) + "</table></div>")
     body.append("<h2>How to read this</h2><p class='sub'>"
                 "Medians of valid strides per leg. The 95 % confidence interval of the difference comes from a "
-                "block bootstrap of consecutive strides (strides are correlated, so a t-test would be over-confident). "
+                "block bootstrap of consecutive strides (strides are correlated, so a t-test would be over-confident), "
+                "combined with the analysis' own measurement error"
+                + (", and is kept on the safe side: it covers the true change in at least 95 % of comparisons "
+                   f"(computed as the {100 * cmp.params.ci_level:g} % interval). "
+                   if cmp.params.guard_level else ". ")
+                + 
                 f"MDC95 is the smallest change that exceeds measurement noise ({esc(cmp.mdc_source)}). "
                 "Effect d<sub>R</sub> = difference of medians / pooled robust SD; Cliff's δ = P(after &gt; before) − P(after &lt; before). "
                 "Asymmetry = 100·ln(left/right): 0 is symmetric, +5 means the left value is about 5 % larger. "

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from imugait.compare import stats
+from imugait.compare.comparison import CompareParams
 from imugait.compare.data import SessionData
 from imugait.compare.metrics import metric_info
 from imugait.compare.report_html import esc, img_tag, page
@@ -54,7 +55,10 @@ def drift(sd: SessionData, seed: int = 0) -> list[dict]:
             if m not in v.columns:
                 continue
             x = v[m].to_numpy(float)
-            r = stats.bootstrap_median_diff([x[first]], [x[last]], n_boot=1000, seed=seed)
+            # same interval as `imugait compare` (guard-banded 95 %); one session, so no
+            # between-session measurement error
+            r = stats.bootstrap_median_diff([x[first]], [x[last]], n_boot=1000, seed=seed,
+                                            level=CompareParams().ci_level)
             info = metric_info(m)
             clear = math.isfinite(r["ci_low"]) and (r["ci_low"] > 0 or r["ci_high"] < 0)
             if clear:

@@ -28,7 +28,8 @@ Algorithm (per side and metric)
    changes between sessions even with the same sensors, and it scales a true change
    slightly. Its SDs (per metric, measured with the simulator: ``comparison.ANALYSIS_ERROR``)
    are convolved into the replicates: each gets one normal draw of
-   ``N(0, σ_s²/k_b + σ_s²/k_a + (κ·diff)²)`` — the usual uncertainty budget
+   ``N(0, σ_s²/k_b + σ_s²/k_a + (κ·diff)² + v_sensor)`` (``v_sensor``: the calibration
+   error of different sensors before and after, 0 for the same sensors) — the usual uncertainty budget
    (sampling ⊕ measurement, GUM/JCGM 100:2008 §5.1) carried through the bootstrap.
    The 95 % interval is the 2.5/97.5 percentile of ``n_boot`` (default 2000) replicates.
    Seeded and fully vectorised: one ``(n_boot, n)`` index array per session.
@@ -195,7 +196,8 @@ def bootstrap_median_diff(before: Sequence[np.ndarray], after: Sequence[np.ndarr
                           blocks_before: Sequence[int] | None = None,
                           blocks_after: Sequence[int] | None = None,
                           inflate: bool = True, session_error_sd: float = 0.0,
-                          relative_error_sd: float = 0.0) -> dict:
+                          relative_error_sd: float = 0.0, extra_error_var: float = 0.0,
+                          exact_level: float | None = None) -> dict:
     """Block-bootstrap CI of ``median(after) − median(before)``.
 
     ``before``/``after`` are lists of per-session stride series (time order, finite values).
@@ -209,8 +211,13 @@ def bootstrap_median_diff(before: Sequence[np.ndarray], after: Sequence[np.ndarr
     measured change carries a relative error of SD ``relative_error_sd``. Each replicate
     difference gets one draw of ``N(0, σ_s²/k_b + σ_s²/k_a + (κ·diff)²)`` (``k`` = sessions
     per condition) — a Monte Carlo convolution of the sampling distribution with the
-    measurement-error distribution. ``sampling_sd`` is the replicate SD before,
-    ``measurement_sd`` the SD added, ``boot_sd`` the SD after.
+    measurement-error distribution. ``extra_error_var`` is any further variance of the
+    difference known from outside the strides (e.g. the calibration error of *different*
+    sensors before and after, see ``comparison.SENSOR_ERROR``); it is added to the same
+    draw. ``sampling_sd`` is the replicate SD before, ``measurement_sd`` the SD added,
+    ``boot_sd`` the SD after. ``exact_level`` also returns the percentile interval at that
+    level from the same replicates as ``ci_low_exact``/``ci_high_exact`` (the comparison
+    reports its guard-banded interval at ``level`` and the plain one beside it).
     """
     bs = [np.asarray(x, float)[np.isfinite(np.asarray(x, float))] for x in before]
     as_ = [np.asarray(x, float)[np.isfinite(np.asarray(x, float))] for x in after]
@@ -247,7 +254,8 @@ def bootstrap_median_diff(before: Sequence[np.ndarray], after: Sequence[np.ndarr
     out["inflation_after"] = ka
     d = ra - rb
     out["sampling_sd"] = float(np.std(d, ddof=1))
-    meas_var = (session_error_sd ** 2) * (1.0 / len(bs) + 1.0 / len(as_)) + (relative_error_sd * out["diff"]) ** 2
+    meas_var = ((session_error_sd ** 2) * (1.0 / len(bs) + 1.0 / len(as_)) + (relative_error_sd * out["diff"]) ** 2
+                + max(float(extra_error_var), 0.0))
     out["measurement_sd"] = float(math.sqrt(meas_var)) if math.isfinite(meas_var) else 0.0
     if out["measurement_sd"] > 0:
         d = d + rng.normal(0.0, out["measurement_sd"], size=d.shape)
@@ -255,6 +263,10 @@ def bootstrap_median_diff(before: Sequence[np.ndarray], after: Sequence[np.ndarr
     lo, hi = np.quantile(d, [alpha, 1.0 - alpha])
     out["ci_low"] = float(lo)
     out["ci_high"] = float(hi)
+    if exact_level is not None:
+        a2 = (1.0 - exact_level) / 2.0
+        lo2, hi2 = np.quantile(d, [a2, 1.0 - a2])
+        out["ci_low_exact"], out["ci_high_exact"] = float(lo2), float(hi2)
     out["boot_sd"] = float(np.std(d, ddof=1))
     return out
 
