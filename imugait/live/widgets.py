@@ -227,8 +227,9 @@ class SignalView(QtWidgets.QWidget):
         self.ic_items = {}
         self.to_items = {}
         for s in SIDES:
+            # no clipToView: the snapshot already holds exactly the visible window, and
+            # clipping costs a view-range lookup and a copy on every frame
             c = p.plot(pen=pg.mkPen(SIDE_COLOUR[s], width=3), name=SIDE_LABEL[s])
-            c.setClipToView(True)
             self.angle_curves[s] = c
             ic = EventMarks(True, SIDE_COLOUR[s], "k")
             to = EventMarks(False, "w", pg.mkPen(SIDE_COLOUR[s], width=2))
@@ -257,7 +258,6 @@ class SignalView(QtWidgets.QWidget):
             curves = []
             for k, ax in enumerate("xyz"):
                 c = rp.plot(pen=pg.mkPen(AXIS_COLOUR[k], width=2), name=ax)
-                c.setClipToView(True)
                 curves.append(c)
             self.raw_plots[s] = rp
             self.raw_curves[s] = curves
@@ -322,7 +322,8 @@ class SignalView(QtWidgets.QWidget):
                     if d[-1, 0] != a[-1, 0]:
                         d = np.vstack([d, a[-1:]])
                     x, y = break_gaps(d[:, 0] - now, d[:, 1])
-                    self.angle_curves[s].setData(x, y, connect="finite")
+                    # the finite check (a full scan for NaN/inf) only matters when gaps were inserted
+                    self.angle_curves[s].setData(x, y, connect="finite", skipFiniteCheck=x.size == d.shape[0])
                     new = a[a[:, 0] > self._last_angle_t[s], 0]
                     drawn["angle_t_new"][s] = new
                     self._last_angle_t[s] = float(a[-1, 0])
@@ -349,7 +350,7 @@ class SignalView(QtWidgets.QWidget):
                 for k in range(3):
                     if r.shape[0]:
                         x, y = break_gaps(r[:, 0] - now, r[:, col + k])
-                        self.raw_curves[s][k].setData(x, y, connect="finite")
+                        self.raw_curves[s][k].setData(x, y, connect="finite", skipFiniteCheck=x.size == r.shape[0])
                     else:
                         self.raw_curves[s][k].setData([], [])
                 if r.shape[0]:
