@@ -18,3 +18,4 @@ def test_docs_python_blocks_run(tmp_path, monkeypatch):
     hip_left = cmp.table[(cmp.table.metric == "rom_deg") & (cmp.table.side == "left")].iloc[0]
     assert hip_left.significant and 3.5 < hip_left["diff"] < 6.5
     assert set(ns["strides"]["condition"]) == {"pre", "post"}
+    assert not [w for w in cmp.warnings if w["kind"] == "different_sensors"]  # one sensor pair
