@@ -62,7 +62,8 @@ ANALYSIS_ERROR: dict[str, tuple[float, float]] = {
 #: cancels when the same sensor is worn before and after (the usual protocol) and enters
 #: the CI when the sensors differ (``SessionData.meta["sensors"]``: device id per side).
 #: Source: the gyroscope scale error, 1 % SD per axis in the simulator's sensor model
-#: (docs/simulator.md; consumer MEMS gyros specify ±1–3 % sensitivity tolerance): thigh
+#: (docs/simulator.md; MEMS gyro datasheets give sensitivity tolerances of that order, e.g. ±3 %
+#: for the InvenSense MPU-6050): thigh
 #: angle amplitudes scale with it. Measured with tools/validate_compare.py
 #: ``--sensors different`` (development seeds 300–339): ROM analysis error of one session
 #: 0.56° at 55° (1.0 %) vs 0.067° with the same sensors; timing metrics unchanged.

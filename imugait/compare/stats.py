@@ -31,7 +31,9 @@ Algorithm (per side and metric)
    ``N(0, σ_s²/k_b + σ_s²/k_a + (κ·diff)² + v_sensor)`` (``v_sensor``: the calibration
    error of different sensors before and after, 0 for the same sensors) — the usual uncertainty budget
    (sampling ⊕ measurement, GUM/JCGM 100:2008 §5.1) carried through the bootstrap.
-   The 95 % interval is the 2.5/97.5 percentile of ``n_boot`` (default 2000) replicates.
+   The interval is the percentile interval at ``level`` of ``n_boot`` (default 2000)
+   replicates; the comparison asks for its guard-banded level (97.5 % for a reported 95 %
+   interval, ``comparison.CompareParams.guard_level``) and reports the plain one beside it.
    Seeded and fully vectorised: one ``(n_boot, n)`` index array per session.
 
 Effect sizes
@@ -213,7 +215,7 @@ def bootstrap_median_diff(before: Sequence[np.ndarray], after: Sequence[np.ndarr
     per condition) — a Monte Carlo convolution of the sampling distribution with the
     measurement-error distribution. ``extra_error_var`` is any further variance of the
     difference known from outside the strides (e.g. the calibration error of *different*
-    sensors before and after, see ``comparison.SENSOR_ERROR``); it is added to the same
+    sensors before and after, see ``comparison.SENSOR_ERROR_REL``); it is added to the same
     draw. ``sampling_sd`` is the replicate SD before, ``measurement_sd`` the SD added,
     ``boot_sd`` the SD after. ``exact_level`` also returns the percentile interval at that
     level from the same replicates as ``ci_low_exact``/``ci_high_exact`` (the comparison
