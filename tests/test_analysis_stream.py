@@ -168,3 +168,22 @@ def test_full_real_recording_seeded_chunks_equal_batch(side):
         sizes = list(np.random.default_rng(seed).integers(1, 200, size=50))
         C, _ = _run(t, a, g, 58.8, sizes)
         _same(B, C, 58.8)
+
+
+@pytest.mark.parametrize("gait", ["run", "walk"])
+def test_strides_are_final_soon_after_their_closing_contact(gait):
+    """Latency in data time (deterministic, not a timed test): a stride of steady gait is
+    emitted once its closing IC's search window has been seen — a quarter stride after the
+    flexion peak before that IC, plus the smoothing look-ahead and one 50 ms chunk."""
+    fs = 200.0
+    s = simulate(SimConfig(gait=gait, duration_s=50, fs_hz=fs, seed=3, sides=("left",))).sides["left"]
+    p = GaitPipeline(fs, "left")
+    lag = []
+    for i in range(0, s.n, 10):
+        o = p.push(s.t_true_s[i:i + 10], s.acc_mps2[i:i + 10], s.gyr_dps[i:i + 10])
+        t_now = float(s.t_true_s[min(i + 9, s.n - 1)])
+        lag += [(t_now - x.next_ic_s, x.stride_s) for x in o.strides if x.ic_s > 16.0]
+    # (the strides before wait for the calibration: 5 s standing + 8 s of gait)
+    steady = lag
+    assert len(steady) > 20
+    assert all(d <= 0.25 * T + 0.2 for d, T in steady), max(d - 0.25 * T for d, T in steady)

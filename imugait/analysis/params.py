@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-ALGORITHM_VERSION = "1.2.1"
+ALGORITHM_VERSION = "1.2.2"
 """Bumped whenever the numbers the pipeline produces can change for the same input."""
 
 

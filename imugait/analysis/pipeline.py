@@ -26,11 +26,12 @@ per-stride/per-extremum items):
 6. **Strides** — IC→next IC, metrics, validity with reasons, bouts (≥ ``min_bout_strides``;
    strides of a bout are held until it reaches that size).
 
-Latency (documented in ``docs/analysis.md``): a stride is emitted once the angle after its
-closing IC has dropped by the hysteresis threshold below the peak flexion that precedes that
-IC and the IC search window has been seen — in steady gait ≤ 0.6 × stride time + smooth_s/2
-after the closing IC; the first strides of a bout wait until the bout has
-``min_bout_strides`` strides.
+Latency (documented in ``docs/analysis.md``): a stride is emitted once the smoothed angle
+has dropped by the hysteresis threshold below the peak flexion that precedes its closing IC
+(the peak is confirmed at that crossing, not at the following local minimum) and the
+closing IC's search window (``ic_search_frac[1]`` × stride after that peak) has been seen —
+in steady gait ≈ 0.15 × stride time + smooth_s/2 after the closing IC; the first strides
+of a bout wait until the bout has ``min_bout_strides`` strides.
 """
 
 from __future__ import annotations
@@ -384,26 +385,56 @@ class GaitPipeline:
             is_max = (c > sm[:-2]) & (c >= sm[2:])
             is_min = (c < sm[:-2]) & (c <= sm[2:])
             ii = np.flatnonzero(is_max | is_min)
+            pos = 0
             for i in ii:
+                self._confirm_flexion_by_crossing(c, lo + 1, pos, int(i))
                 self._on_extremum(lo + 1 + int(i), float(c[i]), bool(is_max[i]))
+                pos = int(i) + 1
+            self._confirm_flexion_by_crossing(c, lo + 1, pos, c.shape[0])
             self._ext_next = last_test + 1
         out = self._resolve_strides(final)
         self._trim()
         return out
 
-    def _on_extremum(self, idx: int, val: float, is_max: bool):
-        p = self.params
-        # a new data segment (long gap) restarts the hysteresis
+    def _apply_breaks(self, idx: int) -> None:
+        """A new data segment (long gap) up to ``idx`` restarts the hysteresis."""
         if self._breaks and self._breaks[0] <= idx:
             br = [b for b in self._breaks if self._last_break_idx < b <= idx]
             if br:
                 self._last_break_idx = br[-1]
                 self._mode, self._cand = 1, None
             self._breaks = [b for b in self._breaks if b > idx]
+
+    def _hysteresis(self) -> float:
+        p = self.params
         h = p.hysteresis_min_deg
         if self._roms:
             r = sorted(self._roms[-3:])
             h = max(h, p.hysteresis_rom_frac * (r[len(r) // 2] if len(r) % 2 else 0.5 * (r[0] + r[-1])))
+        return h
+
+    def _confirm_flexion_by_crossing(self, c: np.ndarray, off: int, a: int, b: int) -> None:
+        """Confirm the flexion-peak candidate as soon as the smoothed angle ``c`` (global
+        index ``off + k``) falls the hysteresis below it within ``c[a:b]`` — between two
+        extrema, so the candidate cannot change meanwhile. The same peak the next local
+        minimum would confirm, found up to half a stride earlier (stride latency)."""
+        if self._mode != 1 or self._cand is None or b <= a:
+            return
+        thr = self._cand[1] - self._hysteresis()
+        k = np.flatnonzero(c[a:b] < thr)
+        if not k.size:
+            return
+        idx = off + a + int(k[0])
+        self._apply_breaks(idx)
+        if self._mode != 1 or self._cand is None:  # a data gap restarted the hysteresis
+            return
+        self._F.append(self._refine_peak(self._cand))
+        self._on_flexion_peak()
+        self._mode, self._cand = -1, (idx, float(c[a + int(k[0])]))
+
+    def _on_extremum(self, idx: int, val: float, is_max: bool):
+        self._apply_breaks(idx)
+        h = self._hysteresis()
         if self._mode == 1:
             if is_max:
                 if self._cand is None or val > self._cand[1]:
@@ -466,7 +497,10 @@ class GaitPipeline:
         while self._pending:
             c = self._pending[0]
             T_f = (c["f1"] - c["f0"]) * self._T
-            need_end = int(c["f1"]) + int(math.ceil((p.ic_search_frac[1] * min(T_f, p.max_stride_s) + 0.3) * self.fs_hz)) + self._H + 2
+            # the last sample the stride reads: the closing IC's search window (events.
+            # initial_contact clips T the same way), + the peak refinement's ±H and rounding
+            T_ic = min(max(T_f, p.min_stride_s), p.max_stride_s)
+            need_end = int(c["f1"]) + int(math.ceil(max(p.ic_search_frac[1], p.ic_zc_end_frac) * T_ic * self.fs_hz)) + self._H + 3
             if need_end > sig.end and not final:
                 break
             self._pending.pop(0)
