@@ -22,7 +22,7 @@ def tool():
 
 
 @pytest.mark.parametrize("seed", [1])
-def test_validation_slice(tool, seed):
+def test_validation_slice(tool, seed, tmp_path):
     r = tool.run_seed((seed, 60.0, "run", 3.0, 500, "default", "same", 0.0))
     plus5 = r["after_plus5_left"]
     assert plus5["ci_low"] > 0 and abs(plus5["diff"] - 5.0) < 1.0
@@ -42,3 +42,14 @@ def test_validation_slice(tool, seed):
     assert plus5["measurement_sd"] > same["measurement_sd"]  # + κ·diff
     s = tool.summarise([r])
     assert s["n_seeds"] == 1 and s["analysis_plus5_excludes0_pct"] == 100.0
+    # guard band: the reported interval contains the plain one
+    assert same["ci_low"] < same["ci_low_exact"] < same["ci_high_exact"] < same["ci_high"]
+    # the error table is re-measured from such rows (one condition per file)
+    import json
+
+    f = tmp_path / "dev.partial.jsonl"
+    f.write_text(json.dumps(r) + "\n")
+    table = tool.measure_error([str(f)])
+    rom = table["files"][str(f)]["rom_deg"]
+    assert rom["n"] == 3 and 0 < rom["sigma_s"] < 1.0  # both legs unchanged + the right leg of the +5° pair
+    assert table["max"]["rom_deg"]["sigma_s"] == rom["sigma_s"]
