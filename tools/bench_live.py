@@ -17,6 +17,7 @@ Two parts:
     nice -n 10 .venv/bin/python tools/bench_live.py realtime --seconds 90
     nice -n 10 .venv/bin/python tools/bench_live.py memory --minutes 60 --speed 10
     nice -n 10 .venv/bin/python tools/bench_live.py pipeline-memory --minutes 60   # the analysis alone
+    nice -n 10 .venv/bin/python tools/bench_live.py paint      # where one frame's paint time goes
 
 Offscreen rendering uses Qt's software raster engine — the same painter a desktop without
 OpenGL uses — so CPU figures are representative of, not identical to, an on-screen window.
@@ -228,6 +229,64 @@ def pipeline_memory(args) -> dict:
             "trace_t_s_rss_mb_strides": [[round(x, 1), round(y, 1), int(z)] for x, y, z in trace]}
 
 
+def paint(args) -> dict:
+    """Where one angle-view frame goes: run the simulated window ``--warmup`` s in real time,
+    stop the source (the snapshot freezes), then time ``--frames`` forced repaints (Qt
+    thread CPU per frame) with parts of the view hidden, configurations interleaved over
+    ``--rounds``. Deterministic enough to compare drawing options on a noisy machine."""
+    from PySide6 import QtCore
+
+    from imugait.live.app import LiveWindow, make_backend, qapp
+    from imugait.live.sources import default_sim_config
+
+    app = qapp()
+    be = make_backend(simulate=True, sim_config=default_sim_config(gait=args.gait, seed=1, duration_s=args.warmup + 30))
+    win = LiveWindow(be, fps=30.0)
+    win.resize(1600, 950)
+    be.start()
+    win.show()
+    res: dict = {"mode": "paint", "gait": args.gait, "frames": args.frames, "rounds": args.rounds}
+
+    def measure():
+        win.timer.stop()
+        be.stop()
+        sig = win.signal
+        curves = list(sig.angle_curves.values())
+        marks = list(sig.ic_items.values()) + list(sig.to_items.values())
+
+        def vis(curv=True, mk=True):
+            for c in curves:
+                c.setVisible(curv)
+            for m in marks:
+                m.setVisible(mk)
+
+        confs = {"whole frame": (True, True), "without curves": (False, True), "without contact markers": (True, False),
+                 "axes and background only": (False, False)}
+        ms: dict = {k: [] for k in list(confs) + ["snapshot + setData only"]}
+        for _ in range(args.rounds):
+            for name, (cv, mk) in confs.items():
+                vis(cv, mk)
+                t0 = time.thread_time()
+                for _i in range(args.frames):
+                    win.refresh()
+                    sig.angle_w.viewport().repaint()
+                    app.processEvents()
+                ms[name].append(1000.0 * (time.thread_time() - t0) / args.frames)
+            vis()
+            t0 = time.thread_time()
+            for _i in range(args.frames):
+                win.refresh()
+            ms["snapshot + setData only"].append(1000.0 * (time.thread_time() - t0) / args.frames)
+        res["ms_per_frame_median"] = {k: float(np.median(v)) for k, v in ms.items()}
+        res["ms_per_frame_rounds"] = {k: [round(x, 2) for x in v] for k, v in ms.items()}
+        win.close()
+        app.quit()
+
+    QtCore.QTimer.singleShot(int(args.warmup * 1000), measure)
+    app.exec()
+    return res
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="mode", required=True)
@@ -250,8 +309,13 @@ def main(argv=None) -> None:
     pm.add_argument("--minutes", type=float, default=60.0)
     pm.add_argument("--seed", type=int, default=1)
     pm.add_argument("--session")
+    pa = sub.add_parser("paint")
+    pa.add_argument("--warmup", type=float, default=28.0, help="real-time seconds before the snapshot freezes")
+    pa.add_argument("--frames", type=int, default=150)
+    pa.add_argument("--rounds", type=int, default=3)
+    pa.add_argument("--gait", default="run")
     args = ap.parse_args(argv)
-    res = {"realtime": realtime, "memory": memory, "pipeline-memory": pipeline_memory}[args.mode](args)
+    res = {"realtime": realtime, "memory": memory, "pipeline-memory": pipeline_memory, "paint": paint}[args.mode](args)
     print(json.dumps(res, indent=1))
 
 
