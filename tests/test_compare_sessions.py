@@ -4,17 +4,10 @@ import json
 
 import pytest
 
-from imugait.cli import main
 from imugait.compare import api
 from imugait.compare.simdata import write_sim_session
 from imugait.sim.gait import SimConfig, simulate
-
-def run_cli(args) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
+from cli_helper import run_cli
 
 
 RUN = SimConfig(gait="run", duration_s=60, speed_mps=3.0, sensor_seed=5)  # one sensor pair throughout

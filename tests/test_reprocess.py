@@ -10,6 +10,7 @@ from imugait import open_session
 from imugait.compare.reprocess import EXIT_ALL_FAILED, EXIT_OK, EXIT_PARTIAL, reprocess
 from imugait.compare.simdata import write_sim_session
 from imugait.sim.gait import SimConfig
+from cli_helper import run_cli
 
 RUN = SimConfig(gait="run", duration_s=40, speed_mps=3.0)
 
@@ -29,16 +30,6 @@ def tree(master, tmp_path):
     shutil.copytree(master, d)
     (d / "sub" / "broken.h5").write_bytes(b"this is not a session")
     return d
-
-
-def run_cli(args) -> int:
-    from imugait.cli import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 def test_reprocess_folder_with_a_broken_file(tree, tmp_path):

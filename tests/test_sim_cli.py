@@ -5,17 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from imugait.cli import main
 from imugait.store.csvio import read_imu_csv
-
-
-def run_cli(args) -> int:
-    """Run ``imugait <args>`` in process; return the exit code."""
-    try:
-        main(args)
-    except SystemExit as e:
-        return 0 if e.code is None else int(e.code)
-    return 0
+from cli_helper import run_cli
 
 
 def test_simulate_cli_writes_readable_csvs_and_truth(tmp_path, capsys):
