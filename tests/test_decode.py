@@ -79,6 +79,22 @@ def test_overflow_gap_is_flagged_and_late_fill_reduces_loss():
     assert [(g.first_index, g.n_samples) for g in tr.gaps()] == [(4, 4), (12, 8)]
 
 
+def test_status_count_splits_a_flagged_hole_the_link_made_longer():
+    # packet 1 (samples 4-7) lost on the air just before an outage; the FIFO then dropped
+    # packets 2-5 (samples 8-23) and packet 6 carries OVERFLOW_BEFORE: one 20-sample hole
+    tr = PacketTracker()
+    tr.observe(1, 0, 0, 4)
+    assert tr.note_device_dropped(1, 3) == 0  # first STATUS: 3 dropped before our first packet
+    tr.observe(1, 6, 24, 4, overflow_before=True)
+    assert tr.counts.samples_device_dropped == 20  # the flag alone cannot tell
+    assert tr.note_device_dropped(1, 3 + 16) == 4  # the device dropped 16: the first 4 were the link's
+    assert tr.counts.samples_device_dropped == 16 and tr.counts.samples_lost == 20
+    assert [(g.first_index, g.n_samples, g.reason) for g in tr.gaps()] == [(4, 4, "lost"), (8, 16, "device_overflow")]
+    assert tr.note_device_dropped(1, 19) == 0  # idempotent
+    assert tr.note_device_dropped(2, 100) == 0  # a boot not seen yet: ignored
+    assert tr.counts.samples_device_dropped == 16
+
+
 def test_formats_without_seq_estimate_packets_from_samples():
     tr = PacketTracker(seq_modulus=None, index_modulus=None)
     tr.observe(None, None, 0, 10)
@@ -125,6 +141,8 @@ def test_tracker_exact_against_firmware_faults(seed):
                     blk = item.block
                     tr.observe(item.boot_id, item.seq, blk.first_index, len(blk), overflow_before=item.overflow_before)
                     arrivals.append((item.boot_id, item.seq, blk.first_index, len(blk)))
+                elif isinstance(item, StatusEvent):
+                    tr.note_device_dropped(item.extra["boot_id"], item.device_dropped_samples)
         if t > 21.5 and not started_again:
             vs.write_control(imu.cmd_start(), float(t))
             started_again = True
@@ -135,7 +153,8 @@ def test_tracker_exact_against_firmware_faults(seed):
     # a resent packet may itself be lost on the air
     assert vs.truth.duplicates_sent <= c.duplicated <= vs.truth.duplicates_sent + vs.truth.resent_on_reconnect
     assert c.epochs == 2
-    assert c.samples_device_dropped <= min(c.samples_lost, vs.truth.samples_dropped_overflow + 4 * vs.truth.packets_lost_air)
+    # the STATUS counter keeps packets the link lost next to an overflow out of the device's share
+    assert c.samples_device_dropped <= min(c.samples_lost, vs.truth.samples_dropped_overflow)
     # every sample between the first and last received one of each boot is received or in a gap
     for boot in {a[0] for a in arrivals}:
         got = {a[2] for a in arrivals if a[0] == boot}

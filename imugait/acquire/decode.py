@@ -146,6 +146,17 @@ class _Holes:
     def items(self):
         return zip(self.starts, self.ends, self.reasons)
 
+    def relabel_front(self, i: int, k: int, reason: str) -> None:
+        """Give the first ``k`` integers of interval ``i`` the label ``reason`` (splitting it)."""
+        s, e = self.starts[i], self.ends[i]
+        if k >= e - s:
+            self.reasons[i] = reason
+            return
+        self.starts[i] = s + k
+        self.starts.insert(i, s)
+        self.ends.insert(i, s + k)
+        self.reasons.insert(i, reason)
+
     def total(self) -> int:
         return sum(e - s for s, e in zip(self.starts, self.ends))
 
@@ -162,6 +173,9 @@ class _Epoch:
         self.last_n = 1
         self.sample_holes = _Holes()
         self.seq_holes = _Holes()
+        # STATUS dropped_samples minus the overflow holes seen when the first STATUS of this
+        # boot arrived: drops before the host's first packet, which are no hole of ours
+        self.device_dropped_base: int | None = None
 
 
 def _unwrap(value: int, ref: int, modulus: int) -> int:
@@ -216,6 +230,42 @@ class PacketTracker:
         for ep in self._epochs.values():
             out.extend(Gap(ep.number, ep.boot_id, s, e - s, r) for s, e, r in ep.sample_holes.items())
         return out
+
+    def note_device_dropped(self, boot_id, dropped_samples: int) -> int:
+        """Match the device's own count (STATUS ``dropped_samples``, since boot) with the holes
+        flagged ``OVERFLOW_BEFORE``; return how many samples were relabelled ``"lost"``.
+
+        The flag says the FIFO overflowed just before a packet, not that *every* sample
+        missing before it was the device's: a packet the link lost just before the outage
+        (the firmware thinks it sent it) makes the same hole a little longer. When the
+        flagged holes exceed what the device says it dropped, the excess is the link's — and
+        it sits at the front of the newest flagged hole (the FIFO drops its oldest packets,
+        the ones right after the last packet handed to the radio). Call it for every STATUS,
+        in arrival order with the DATA packets (one BLE connection delivers in order, so a
+        STATUS counts every drop before the DATA packets that came before it).
+        """
+        key = boot_id if boot_id is not None else "__manual__"
+        ep = self._epochs.get(key)
+        if ep is None:
+            return 0
+        flagged = ep.sample_holes.total_reason("device_overflow")
+        total = int(dropped_samples)
+        if ep.device_dropped_base is None:
+            ep.device_dropped_base = total - flagged
+            return 0
+        excess = flagged - (total - ep.device_dropped_base)
+        moved = 0
+        holes = ep.sample_holes
+        i = len(holes.starts) - 1
+        while excess > 0 and i >= 0:
+            if holes.reasons[i] == "device_overflow":
+                k = min(excess, holes.ends[i] - holes.starts[i])
+                holes.relabel_front(i, k, "lost")
+                excess -= k
+                moved += k
+            i -= 1
+        self.counts.samples_device_dropped -= moved
+        return moved
 
     def observe(self, boot_id, seq: int | None, first_index: int, n: int, *, overflow_before: bool = False) -> TrackResult:
         n = int(n)

@@ -233,6 +233,9 @@ class Acquisition:
             st.battery_pct = ev.battery_pct
         st.device_dropped = ev.device_dropped_samples
         st.fifo_overflow = ev.fifo_overflow
+        if st.tracker is not None and "boot_id" in ev.extra:
+            # the device's own count splits a flagged hole that the link made longer
+            st.tracker.note_device_dropped(ev.extra["boot_id"], ev.device_dropped_samples)
         self._emit(ev)
 
     def _on_packet(self, ev: PacketEvent) -> None:
