@@ -93,3 +93,51 @@ def test_dask_local_cluster_matches_local_run(master, tmp_path):
     cols = ["session", "side", "ic_s", "rom_deg", "valid"]
     pd.testing.assert_frame_equal(local.table[cols].reset_index(drop=True), dask.table[cols].reset_index(drop=True))
     assert json.loads((tmp_path / "d" / "provenance.json").read_text())["scheduler"] == "local"
+
+
+def _part(file, n, **extra):
+    df = pd.DataFrame({"file": file, "session": file, "side": "left", "rom_deg": [40.0 + i for i in range(n)],
+                       "valid": [True] * n})
+    for k, v in extra.items():
+        df[k] = v
+    return df
+
+
+def test_combined_table_streams_in_file_order(tmp_path):
+    from imugait.compare.reprocess import _CombinedWriter
+
+    order = {f: i for i, f in enumerate(["a", "b", "c", "d"])}
+    w = _CombinedWriter(tmp_path, order, keep=False)
+    w.add({"file": "c", "ok": True, "table": _part("c", 3)})  # finished first, written after a and b
+    assert not (tmp_path / "strides.csv").exists() and len(w.pending) == 1
+    w.add({"file": "a", "ok": True, "table": _part("a", 2)})
+    w.add({"file": "d", "ok": True, "table": _part("d", 1, extra_col=1.0)})  # a column the first lacks
+    w.add({"file": "b", "ok": False, "table": None})  # failed: nothing to write, order goes on
+    w.close()
+    assert w.pending == {} and w.n_rows == 6 and w.column_mismatch == ["d"] and not w.parquet_error
+    csv = pd.read_csv(tmp_path / "strides.csv")
+    pq = pd.read_parquet(tmp_path / "strides.parquet")
+    assert list(csv.file) == ["a", "a", "c", "c", "c", "d"] and list(csv.columns) == list(_part("a", 1).columns)
+    pd.testing.assert_frame_equal(pq, csv, check_dtype=False)
+
+
+def test_output_folder_result_reads_the_table_back(master, tmp_path):
+    res = reprocess([master], jobs=1, out_dir=tmp_path / "o", write=False, progress=False)
+    assert res._table is None  # streamed to disk, not held
+    mem = reprocess([master], jobs=1, out_dir=None, write=False, progress=False)
+    assert res.n_strides == len(mem.table) == len(res.table) > 50
+    cols = ["session", "side", "ic_s", "rom_deg", "valid"]
+    pd.testing.assert_frame_equal(res.table[cols], mem.table[cols])
+
+
+def test_dask_scheduler_address(master, tmp_path, monkeypatch):
+    """``--scheduler tcp://…``: an already running cluster (started here on this machine)."""
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.chdir(tmp_path)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cl:
+        res = reprocess([master], out_dir="rel_out", write=False, progress=False, scheduler=cl.scheduler_address)
+    assert res.exit_code == EXIT_OK and res.n_strides > 50
+    assert sorted(p.name for p in (tmp_path / "rel_out" / "sessions").glob("*.csv")) == ["r1.strides.csv",
+                                                                                        "r2.strides.csv"]
+    prov = json.loads((tmp_path / "rel_out" / "provenance.json").read_text())
+    assert prov["scheduler"] == cl.scheduler_address and prov["n_strides"] == len(res.table)

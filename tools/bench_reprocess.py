@@ -27,6 +27,38 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+class _RssPeak:
+    """Peak resident memory of this process, sampled every 0.1 s (Linux /proc)."""
+
+    def __init__(self):
+        import threading
+
+        self.start_mb = self.peak_mb = self._now_mb()
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    @staticmethod
+    def _now_mb() -> float:
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+        return float("nan")
+
+    def _run(self):
+        while not self._stop.wait(0.1):
+            self.peak_mb = max(self.peak_mb, self._now_mb())
+
+    def stop(self):
+        self._stop.set()
+        self._t.join()
+        self.peak_mb = max(self.peak_mb, self._now_mb())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sessions", type=int, default=100, help="session files to reprocess")
@@ -71,17 +103,21 @@ def main(argv=None):
         for k in range(a.sessions):
             shutil.copyfile(uniq[k % len(uniq)], files_dir / f"s{k:03d}.h5")
         load0 = os.getloadavg()
+        rss = _RssPeak()
         t = time.perf_counter()
         res = reprocess([files_dir], jobs=jobs, out_dir=work / f"out{jobs}", replace=True,
                         write=a.mode == "write", progress=True)
         dt = time.perf_counter() - t
+        rss.stop()
         ok = int(res.sessions["ok"].sum())
         spm = 60.0 * ok / dt
         run = {"jobs": jobs, "seconds": round(dt, 2), "ok": ok, "failed": int(len(res.sessions) - ok),
                "sessions_per_min": round(spm, 3),
                "median_seconds_per_session_in_worker": round(float(res.sessions["seconds"].median()), 2),
                "extrapolated_minutes_for_100": round(100.0 / spm, 1) if spm > 0 else None,
-               "loadavg_start": load0, "loadavg_end": os.getloadavg(), "strides": int(len(res.table))}
+               "loadavg_start": load0, "loadavg_end": os.getloadavg(), "strides": res.n_strides,
+               # this process: with --jobs 1 it runs the analysis too; with more it only collects
+               "parent_rss_start_mb": round(rss.start_mb, 1), "parent_rss_peak_mb": round(rss.peak_mb, 1)}
         results["runs"].append(run)
         print(json.dumps(run), file=sys.stderr)
         if not a.keep:

@@ -114,7 +114,7 @@ def reprocess(paths, params_file, jobs, out_dir, replace, no_write, scheduler, q
     nf = len(res.failed)
     click.echo(f"{n - nf}/{n} sessions processed in {res.seconds:.1f} s "
                f"({60.0 * n / res.seconds if res.seconds > 0 else float('nan'):.1f} sessions/min); "
-               f"{len(res.table)} strides -> {res.out_dir / 'strides.csv'} (+ .parquet)")
+               f"{res.n_strides} strides -> {res.out_dir / 'strides.csv'} (+ .parquet)")
     if nf:
         click.echo(f"WARNING: {nf} file(s) failed and were skipped (see {res.out_dir / 'sessions.csv'}):", err=True)
         for r in res.failed.itertuples():

@@ -11,7 +11,8 @@
    Per session ``OUT/sessions/<name>.strides.csv`` and ``<name>.summary.json`` are written.
 3. A failing file is reported (``OUT/sessions.csv`` column ``error``) and skipped.
 4. One combined table ``OUT/strides.csv`` + ``OUT/strides.parquet`` (stride rows of every
-   session, with session metadata columns first: file, session, subject_id, condition,
+   session in file order, streamed to disk as sessions finish — the parent never holds the
+   whole batch; session metadata columns first: file, session, subject_id, condition,
    activity, created_utc, algorithm_version, params_sha256), ``OUT/sessions.csv`` (one row
    per file: status, error, counts, medians) and ``OUT/provenance.json`` (versions,
    parameters and their SHA-256, per-file raw-data SHA-256 and run id, the command,
@@ -160,11 +161,31 @@ def process_one(path: str, params: dict | None, out_dir: str | None, name: str |
 
 @dataclass
 class ReprocessResult:
-    table: pd.DataFrame          # combined strides of all successful sessions
     sessions: pd.DataFrame       # one row per file (status, error, counts, medians)
     out_dir: Path | None
     provenance: dict = field(default_factory=dict)
     seconds: float = 0.0
+    _table: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def n_strides(self) -> int:
+        """Rows of the combined stride table."""
+        return int(self.provenance.get("n_strides", 0))
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Combined strides of all successful sessions, in file order. Kept in memory when
+        nothing was written (``out_dir=None``) or ``keep_table=True``; otherwise read from
+        ``OUT/strides.parquet`` (``strides.csv`` if Parquet could not be written) on first use."""
+        if self._table is None:
+            pq = self.out_dir / "strides.parquet" if self.out_dir else None
+            if pq is not None and pq.exists():
+                self._table = pd.read_parquet(pq)
+            elif self.out_dir is not None and (self.out_dir / "strides.csv").exists():
+                self._table = pd.read_csv(self.out_dir / "strides.csv")
+            else:
+                self._table = pd.DataFrame(columns=list(META_COLUMNS))
+        return self._table
 
     @property
     def failed(self) -> pd.DataFrame:
@@ -183,9 +204,96 @@ def _init_worker():
         os.environ.setdefault(k, "1")
 
 
-def _collect(done, kw, bar, where: str) -> list[dict]:
-    """Gather results as they finish: ``done`` yields ``(file, get_result)``; a worker that
-    died is reported as a failed file, never fatal."""
+class _CombinedWriter:
+    """Writes the combined stride table (``strides.csv`` + ``strides.parquet``) session by
+    session, in the order of the file list, as results come in — so the parent process holds
+    one session's strides at a time (plus those that finished ahead of an earlier file),
+    not the whole batch. Columns and Parquet schema are those of the first non-empty session;
+    a later session with other columns is aligned to them (missing → empty) and reported.
+    ``out=None``: keep the tables in memory instead (nothing is written)."""
+
+    def __init__(self, out: Path | None, order: dict[str, int], keep: bool):
+        self.out, self.order, self.keep = out, order, keep
+        self.pending: dict[int, pd.DataFrame | None] = {}
+        self.next = 0
+        self.kept: list[pd.DataFrame] = []
+        self.columns: list[str] | None = None
+        self.n_rows = 0
+        self.column_mismatch: list[str] = []
+        self.parquet_error = ""
+        self._pq = None
+        self._schema = None
+
+    def add(self, r: dict) -> None:
+        t = r.pop("table", None)
+        self.pending[self.order[r["file"]]] = t if r.get("ok") and t is not None and len(t) else None
+        while self.next in self.pending:
+            self._write(self.pending.pop(self.next))
+            self.next += 1
+
+    def _write(self, df: pd.DataFrame | None) -> None:
+        if df is None:
+            return
+        if self.columns is None:
+            self.columns = list(df.columns)
+        elif list(df.columns) != self.columns:
+            self.column_mismatch.append(str(df["file"].iloc[0]))
+            df = df.reindex(columns=self.columns)
+        first = self.n_rows == 0
+        self.n_rows += len(df)
+        if self.keep:
+            self.kept.append(df)
+        if self.out is None:
+            return
+        df.to_csv(self.out / "strides.csv", mode="w" if first else "a", header=first, index=False,
+                  float_format="%.6g")
+        if self.parquet_error:
+            return
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            if self._pq is None:
+                tbl = pa.Table.from_pandas(df, preserve_index=False)
+                self._schema = tbl.schema
+                self._pq = pq.ParquetWriter(self.out / "strides.parquet", self._schema)
+            else:
+                tbl = pa.Table.from_pandas(df, schema=self._schema, preserve_index=False)
+            self._pq.write_table(tbl)
+        except Exception as e:  # noqa: BLE001 — pyarrow missing or odd dtypes: keep the CSV
+            self.parquet_error = f"{type(e).__name__}: {e}"
+            self._close_parquet(remove=True)
+
+    def _close_parquet(self, remove: bool = False) -> None:
+        if self._pq is not None:
+            self._pq.close()
+            self._pq = None
+        if remove and self.out is not None:
+            (self.out / "strides.parquet").unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Flush, and write empty tables (header only) when no session gave strides."""
+        for i in sorted(self.pending):
+            self._write(self.pending.pop(i))
+        self._close_parquet()
+        if self.out is not None and self.columns is None:
+            empty = pd.DataFrame(columns=list(META_COLUMNS))
+            empty.to_csv(self.out / "strides.csv", index=False)
+            try:
+                empty.to_parquet(self.out / "strides.parquet", index=False)
+            except Exception as e:  # noqa: BLE001
+                self.parquet_error = f"{type(e).__name__}: {e}"
+
+    def table(self) -> pd.DataFrame:
+        if self.kept:
+            return pd.concat(self.kept, ignore_index=True)
+        return pd.DataFrame(columns=self.columns or list(META_COLUMNS))
+
+
+def _collect(done, kw, bar, where: str, sink: _CombinedWriter) -> list[dict]:
+    """Gather results as they finish: ``done`` yields ``(file, get_result)``; each result's
+    stride table goes to ``sink`` (and is dropped here); a worker that died is reported as a
+    failed file, never fatal."""
     results = []
     for f, get in done:
         try:
@@ -193,6 +301,8 @@ def _collect(done, kw, bar, where: str) -> list[dict]:
         except Exception as e:  # noqa: BLE001 - worker died (e.g. out of memory)
             r = {"file": str(f), "name": kw[str(f)]["name"], "ok": False, "status": "failed",
                  "error": f"{where} failed: {type(e).__name__}: {e}", "table": None, "seconds": 0.0}
+        r["file"] = str(f)
+        sink.add(r)
         results.append(r)
         bar.update(1)
         if not r["ok"]:
@@ -200,22 +310,22 @@ def _collect(done, kw, bar, where: str) -> list[dict]:
     return results
 
 
-def _run_local(files, kw, jobs, progress):
+def _run_local(files, kw, jobs, progress, sink):
     from tqdm import tqdm
 
     bar = tqdm(total=len(files), unit="session", desc="reprocess", disable=not progress, file=sys.stderr)
     try:
         if jobs == 1:
             return _collect(((f, lambda f=f: process_one(str(f), **kw[str(f)])) for f in files), kw, bar,
-                            "analysis")
+                            "analysis", sink)
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as ex:
             futs = {ex.submit(process_one, str(f), **kw[str(f)]): f for f in files}
-            return _collect(((futs[fut], fut.result) for fut in as_completed(futs)), kw, bar, "worker")
+            return _collect(((futs[fut], fut.result) for fut in as_completed(futs)), kw, bar, "worker", sink)
     finally:
         bar.close()
 
 
-def _run_dask(files, kw, jobs, scheduler, progress):
+def _run_dask(files, kw, jobs, scheduler, progress, sink):
     from distributed import Client, LocalCluster
     from distributed import as_completed as d_as_completed
     from tqdm import tqdm
@@ -233,7 +343,7 @@ def _run_dask(files, kw, jobs, scheduler, progress):
             fut = client.submit(process_one, str(f), pure=False, **kw[str(f)])
             futs[fut.key] = (fut, f)
         return _collect(((futs[fut.key][1], fut.result) for fut in d_as_completed([v[0] for v in futs.values()])),
-                        kw, bar, "dask worker")
+                        kw, bar, "dask worker", sink)
     finally:
         bar.close()
         client.close()
@@ -243,8 +353,11 @@ def _run_dask(files, kw, jobs, scheduler, progress):
 
 def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed", *, replace: bool = False,
               write: bool = True, scheduler: str | None = None, progress: bool = True,
-              command: str | None = None) -> ReprocessResult:
-    """See the module docstring. ``params``: None | AnalysisParams | dict | JSON path."""
+              command: str | None = None, keep_table: bool | None = None) -> ReprocessResult:
+    """See the module docstring. ``params``: None | AnalysisParams | dict | JSON path.
+    ``keep_table``: hold the combined stride table in memory (default: only when
+    ``out_dir`` is None — with an output folder it is streamed to disk session by session
+    and :attr:`ReprocessResult.table` reads it back on first use)."""
     t0 = time.perf_counter()
     started = _now()
     p = analysis_params(params)
@@ -255,21 +368,22 @@ def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed"
     out = Path(out_dir) if out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
-    kw = {str(f): dict(params=pdict, out_dir=str(out) if out else None, name=names[str(f)], write=write,
-                       replace=replace) for f in files}
-    if not files:
-        results = []
-    elif scheduler:
-        results = _run_dask(files, kw, jobs, scheduler, progress)
-    else:
-        results = _run_local(files, kw, min(jobs, len(files)), progress)
+    remote = bool(scheduler) and scheduler != "local"
+    # a remote worker's working directory is not ours: give it absolute paths
+    kw = {str(f): dict(params=pdict, out_dir=(str(out.resolve()) if remote else str(out)) if out else None,
+                       name=names[str(f)], write=write, replace=replace) for f in files}
     order = {str(f): i for i, f in enumerate(files)}
+    sink = _CombinedWriter(out, order, keep=(out is None) if keep_table is None else bool(keep_table))
+    try:
+        if not files:
+            results = []
+        elif scheduler:
+            results = _run_dask(files, kw, jobs, scheduler, progress, sink)
+        else:
+            results = _run_local(files, kw, min(jobs, len(files)), progress, sink)
+    finally:
+        sink.close()
     results.sort(key=lambda r: order.get(r["file"], 0))
-    tables = [r["table"] for r in results if r.get("ok") and r.get("table") is not None and len(r["table"])]
-    if tables:
-        table = pd.concat(tables, ignore_index=True)
-    else:
-        table = pd.DataFrame(columns=list(META_COLUMNS))
     sessions = pd.DataFrame([{k: v for k, v in r.items() if k != "table"} for r in results])
     if sessions.empty:
         sessions = pd.DataFrame(columns=["file", "name", "ok", "status", "error"])
@@ -295,17 +409,26 @@ def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed"
         "n_files": len(files),
         "n_ok": int(sessions["ok"].sum()) if len(sessions) else 0,
         "n_failed": int((~sessions["ok"].astype(bool)).sum()) if len(sessions) else 0,
+        "n_strides": sink.n_rows,
         "files": [{k: r.get(k) for k in ("file", "name", "ok", "status", "error", "run_id", "raw_sha256",
                                            "n_strides", "n_valid")} for r in results],
     }
+    if sink.column_mismatch:
+        prov["column_mismatch"] = {"note": "columns differ from the first session's; aligned to them",
+                                   "files": sink.column_mismatch}
+    if sink.parquet_error:
+        prov["parquet_error"] = sink.parquet_error
     if out:
-        csv_path = out / "strides.csv"
-        table.to_csv(csv_path, index=False, float_format="%.6g")
-        try:
-            table.to_parquet(out / "strides.parquet", index=False)
-        except Exception as e:  # noqa: BLE001 — pyarrow missing or odd dtypes: keep the CSV
-            prov["parquet_error"] = f"{type(e).__name__}: {e}"
         sessions.to_csv(out / "sessions.csv", index=False)
-        prov["strides_csv_sha256"] = hashlib.sha256(csv_path.read_bytes()).hexdigest()
+        prov["strides_csv_sha256"] = _sha256_file(out / "strides.csv")
         (out / "provenance.json").write_text(json.dumps(prov, indent=2, default=str))
-    return ReprocessResult(table=table, sessions=sessions, out_dir=out, provenance=prov, seconds=seconds)
+    return ReprocessResult(sessions=sessions, out_dir=out, provenance=prov, seconds=seconds,
+                           _table=sink.table() if sink.keep else None)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
