@@ -85,6 +85,14 @@ def test_cli_parallel_jobs_and_exit_codes(tree, tmp_path):
     assert run_cli(["reprocess", tree / "sub" / "broken.h5", "--out", tmp_path / "o2", "-q"]) == EXIT_ALL_FAILED
 
 
+def test_cli_folder_without_sessions_says_so(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert run_cli(["reprocess", tmp_path / "empty", "--out", tmp_path / "o", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "empty" in err and "no session file" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_dask_local_cluster_matches_local_run(master, tmp_path):
     pytest.importorskip("distributed")
     local = reprocess([master], jobs=1, out_dir=tmp_path / "l", write=False, progress=False)
@@ -128,6 +136,17 @@ def test_output_folder_result_reads_the_table_back(master, tmp_path):
     assert res.n_strides == len(mem.table) == len(res.table) > 50
     cols = ["session", "side", "ic_s", "rom_deg", "valid"]
     pd.testing.assert_frame_equal(res.table[cols], mem.table[cols])
+
+
+def test_unreachable_scheduler_is_one_sentence_and_keeps_earlier_output(master, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    out = tmp_path / "o"
+    assert run_cli(["reprocess", master / "r1.h5", "--no-write", "--out", out, "-q"]) == EXIT_OK
+    before = (out / "strides.csv").read_bytes()
+    assert run_cli(["reprocess", master, "--no-write", "--out", out, "-q", "--scheduler", "not-an-address"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach the Dask scheduler at not-an-address" in err and "Traceback" not in err
+    assert (out / "strides.csv").read_bytes() == before
 
 
 def test_dask_scheduler_address(master, tmp_path, monkeypatch):

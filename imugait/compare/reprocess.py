@@ -271,6 +271,10 @@ class _CombinedWriter:
         if remove and self.out is not None:
             (self.out / "strides.parquet").unlink(missing_ok=True)
 
+    def abort(self) -> None:
+        """Stop after an error: close what is open, write nothing more."""
+        self._close_parquet()
+
     def close(self) -> None:
         """Flush, and write empty tables (header only) when no session gave strides."""
         for i in sorted(self.pending):
@@ -335,7 +339,15 @@ def _run_dask(files, kw, jobs, scheduler, progress, sink):
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     else:
-        client = Client(scheduler, timeout="20s")
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, ValueError, TypeError) as e:
+            from imugait.errors import ImugaitError
+
+            raise ImugaitError(
+                f"cannot reach the Dask scheduler at {scheduler} ({e}) — start one there (`dask scheduler`, "
+                "then `dask worker ADDRESS --nthreads 1` on each machine), check the address, "
+                "or use --scheduler local") from e
     bar = tqdm(total=len(files), unit="session", desc="reprocess (dask)", disable=not progress, file=sys.stderr)
     try:
         futs = {}
@@ -381,8 +393,10 @@ def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed"
             results = _run_dask(files, kw, jobs, scheduler, progress, sink)
         else:
             results = _run_local(files, kw, min(jobs, len(files)), progress, sink)
-    finally:
-        sink.close()
+    except BaseException:
+        sink.abort()  # no empty tables over an earlier run's when nothing ran (e.g. no scheduler)
+        raise
+    sink.close()
     results.sort(key=lambda r: order.get(r["file"], 0))
     sessions = pd.DataFrame([{k: v for k, v in r.items() if k != "table"} for r in results])
     if sessions.empty:
