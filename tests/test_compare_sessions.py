@@ -57,6 +57,24 @@ def test_sessions_of_one_sensor_pair_are_compared_as_such(sessions):
     assert {w["side"] for w in c2.warnings if w["kind"] == "different_sensors"} == {"left", "right"}
 
 
+def test_same_recording_twice_and_walking_vs_running_are_warned(sessions, tmp_path):
+    import shutil
+
+    from imugait.compare import compare
+
+    copy = tmp_path / "copy_of_b1.h5"
+    shutil.copyfile(sessions["b1"], copy)
+    b1 = api.load_session(sessions["b1"])
+    kinds = [w["kind"] for w in compare([b1], [api.load_session(copy)]).warnings]
+    assert "same_recording" in kinds  # a copied file is the same raw data
+    assert "same_recording" not in [w["kind"] for w in compare([b1], [api.load_session(sessions["a"])]).warnings]
+    walk = simulate(SimConfig(gait="walk", duration_s=60, speed_mps=1.3, sensor_seed=5, seed=15))
+    w = api.load_session(write_sim_session(tmp_path / "walk.h5", walk))
+    gw = [x for x in compare([b1], [w]).warnings if x["kind"] == "gait_differs"]
+    assert gw and gw[0]["before_run_pct"] > 90 and gw[0]["after_run_pct"] < 10
+    assert not [x for x in compare([b1], [api.load_session(sessions["a"])]).warnings if x["kind"] == "gait_differs"]
+
+
 def test_load_strides_has_metadata_columns(sessions):
     df = api.load_strides([sessions["dir"] / "pre"], params={"rom_floor_deg": 12.0})
     assert list(df.columns[:len(api.META_COLUMNS)]) == list(api.META_COLUMNS)

@@ -165,6 +165,7 @@ def load_session(path, params=None) -> SessionData:
             meta["speed_mps"] = float(speed)
         inputs = {side: s.imu(side) for side in s.sides}
         meta["sensors"] = {side: s.sensor_info(side).device_id or "" for side in s.sides}
+        meta["raw_sha256"] = s.raw_sha256()  # provenance, and "the same recording twice" in compare
     inputs = {k: v for k, v in inputs.items() if len(v[0]) > 1}
     if not inputs:
         raise InputFileError(path, "/sensors", "holds no samples to analyse", "record or import data first")

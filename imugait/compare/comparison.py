@@ -432,6 +432,39 @@ def pace_warnings(before, after, p: CompareParams) -> list[dict]:
     return out
 
 
+GAIT_SHARE_WARN_PTS = 20.0  # walking/running mix differing by more than this many % points
+
+
+def _gait_shares(sessions: list[SessionData]) -> dict[str, float]:
+    labels = [s.valid_strides()["gait"].astype(str) for s in sessions if "gait" in s.strides.columns]
+    lab = pd.concat(labels) if labels else pd.Series([], dtype=str)
+    lab = lab[lab.isin(["walk", "run"])]
+    return {g: 100.0 * float((lab == g).mean()) for g in ("walk", "run")} if len(lab) else {}
+
+
+def activity_warnings(before: list[SessionData], after: list[SessionData]) -> list[dict]:
+    """The same recording on both sides; walking compared with running."""
+    out = []
+
+    def key(s: SessionData) -> str:
+        return str(s.meta.get("raw_sha256") or "") or (str(Path(s.path).resolve()) if s.path else "")
+
+    kb = {key(s): s.name for s in before if key(s)}
+    same = [(kb[key(s)], s.name) for s in after if key(s) in kb]
+    if same:
+        names = ", ".join(f"{a}" if a == b else f"{a} = {b}" for a, b in same)
+        out.append({"kind": "same_recording", "sessions": [list(x) for x in same],
+                    "message": f"The same recording is on both sides of the comparison ({names}): any difference "
+                               "is zero by construction. Give the before and after sessions."})
+    gb, ga = _gait_shares(before), _gait_shares(after)
+    if gb and ga and abs(gb["run"] - ga["run"]) > GAIT_SHARE_WARN_PTS:
+        out.append({"kind": "gait_differs", "before_run_pct": gb["run"], "after_run_pct": ga["run"],
+                    "message": f"Running made up {gb['run']:.0f} % of the strides before and {ga['run']:.0f} % after "
+                               "(the rest walking): hips move differently when walking and running, so the "
+                               "differences below mostly show that. Compare sessions of the same activity."})
+    return out
+
+
 def compare(before: list[SessionData], after: list[SessionData], params: CompareParams | None = None) -> Comparison:
     """Compare conditions. ``before``/``after``: one or more sessions each."""
     p = params or CompareParams()
@@ -514,7 +547,8 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
             one("both", metric, info, lambda ss, source=source: _asym_series(ss, source))
 
     table = pd.DataFrame(rows)
-    warnings = pace_warnings(before, after, p) + sensor_warnings(before, after) + calibration_warnings(before, after, p)
+    warnings = (activity_warnings(before, after) + pace_warnings(before, after, p) + sensor_warnings(before, after)
+                + calibration_warnings(before, after, p))
     if any(w["kind"] == "restrapped" for w in warnings) and not table.empty:
         sides_moved = {w["side"] for w in warnings if w["kind"] == "restrapped"}
         mask = table["metric"].isin(["flex_peak_deg", "ext_peak_deg"]) & table["side"].isin(sides_moved)
