@@ -24,6 +24,12 @@ RIGHT_C = "#c0392b"
 DPI = 110
 
 
+def legend(ax, **kw) -> None:
+    """``ax.legend(**kw)`` when something is labelled (an empty session draws nothing)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+
+
 def png_bytes(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
@@ -56,7 +62,7 @@ def fig_cycles(cmp):
         ax.set_title(f"{side} thigh")
         ax.set_xlabel("gait cycle (%)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
+        legend(ax, fontsize=8, loc="best")
     axes[0][0].set_ylabel("thigh angle (°, flexion +)")
     fig.suptitle("Thigh angle over the gait cycle (mean ± SD)", fontsize=11)
     return fig
@@ -182,7 +188,7 @@ def fig_timecourse(cmp, max_sessions: int = 4):
                 ax.set_xlabel("time (min)", fontsize=8)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="best")
+    legend(axes[0][0], fontsize=7, loc="best")
     fig.suptitle("Over time within each session (line: 30 s rolling median)", fontsize=11)
     return fig
 

@@ -98,7 +98,7 @@ def balance(sd: SessionData) -> list[dict]:
 def _fig_trend(sd: SessionData, pm: pd.DataFrame):
     import matplotlib.pyplot as plt
 
-    from imugait.compare.figures import LEFT_C, RIGHT_C
+    from imugait.compare.figures import LEFT_C, RIGHT_C, legend
 
     fig, axes = plt.subplots(2, 2, figsize=(7, 4.8), sharex=True, layout="constrained")
     for ax, m in zip(axes.ravel(), TREND_METRICS):
@@ -113,7 +113,7 @@ def _fig_trend(sd: SessionData, pm: pd.DataFrame):
         ax.tick_params(labelsize=8)
     for ax in axes[1]:
         ax.set_xlabel("minute of the run", fontsize=8)
-    axes[0][0].legend(fontsize=8)
+    legend(axes[0][0], fontsize=8)
     fig.suptitle("Per-minute medians: how the run developed", fontsize=11)
     return fig
 
@@ -121,7 +121,7 @@ def _fig_trend(sd: SessionData, pm: pd.DataFrame):
 def _fig_cycle(sd: SessionData):
     import matplotlib.pyplot as plt
 
-    from imugait.compare.figures import LEFT_C, RIGHT_C
+    from imugait.compare.figures import LEFT_C, RIGHT_C, legend
 
     if not sd.cycles:
         return None
@@ -138,7 +138,7 @@ def _fig_cycle(sd: SessionData):
     ax.set_xlabel("gait cycle (%), 0 = foot contact")
     ax.set_ylabel("thigh angle (°)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    legend(ax, fontsize=8)
     ax.set_title("Your thigh swing, left vs right (mean ± SD)", fontsize=11)
     return fig
 
