@@ -75,6 +75,19 @@ def test_same_recording_twice_and_walking_vs_running_are_warned(sessions, tmp_pa
     assert not [x for x in compare([b1], [api.load_session(sessions["a"])]).warnings if x["kind"] == "gait_differs"]
 
 
+def test_a_leg_recorded_in_one_condition_only_is_named(sessions):
+    import dataclasses
+
+    from imugait.compare import compare
+
+    b1, a = api.load_session(sessions["b1"]), api.load_session(sessions["a"])
+    left_only = dataclasses.replace(b1, strides=b1.strides[b1.strides.side == "left"])
+    c = compare([left_only], [a])
+    w = [x for x in c.warnings if x["kind"] == "side_missing"]
+    assert [(x["side"], x["only_in"]) for x in w] == [("right", "after")]
+    assert set(c.table.side) == {"left"}
+
+
 def test_load_strides_has_metadata_columns(sessions):
     df = api.load_strides([sessions["dir"] / "pre"], params={"rom_floor_deg": 12.0})
     assert list(df.columns[:len(api.META_COLUMNS)]) == list(api.META_COLUMNS)

@@ -549,6 +549,12 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
     table = pd.DataFrame(rows)
     warnings = (activity_warnings(before, after) + pace_warnings(before, after, p) + sensor_warnings(before, after)
                 + calibration_warnings(before, after, p))
+    for side in ("left", "right"):
+        has = [cond for cond, ss in (("before", before), ("after", after)) if any(side in x.sides for x in ss)]
+        if len(has) == 1:
+            warnings.insert(0, {"kind": "side_missing", "side": side, "only_in": has[0],
+                                "message": f"The {side} leg was recorded only {has[0]}: it is not compared"
+                                           + ("." if sides else ", and no leg was recorded in both conditions.")})
     if any(w["kind"] == "restrapped" for w in warnings) and not table.empty:
         sides_moved = {w["side"] for w in warnings if w["kind"] == "restrapped"}
         mask = table["metric"].isin(["flex_peak_deg", "ext_peak_deg"]) & table["side"].isin(sides_moved)
