@@ -10,6 +10,7 @@ independent shin-gyro reference, corrupted file flagged).
     nice -n 10 .venv/bin/python tools/validate.py --quick        # ~1–2 min, 2 workers
     nice -n 10 .venv/bin/python tools/validate.py                # full matrix
     ... --hugadb DIR   (default /work/shared/data/hugadb)   --out docs/validation.md
+    .venv/bin/python tools/validate.py --strap-invariance          # real thighs, random straps
 
 Writes a Markdown results table (targets vs measured) to ``--out``.
 """
@@ -177,6 +178,52 @@ def sign_cue_case(args) -> list[tuple]:
         score = sum(SIGN_WEIGHTS[k] * v for k, v in cal.sign_votes.items() if k in SIGN_WEIGHTS)
         truth = np.sign(score) if ok else -np.sign(score)
         out.append((gait, still, ok, {k: bool(np.sign(v) == truth) for k, v in cal.sign_votes.items() if k in SIGN_WEIGHTS}))
+    return out
+
+
+def strap_invariance(hugadb_dir: str, n_rot: int = 6, seed: int = 1) -> dict:
+    """Real data, other strap orientations: each clean HuGaDB thigh's sensor frame turned by
+    ``n_rot`` random rotations (acc and gyro alike). Same movement, so the same strides and
+    numbers should come out. Reports, per file, the worst change over the rotations."""
+    from scipy.spatial.transform import Rotation
+
+    from imugait.analysis import analyze
+    from imugait.errors import ImugaitError
+    from imugait.store.hugadb import read_hugadb
+
+    def valid(res, side):
+        st = res.strides[res.strides.side == side]
+        return st[st.valid.astype(bool)]
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for f in sorted(Path(hugadb_dir).glob("*.txt")):
+        r = read_hugadb(str(f))
+        try:
+            base = analyze(r.imu("left"), r.imu("right"), fs_hz=r.fs_hz)
+        except ImugaitError:
+            continue
+        if any(base.calibration[s].failed for s in ("left", "right")):
+            out[f.name] = "calibration failed (bad file): skipped"
+            continue
+        worst = {"strides_changed": 0, "rom_median_deg": 0.0, "swing_median_pts": 0.0, "ic_matched_within_30ms": 1.0}
+        for _ in range(n_rot):
+            inp = []
+            for side in ("left", "right"):
+                t, acc, gyr = r.imu(side)
+                m = Rotation.random(random_state=int(rng.integers(2**31))).as_matrix()
+                inp.append((t, acc @ m.T, gyr @ m.T))
+            res = analyze(*inp, fs_hz=r.fs_hz)
+            for side in ("left", "right"):
+                a, b = valid(base, side), valid(res, side)
+                worst["strides_changed"] = max(worst["strides_changed"], abs(len(a) - len(b)))
+                worst["rom_median_deg"] = max(worst["rom_median_deg"], abs(a.rom_deg.median() - b.rom_deg.median()))
+                worst["swing_median_pts"] = max(worst["swing_median_pts"],
+                                                abs(a.swing_pct.median() - b.swing_pct.median()))
+                ic_b = b.ic_s.to_numpy()
+                hit = np.mean([np.min(np.abs(ic_b - x)) < 0.03 for x in a.ic_s.to_numpy()]) if len(ic_b) else 0.0
+                worst["ic_matched_within_30ms"] = min(worst["ic_matched_within_30ms"], float(hit))
+        out[f.name] = {k: round(v, 3) if isinstance(v, float) else v for k, v in worst.items()}
     return out
 
 
@@ -466,6 +513,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", default=None, help="run only cases whose name contains this")
     ap.add_argument("--sign-cues", action="store_true", help="only evaluate the flexion-sign cues (120 simulated legs)")
+    ap.add_argument("--strap-invariance", action="store_true",
+                    help="only check real HuGaDB thighs under 6 random strap rotations each (~5 s)")
     args = ap.parse_args(argv)
     try:
         os.nice(10)
@@ -473,6 +522,9 @@ def main(argv=None):
         pass
     if args.sign_cues:
         print(json.dumps(sign_cues(workers=max(1, min(2, args.workers))), indent=1))
+        return
+    if args.strap_invariance:
+        print(json.dumps(strap_invariance(args.hugadb), indent=1))
         return
     t0 = time.time()
     cases = sim_matrix(args.quick, args.seed)
