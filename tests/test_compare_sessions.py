@@ -75,6 +75,18 @@ def test_same_recording_twice_and_walking_vs_running_are_warned(sessions, tmp_pa
     assert not [x for x in compare([b1], [api.load_session(sessions["a"])]).warnings if x["kind"] == "gait_differs"]
 
 
+def test_mixing_runners_is_warned(sessions):
+    from imugait.compare import compare
+
+    b1, a = api.load_session(sessions["b1"]), api.load_session(sessions["a"])
+    assert not [w for w in compare([b1], [a]).warnings if w["kind"] == "subjects_differ"]  # S1 and S1
+    a.meta["subject_id"] = "S2"
+    w = [x for x in compare([b1], [a]).warnings if x["kind"] == "subjects_differ"]
+    assert w and w[0]["before_subjects"] == ["S1"] and w[0]["after_subjects"] == ["S2"]
+    a.meta["subject_id"] = ""  # unknown: nothing to say
+    assert not [w for w in compare([b1], [a]).warnings if w["kind"] == "subjects_differ"]
+
+
 def test_a_leg_recorded_in_one_condition_only_is_named(sessions):
     import dataclasses
 

@@ -456,6 +456,14 @@ def activity_warnings(before: list[SessionData], after: list[SessionData]) -> li
         out.append({"kind": "same_recording", "sessions": [list(x) for x in same],
                     "message": f"The same recording is on both sides of the comparison ({names}): any difference "
                                "is zero by construction. Give the before and after sessions."})
+    subj = {c: sorted({str(x.meta.get("subject_id") or "") for x in ss} - {""}) for c, ss in (("before", before),
+                                                                                             ("after", after))}
+    if subj["before"] and subj["after"] and (subj["before"] != subj["after"] or len(subj["before"]) > 1):
+        out.append({"kind": "subjects_differ", "before_subjects": subj["before"], "after_subjects": subj["after"],
+                    "message": f"Subjects before: {', '.join(subj['before'])}; after: {', '.join(subj['after'])}. "
+                               "compare pools the strides of all sessions of a condition, so this mixes runners: "
+                               "compare one runner at a time, or for a group study take per-runner results from "
+                               "`imugait reprocess` into your own paired statistics."})
     gb, ga = _gait_shares(before), _gait_shares(after)
     if gb and ga and abs(gb["run"] - ga["run"]) > GAIT_SHARE_WARN_PTS:
         out.append({"kind": "gait_differs", "before_run_pct": gb["run"], "after_run_pct": ga["run"],
