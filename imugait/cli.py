@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "compare": ("imugait.compare.cli", "compare", "Compare sessions before and after (e.g. stretching)."),
     "reprocess": ("imugait.compare.cli", "reprocess", "Re-analyse many sessions in parallel."),
     "report": ("imugait.compare.cli", "report", "One-page runner report for a session."),
+    "group": ("imugait.compare.cli", "group", "Group study: paired before/after statistics across runners."),
 }
 
 

@@ -139,3 +139,30 @@ def report(session, out_dir, params_file):
 
     path = api.runner_report(session, out_dir=out_dir, params=params_file)
     click.echo(f"Report: {path}")
+
+
+@click.command("group")
+@click.argument("table", type=click.Path(path_type=Path))
+@click.option("--before", "before", required=True, help="Condition label before (e.g. pre).")
+@click.option("--after", "after", required=True, help="Condition label after (e.g. post).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder for group.csv and group.json (default: next to the table).")
+def group(table, before, after, out_dir):
+    """Group study: paired before/after statistics across runners.
+
+    TABLE is the output of `imugait reprocess` (its folder, strides.parquet or strides.csv);
+    sessions need subject_id and condition (`imugait import/record --subject --condition`).
+    Each runner gives one value per condition (median of the valid strides); the per-runner
+    differences get a mean with 95 % t-interval, a Wilcoxon signed-rank p and Cohen's d_z.
+    """
+    from imugait.compare.group import group_compare, read_stride_table, write_group
+
+    df = read_stride_table(table)
+    res, info = group_compare(df, before, after)
+    out = out_dir or (Path(table) if Path(table).is_dir() else Path(table).parent) / f"group_{before}_vs_{after}"
+    write_group(res, info, out)
+    click.echo(f"{len(info['runners'])} runner(s) with both {before!r} and {after!r}"
+               + "".join(f"; {k.replace('_', ' ')}: {', '.join(v)}" for k, v in info["left_out"].items() if v))
+    for v in res["verdict"]:
+        click.echo(v)
+    click.echo(f"Table: {out / 'group.csv'}  ({out / 'group.json'})")

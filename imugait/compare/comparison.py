@@ -237,7 +237,7 @@ def _seed_for(base: int, *keys: str) -> int:
     return (int(base) * 1_000_003 + zlib.crc32("/".join(keys).encode())) % (2**32)
 
 
-def _side_series(sessions: list[SessionData], side: str, metric: str) -> list[tuple[np.ndarray, np.ndarray]]:
+def side_series(sessions: list[SessionData], side: str, metric: str) -> list[tuple[np.ndarray, np.ndarray]]:
     out = []
     for s in sessions:
         df = s.valid_strides(side)
@@ -253,7 +253,7 @@ def _side_series(sessions: list[SessionData], side: str, metric: str) -> list[tu
     return out
 
 
-def _asym_series(sessions: list[SessionData], source: str) -> list[tuple[np.ndarray, np.ndarray]]:
+def asym_series(sessions: list[SessionData], source: str) -> list[tuple[np.ndarray, np.ndarray]]:
     out = []
     for s in sessions:
         p = pair_left_right(s.valid_strides("left"), s.valid_strides("right"))
@@ -549,10 +549,10 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
 
     for side in sides:
         for metric, info in SIDE_METRICS.items():
-            one(side, metric, info, lambda ss, side=side, metric=metric: _side_series(ss, side, metric))
+            one(side, metric, info, lambda ss, side=side, metric=metric: side_series(ss, side, metric))
     if len(sides) == 2:
         for metric, (source, info) in ASYM_METRICS.items():
-            one("both", metric, info, lambda ss, source=source: _asym_series(ss, source))
+            one("both", metric, info, lambda ss, source=source: asym_series(ss, source))
 
     table = pd.DataFrame(rows)
     warnings = (activity_warnings(before, after) + pace_warnings(before, after, p) + sensor_warnings(before, after)
