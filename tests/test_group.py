@@ -67,6 +67,8 @@ def test_cli_group_and_its_errors(study, tmp_path, capsys):
     assert "5 runner(s) with both 'pre' and 'post'; only pre: R9" in text and "Left hip range changed" in text
     doc = json.loads((out / "group.json").read_text())
     assert doc["schema"] == "imugait.group/1" and len(doc["metrics"]) == len(pd.read_csv(out / "group.csv"))
+    assert doc["source"]["table"].endswith("strides.parquet") and len(doc["source"]["table_sha256"]) == 64
+    assert doc["source"]["reprocess"]["algorithm_version"] and doc["source"]["reprocess"]["n_files"] == 11
     assert run_cli(["group", study, "--before", "pre", "--after", "later"]) == 1
     assert "has no condition 'later' (found: post, pre)" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()

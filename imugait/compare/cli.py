@@ -155,12 +155,12 @@ def group(table, before, after, out_dir):
     Each runner gives one value per condition (median of the valid strides); the per-runner
     differences get a mean with 95 % t-interval, a Wilcoxon signed-rank p and Cohen's d_z.
     """
-    from imugait.compare.group import group_compare, read_stride_table, write_group
+    from imugait.compare.group import group_compare, read_stride_table, source_provenance, write_group
 
     df = read_stride_table(table)
     res, info = group_compare(df, before, after)
     out = out_dir or (Path(table) if Path(table).is_dir() else Path(table).parent) / f"group_{before}_vs_{after}"
-    write_group(res, info, out)
+    write_group(res, info, out, source=source_provenance(table))
     click.echo(f"{len(info['runners'])} runner(s) with both {before!r} and {after!r}"
                + "".join(f"; {k.replace('_', ' ')}: {', '.join(v)}" for k, v in info["left_out"].items() if v))
     for v in res["verdict"]:

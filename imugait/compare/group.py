@@ -36,17 +36,44 @@ from imugait.errors import InputFileError
 GROUP_SCHEMA = "imugait.group/1"
 
 
-def read_stride_table(path) -> pd.DataFrame:
-    """A ``reprocess`` stride table: ``strides.parquet``, ``strides.csv`` or their folder."""
+def table_file(path) -> Path:
+    """The stride table behind ``path`` (a file, or reprocess's output folder)."""
     p = Path(path)
     if p.is_dir():
         for name in ("strides.parquet", "strides.csv"):
             if (p / name).exists():
-                p = p / name
-                break
-        else:
-            raise InputFileError(path, None, "holds no strides.parquet or strides.csv",
-                                 "give the output folder of `imugait reprocess` or one of its tables")
+                return p / name
+    return p
+
+
+def source_provenance(path) -> dict:
+    """Where the table came from: its file and SHA-256, and from reprocess's
+    ``provenance.json`` beside it the algorithm version, parameters hash and command."""
+    import hashlib
+
+    f = table_file(path)
+    h = hashlib.sha256()
+    with open(f, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    out = {"table": str(f), "table_sha256": h.hexdigest()}
+    prov = f.parent / "provenance.json"
+    if prov.exists():
+        try:
+            pj = json.loads(prov.read_text())
+            out["reprocess"] = {k: pj.get(k) for k in ("imugait_version", "algorithm_version", "params_sha256",
+                                                        "command", "finished_utc", "n_files", "n_failed")}
+        except ValueError:
+            out["reprocess"] = "provenance.json unreadable"
+    return out
+
+
+def read_stride_table(path) -> pd.DataFrame:
+    """A ``reprocess`` stride table: ``strides.parquet``, ``strides.csv`` or their folder."""
+    p = table_file(path)
+    if p.is_dir():
+        raise InputFileError(path, None, "holds no strides.parquet or strides.csv",
+                             "give the output folder of `imugait reprocess` or one of its tables")
     if not p.exists():
         raise InputFileError(p, None, "does not exist", "check the path")
     try:
@@ -178,7 +205,8 @@ def _verdict(side: str, info, r: dict, level: float) -> str:
             f"{ptxt}{few}; d_z {r['cohens_dz']:.2f}.")
 
 
-def write_group(res: pd.DataFrame, info: dict, out_dir) -> Path:
+def write_group(res: pd.DataFrame, info: dict, out_dir, source: dict | None = None) -> Path:
+    """``group.csv`` and ``group.json`` (``source``: :func:`source_provenance` of the table)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     res.to_csv(out / "group.csv", index=False, float_format="%.6g")
@@ -189,6 +217,8 @@ def write_group(res: pd.DataFrame, info: dict, out_dir) -> Path:
         return v
 
     doc = dict(info)
+    if source:
+        doc["source"] = source
     doc["metrics"] = [{k: clean(v) for k, v in r.items()} for r in res.to_dict(orient="records")]
     (out / "group.json").write_text(json.dumps(doc, indent=2, default=str, allow_nan=False))
     return out
