@@ -71,6 +71,10 @@ def test_cli_group_and_its_errors(study, tmp_path, capsys):
     assert doc["source"]["reprocess"]["algorithm_version"] and doc["source"]["reprocess"]["n_files"] == 11
     assert run_cli(["group", study, "--before", "pre", "--after", "later"]) == 1
     assert "has no condition 'later' (found: post, pre)" in capsys.readouterr().err
+    one = pd.read_parquet(study / "strides.parquet")
+    one[one.subject_id.isin(["R0", "R9"])].to_csv(tmp_path / "one.csv", index=False)
+    assert run_cli(["group", tmp_path / "one.csv", "--before", "pre", "--after", "post"]) == 1
+    assert "needs at least 2 runners with both 'pre' and 'post'; found 1 (R0; only pre: R9)" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputFileError, match="holds no strides.parquet or strides.csv"):
         read_stride_table(tmp_path / "empty")

@@ -58,3 +58,18 @@ def test_report_on_a_session_without_strides(tmp_path):
     sd = SessionData("empty", pd.DataFrame({"side": [], "ic_s": [], "valid": []}))
     p = write_runner_report(sd, tmp_path)
     assert "No valid strides" in p.read_text()
+
+
+def test_report_names_a_failed_sensor_instead_of_blaming_the_runner(tmp_path):
+    """HuGaDB's corrupted-gyro excerpt (committed): both thigh calibrations fail."""
+    from pathlib import Path
+
+    from imugait.compare import api
+    from imugait.store.hugadb import read_hugadb
+
+    r = read_hugadb(Path(__file__).parent / "data" / "hugadb" / "HuGaDB_v1_walking_14_00_excerpt.txt")
+    sd = api.analyze_arrays("corrupted", left=r.imu("left"), right=r.imu("right"))
+    assert all(c["failed"] for c in sd.calibration.values())
+    html = write_runner_report(sd, tmp_path).read_text()
+    assert "Left sensor: calibration failed" in html and "Right sensor: calibration failed" in html
+    assert "was the sensor worn on the thigh" not in html and "too short" not in html

@@ -177,7 +177,12 @@ def write_runner_report(sd: SessionData, out_dir) -> Path:
             f"<div class='sub'>{esc(created)} {esc(sd.meta.get('condition', '') or '')} "
             f"{esc(sd.meta.get('subject_id', '') or '')}</div>"]
     keys = _key_numbers(sd)
-    if not keys:
+    failed = {side: c.get("message") or "calibration failed" for side, c in sorted(sd.calibration.items())
+              if c.get("failed")}
+    for side, msg in failed.items():
+        body.append(f"<div class='warn'>{esc(side.capitalize())} sensor: {esc(msg)}. Its numbers are not trustworthy "
+                    "and were left out — check the sensor (range and scale settings, firmware) and record again.</div>")
+    if not keys and not failed:
         body.append("<div class='warn'>No valid strides were found in this session — was the sensor worn on the thigh "
                     "and did the recording include running or walking?</div>")
     body.append("<h2>Key numbers</h2><div class='cards'>" + "".join(
@@ -191,8 +196,10 @@ def write_runner_report(sd: SessionData, out_dir) -> Path:
         body.append("<ul>" + "".join(f"<li>{esc(d['text'])}</li>" for d in (clear or dr[:2])) + "</ul>")
         if not clear:
             body.append("<p class='sub'>No clear drift in any metric.</p>")
-    else:
+    elif keys:
         body.append("<p class='sub'>The run is too short to look at drift (fewer than 40 strides per leg).</p>")
+    else:
+        body.append("<p class='sub'>No valid strides to follow over the run.</p>")
     for fname, fig in (("trend", _fig_trend(sd, pm) if len(pm) else None), ("cycle", _fig_cycle(sd))):
         if fig is None:
             continue
