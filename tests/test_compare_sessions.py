@@ -75,6 +75,22 @@ def test_same_recording_twice_and_walking_vs_running_are_warned(sessions, tmp_pa
     assert not [x for x in compare([b1], [api.load_session(sessions["a"])]).warnings if x["kind"] == "gait_differs"]
 
 
+def test_a_failed_sensor_is_named_not_blamed_on_a_short_run(sessions):
+    from pathlib import Path
+
+    from imugait.compare import compare
+    from imugait.store.hugadb import read_hugadb
+
+    r = read_hugadb(Path(__file__).parent / "data" / "hugadb" / "HuGaDB_v1_walking_14_00_excerpt.txt")
+    bad = api.analyze_arrays("corrupted", left=r.imu("left"), right=r.imu("right"))
+    w = compare([api.load_session(sessions["b1"])], [bad]).warnings
+    failed = [x for x in w if x["kind"] == "sensor_failed"]
+    assert {(x["side"], x["condition"]) for x in failed} == {("left", "after"), ("right", "after")}
+    assert "gyroscope data implausible" in failed[0]["message"]
+    assert not [x for x in w if x["kind"] in ("few_strides", "restrapped")]
+    assert not [x for x in w if x["kind"] == "calibration_missing" and x["condition"] == "after"]
+
+
 def test_mixing_runners_is_warned(sessions):
     from imugait.compare import compare
 

@@ -338,9 +338,18 @@ def calibration_warnings(before: list[SessionData], after: list[SessionData], p:
     """Compare the standing calibration of each leg between the conditions: a moved neutral
     angle or a turned sensor axis means the strap was moved (absolute angles not comparable)."""
     out = []
+    for cond, ss in (("before", before), ("after", after)):
+        for s in ss:
+            for side, c in sorted(s.calibration.items()):
+                if c and c.get("failed"):
+                    out.append({"kind": "sensor_failed", "side": side, "condition": cond, "session": s.name,
+                                "message": f"{s.name} ({cond}), {side} sensor: {c.get('message') or 'calibration failed'}"
+                                           ". Its strides are not used — check the sensor (range and scale "
+                                           "settings, firmware) and record again."})
     for side in ("left", "right"):
-        cb = [s.calibration.get(side) for s in before if s.calibration.get(side)]
-        ca = [s.calibration.get(side) for s in after if s.calibration.get(side)]
+        # a failed calibration is reported above; its axes say nothing about the strap
+        cb = [s.calibration.get(side) for s in before if s.calibration.get(side) and not s.calibration[side].get("failed")]
+        ca = [s.calibration.get(side) for s in after if s.calibration.get(side) and not s.calibration[side].get("failed")]
         for cond, lst in (("before", cb), ("after", ca)):
             for c in lst:
                 if c.get("still_found") is False or c.get("angle_calibrated") is False:
@@ -570,7 +579,8 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
             ["sensor re-strapped: not comparable"] * int(mask.sum()), sep="; ").str.strip("; ")
     for s in before + after:
         n = len(s.valid_strides())
-        if n < MIN_STRIDES:
+        fails = [bool(c.get("failed")) for c in s.calibration.values() if c]
+        if n < MIN_STRIDES and not (fails and all(fails)):  # failed sensors are reported as such
             warnings.append({"kind": "few_strides", "session": s.name,
                              "message": f"{s.name}: only {n} valid strides — results are uncertain; record at least 2–3 minutes."})
     src = "; ".join(sorted(mdc_sources)) if mdc_sources else "none"
