@@ -159,18 +159,17 @@ def group(table, before, after, out_dir):
 
     df = read_stride_table(table)
     res, info = group_compare(df, before, after)
+    alone = "".join(f"; {k.replace('_', ' ')}: {', '.join(v)}" for k, v in info["left_out"].items() if v)
     if len(info["runners"]) < 2:
         from imugait.errors import ImugaitError
 
-        alone = "; ".join(f"{k.replace('_', ' ')}: {', '.join(v)}" for k, v in info["left_out"].items() if v)
         raise ImugaitError(f"a group comparison needs at least 2 runners with both {before!r} and {after!r}; "
-                           f"found {len(info['runners'])} ({', '.join(info['runners']) or 'none'}"
-                           + (f"; {alone}" if alone else "") + ") — check the sessions' subject ids and conditions "
-                           "(`imugait info FILE`), or use `imugait compare` for one runner")
+                           f"found {len(info['runners'])} ({', '.join(info['runners']) or 'none'}{alone}) — check "
+                           "the sessions' subject ids and conditions (`imugait info FILE`), or use `imugait compare` "
+                           "for one runner")
     out = out_dir or (Path(table) if Path(table).is_dir() else Path(table).parent) / f"group_{before}_vs_{after}"
     write_group(res, info, out, source=source_provenance(table))
-    click.echo(f"{len(info['runners'])} runner(s) with both {before!r} and {after!r}"
-               + "".join(f"; {k.replace('_', ' ')}: {', '.join(v)}" for k, v in info["left_out"].items() if v))
+    click.echo(f"{len(info['runners'])} runner(s) with both {before!r} and {after!r}{alone}")
     for v in res["verdict"]:
         click.echo(v)
     click.echo(f"Table: {out / 'group.csv'}  ({out / 'group.json'})")

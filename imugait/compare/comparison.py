@@ -471,8 +471,8 @@ def activity_warnings(before: list[SessionData], after: list[SessionData]) -> li
         out.append({"kind": "subjects_differ", "before_subjects": subj["before"], "after_subjects": subj["after"],
                     "message": f"Subjects before: {', '.join(subj['before'])}; after: {', '.join(subj['after'])}. "
                                "compare pools the strides of all sessions of a condition, so this mixes runners: "
-                               "compare one runner at a time, or for a group study take per-runner results from "
-                               "`imugait reprocess` into your own paired statistics."})
+                               "compare one runner at a time; for a group study run `imugait reprocess` and then "
+                               "`imugait group` (paired statistics across runners)."})
     gb, ga = _gait_shares(before), _gait_shares(after)
     if gb and ga and abs(gb["run"] - ga["run"]) > GAIT_SHARE_WARN_PTS:
         out.append({"kind": "gait_differs", "before_run_pct": gb["run"], "after_run_pct": ga["run"],

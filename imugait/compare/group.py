@@ -49,14 +49,10 @@ def table_file(path) -> Path:
 def source_provenance(path) -> dict:
     """Where the table came from: its file and SHA-256, and from reprocess's
     ``provenance.json`` beside it the algorithm version, parameters hash and command."""
-    import hashlib
+    from imugait.store.importers import file_sha256
 
     f = table_file(path)
-    h = hashlib.sha256()
-    with open(f, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    out = {"table": str(f), "table_sha256": h.hexdigest()}
+    out = {"table": str(f), "table_sha256": file_sha256(f)}
     prov = f.parent / "provenance.json"
     if prov.exists():
         try:

@@ -352,7 +352,9 @@ def _run_dask(files, kw, jobs, scheduler, progress, sink):
     try:
         futs = {}
         for f in files:
-            fut = client.submit(process_one, str(f), pure=False, **kw[str(f)])
+            # a remote worker's working directory is not ours: absolute paths
+            where = str(f) if scheduler == "local" else str(Path(f).resolve())
+            fut = client.submit(process_one, where, pure=False, **kw[str(f)])
             futs[fut.key] = (fut, f)
         return _collect(((futs[fut.key][1], fut.result) for fut in d_as_completed([v[0] for v in futs.values()])),
                         kw, bar, "dask worker", sink)
@@ -380,8 +382,7 @@ def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed"
     out = Path(out_dir) if out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
-    remote = bool(scheduler) and scheduler != "local"
-    # a remote worker's working directory is not ours: give it absolute paths
+    remote = bool(scheduler) and scheduler != "local"  # its workers get absolute paths
     kw = {str(f): dict(params=pdict, out_dir=(str(out.resolve()) if remote else str(out)) if out else None,
                        name=names[str(f)], write=write, replace=replace) for f in files}
     order = {str(f): i for i, f in enumerate(files)}
@@ -434,15 +435,9 @@ def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed"
         prov["parquet_error"] = sink.parquet_error
     if out:
         sessions.to_csv(out / "sessions.csv", index=False)
-        prov["strides_csv_sha256"] = _sha256_file(out / "strides.csv")
+        from imugait.store.importers import file_sha256
+
+        prov["strides_csv_sha256"] = file_sha256(out / "strides.csv")
         (out / "provenance.json").write_text(json.dumps(prov, indent=2, default=str))
     return ReprocessResult(sessions=sessions, out_dir=out, provenance=prov, seconds=seconds,
                            _table=sink.table() if sink.keep else None)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
