@@ -81,3 +81,22 @@ def test_cli_group_and_its_errors(study, tmp_path, capsys):
     pd.DataFrame({"side": ["left"], "ic_s": [1.0]}).to_csv(tmp_path / "x.csv", index=False)
     with pytest.raises(InputFileError, match="lacks condition, subject_id"):
         read_stride_table(tmp_path / "x.csv")
+
+
+def test_validation_tool_slice(tmp_path):
+    """One study of tools/validate_group.py (the sweep's rates are in docs/compare.md)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("validate_group",
+                                                  Path(__file__).resolve().parents[1] / "tools" / "validate_group.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / "vg.json"
+    assert tool.main(["--studies", "1", "--runners", "4", "--duration-s", "40", "--workers", "1",
+                      "--effect-deg", "5", "--out", str(out)]) == 0
+    (study,) = json.loads(out.read_text())["studies"]
+    assert study["n_runners"] == 4
+    assert study["left"]["ci_low"] > 0 and abs(study["left"]["mean_diff"] - 5.0) < 1.5
+    assert study["right"]["ci_low"] < study["right"]["mean_diff"] < study["right"]["ci_high"]
+    assert abs(study["right"]["mean_diff"]) < 1.0
