@@ -106,13 +106,8 @@ def reprocess(paths, params_file, jobs, out_dir, replace, no_write, scheduler, q
     A failing file is reported and skipped. Exit code: 0 all processed, 2 some files
     failed (the rest is written), 1 nothing could be processed.
     """
-    from imugait.compare.api import expand_paths
     from imugait.compare.reprocess import reprocess as run
-    from imugait.errors import InputFileError
 
-    if not expand_paths(paths):
-        raise InputFileError(", ".join(map(str, paths)), None, "holds no session file (*.h5)",
-                             "give session files or folders that contain them")
     res = run(paths, params=params_file, jobs=jobs, out_dir=out_dir, replace=replace, write=not no_write,
               scheduler=scheduler, progress=not quiet, command="imugait reprocess " + " ".join(sys.argv[2:]))
     n = len(res.sessions)

@@ -206,15 +206,11 @@ def write_group(res: pd.DataFrame, info: dict, out_dir, source: dict | None = No
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     res.to_csv(out / "group.csv", index=False, float_format="%.6g")
-
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        return v
+    from imugait.compare.comparison import _clean  # the JSON cleaning comparison.json uses
 
     doc = dict(info)
     if source:
         doc["source"] = source
-    doc["metrics"] = [{k: clean(v) for k, v in r.items()} for r in res.to_dict(orient="records")]
-    (out / "group.json").write_text(json.dumps(doc, indent=2, default=str, allow_nan=False))
+    doc["metrics"] = res.to_dict(orient="records")
+    (out / "group.json").write_text(json.dumps(_clean(doc), indent=2, allow_nan=False))
     return out

@@ -371,12 +371,18 @@ def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed"
     """See the module docstring. ``params``: None | AnalysisParams | dict | JSON path.
     ``keep_table``: hold the combined stride table in memory (default: only when
     ``out_dir`` is None — with an output folder it is streamed to disk session by session
-    and :attr:`ReprocessResult.table` reads it back on first use)."""
+    and :attr:`ReprocessResult.table` reads it back on first use). Raises
+    :class:`~imugait.errors.InputFileError` when ``paths`` hold no session file."""
     t0 = time.perf_counter()
     started = _now()
     p = analysis_params(params)
     pdict = params_dict(p)
     files = expand_paths(paths)
+    if not files:
+        from imugait.errors import InputFileError
+
+        raise InputFileError(", ".join(map(str, [paths] if isinstance(paths, (str, Path)) else paths)), None,
+                             "holds no session file (*.h5)", "give session files or folders that contain them")
     jobs = int(jobs or os.cpu_count() or 1)
     names = _session_names(files)
     out = Path(out_dir) if out_dir else None
@@ -388,9 +394,7 @@ def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed"
     order = {str(f): i for i, f in enumerate(files)}
     sink = _CombinedWriter(out, order, keep=(out is None) if keep_table is None else bool(keep_table))
     try:
-        if not files:
-            results = []
-        elif scheduler:
+        if scheduler:
             results = _run_dask(files, kw, jobs, scheduler, progress, sink)
         else:
             results = _run_local(files, kw, min(jobs, len(files)), progress, sink)
