@@ -14,8 +14,8 @@ pytest.importorskip("dbus_fast", reason="the emulated BlueZ needs dbus-fast (Lin
 from ble_fixtures import requires_bluez
 from imugait.acquire.base import InfoEvent, LinkEvent, PacketEvent
 from imugait.acquire.ble import BleSource, SensorSetupError, SensorSpec
-from imugait.acquire.decode import make_decoder
-from imugait.protocol import polar as P
+from imugait.acquire.kinds.registry import make_decoder
+from imugait.acquire.kinds.polar import wire as P
 from imugait.sim.bluez import EmulatedBluez, LinkProfile
 from imugait.sim.virtual_commercial import VirtualMovesense, VirtualPolarVeritySense
 
