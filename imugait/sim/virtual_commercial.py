@@ -72,6 +72,18 @@ class MotionSource:
             self.acc = None
 
     @classmethod
+    def still(cls, gravity_dir=(0.2, -0.3, 0.93), gyro_bias_dps=(0.4, -0.3, 0.2), seconds: float = 120.0,
+              fs_hz: float = 200.0, seed: int = 0) -> "MotionSource":
+        """A sensor lying still: gravity along ``gravity_dir``, a small gyro bias, sensor noise
+        (0.02 m/s², 0.1 °/s)."""
+        rng = np.random.default_rng(seed)
+        n = int(seconds * fs_hz)
+        g = np.asarray(gravity_dir, float)
+        acc = GRAVITY_MPS2 * g / np.linalg.norm(g) + rng.normal(0, 0.02, (n, 3))
+        gyr = np.asarray(gyro_bias_dps, float) + rng.normal(0, 0.1, (n, 3))
+        return cls(acc, gyr, fs_hz)
+
+    @classmethod
     def from_sim_side(cls, sim_side) -> "MotionSource":
         """From ``imugait.sim.gait`` output (``rec.sides[side]``)."""
         return cls(sim_side.acc_mps2, sim_side.gyr_dps, sim_side.info.sample_rate_hz)
