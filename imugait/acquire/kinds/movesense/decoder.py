@@ -140,6 +140,7 @@ class MovesenseDecoder(KindDecoder):
                 parsed = M.parse_path(cmd.path)
                 if parsed is not None:
                     self.refs[cmd.ref] = parsed[0]
+                    self.assembler.learnt(cmd.ref, M.payload_bytes(*parsed))
             return []
         if ch != "gsp":
             return []
@@ -155,6 +156,7 @@ class MovesenseDecoder(KindDecoder):
             try:
                 out += self._payload(ref, payload, event.t_arrival_host_s)
             except PacketError as e:
+                self.assembler.forget(ref)
                 self.bad_payloads += 1
                 error = error or e
         if error is not None and not out:

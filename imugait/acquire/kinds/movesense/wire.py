@@ -259,9 +259,9 @@ def split_notifications(ref: int, payload: bytes, first_part: int = SAMPLE_FW_FI
 class PartAssembler:
     """Joins DATA + any number of continuation parts per reference.
 
-    The payload length is not on the wire. A payload is complete when its length equals the
-    last complete payload of that reference (learnt), or when the next DATA of that reference
-    arrives. ``feed`` returns ``(ref, payload)`` pairs that became complete.
+    The payload length is not on the wire. A payload is complete when it reaches the expected
+    length of that reference (the nominal size from the subscribed resource, then the last
+    payload that decoded), or when the next DATA of that reference arrives. ``feed`` returns ``(ref, payload)`` pairs that became complete.
     """
 
     def __init__(self):
@@ -291,8 +291,13 @@ class PartAssembler:
         return out
 
     def learnt(self, ref: int, length: int) -> None:
-        """A payload of ``length`` bytes of ``ref`` decoded fine: expect that length again."""
+        """Expect payloads of ``length`` bytes for ``ref`` (the nominal size of its resource,
+        then whatever decoded fine)."""
         self._length[ref] = int(length)
+
+    def forget(self, ref: int) -> None:
+        """The expected length was wrong: complete payloads at the next DATA again."""
+        self._length.pop(ref, None)
 
     def flush(self) -> list[tuple[int, bytes]]:
         out = [(r, bytes(p)) for r, p in self._pending.items()]
