@@ -140,3 +140,30 @@ def test_check_sensor_messages_name_no_leg():
 def test_still_motion_helper_is_gravity():
     a, w = still_motion()(np.zeros(3))
     assert np.allclose(np.linalg.norm(a, axis=1), G) and w.shape == (3, 3)
+
+
+def _ms_session_fed(firmware: str, rate: int):
+    from imugait.acquire.kinds.base import SessionHost
+    from imugait.acquire.kinds.movesense.session import MovesenseSession, subscriptions_for
+
+    problems = []
+    host = SessionHost(lambda *a: None, lambda *a: None, lambda why, fatal: problems.append((why, fatal)))
+    ses = MovesenseSession(SensorSpec("right", "Movesense 220330000123", rate_hz=rate), "0C:8C", "Movesense 2203", host)
+    ses.subs = subscriptions_for(rate)
+    m = IndependentMovesense("0C:8C:DC:31:22:07", firmware=firmware, burst_hold_s=0.0)
+    cb = ses._notify_cb()
+    for ref, path in ses.subs:
+        for _cu, b in m.write(GSP_CMD, bytes([1, ref]) + path.encode(), 0.1):
+            cb(None, bytearray(b))
+    for k in range(1, 40):
+        for _cu, b in m.poll(0.1 + 0.03 * k):
+            cb(None, bytearray(b))
+    return problems
+
+
+def test_movesense_cut_payloads_end_the_run_with_a_sentence():
+    problems = _ms_session_fed("sample-2.2.1", 416)
+    assert problems and problems[0][1] is True
+    assert "cut at 306 of 388 bytes" in problems[0][0] and "208 Hz or lower" in problems[0][0]
+    assert _ms_session_fed("newer", 416) == []  # DATA_PART3: whole payloads
+    assert _ms_session_fed("sample-2.2.1", 208) == []  # Acc + Gyro fit DATA + DATA_PART2

@@ -195,6 +195,9 @@ async def check_sensor(ident: str, *, rate_hz: float | None = None, still_s: flo
         t_wait = time.monotonic() + 15.0
         while not blocks and time.monotonic() < t_wait and not task.done():
             await asyncio.sleep(0.1)
+        if not blocks and task.done() and not task.cancelled() and isinstance(task.exception(), SensorSetupError):
+            res.findings.append(Finding(False, str(task.exception())))  # e.g. a sensor that cannot deliver this rate
+            return res
         if not blocks:
             why = "; ".join(dict.fromkeys(e.reason for e in links if e.state == "reconnecting" and e.reason)) \
                 or "nothing arrived"
