@@ -167,3 +167,24 @@ def test_movesense_cut_payloads_end_the_run_with_a_sentence():
     assert "cut at 306 of 388 bytes" in problems[0][0] and "208 Hz or lower" in problems[0][0]
     assert _ms_session_fed("newer", 416) == []  # DATA_PART3: whole payloads
     assert _ms_session_fed("sample-2.2.1", 208) == []  # Acc + Gyro fit DATA + DATA_PART2
+
+
+def test_polar_waits_for_the_fullest_frame_a_still_sensor_can_send():
+    from independent_sensors import IndependentVerity, _PmdStream
+
+    from imugait.acquire.kinds.base import SessionHost
+    from imugait.acquire.kinds.polar.session import PolarSession
+
+    # a noiseless still sensor: 1-bit deltas, frames filled to 229 bytes
+    p = IndependentVerity("A0:9E:1A:B3:6E:4C", burst_hold_s=0.0)
+    st = _PmdStream(T_ACC, 52, 8, 0.0)
+    frames: list = []
+    k = 0
+    while not frames:
+        p._add_sample(st, (0, 0, 1000), 10**15 + k, frames)
+        k += 1
+    n_first = k - 1
+    host = SessionHost(lambda *a: None, lambda *a: None, lambda *a: None)
+    for rate in (52, 208):
+        ses = PolarSession(SensorSpec("left", "Polar Sense B36E4C2A", rate_hz=rate), "A0:9E", "Polar Sense", host)
+        assert ses.first_data_timeout_s > n_first / rate + 1.0, (rate, n_first, ses.first_data_timeout_s)
