@@ -188,3 +188,38 @@ def test_polar_waits_for_the_fullest_frame_a_still_sensor_can_send():
     for rate in (52, 208):
         ses = PolarSession(SensorSpec("left", "Polar Sense B36E4C2A", rate_hz=rate), "A0:9E", "Polar Sense", host)
         assert ses.first_data_timeout_s > n_first / rate + 1.0, (rate, n_first, ses.first_data_timeout_s)
+
+
+def _pmd_blocks(frame: bytes) -> list[tuple[int, int]]:
+    """(bit width, count) of each delta block of a compressed int16 PMD frame — parsed here
+    from the layout (BlePMDClient.kt:580-606), not with imugait's decoder."""
+    off, out = 16, []
+    while off < len(frame):
+        w, n = frame[off], frame[off + 1]
+        out.append((w, n))
+        off += 2 + (w * n * 3 + 7) // 8
+    assert off == len(frame)
+    return out
+
+
+def test_our_polar_emulator_sends_multi_block_frames_and_its_true_rate():
+    from imugait.sim.virtual_commercial import MotionSource, VirtualPolarVeritySense
+
+    v = VirtualPolarVeritySense("A0:9E:1A:B3:6E:4C", motion=MotionSource(), rate_error=-0.01)
+    for t, req in ((0.0, "0209"), (0.3, "02020001d0000101100002010800040103"),
+                   (0.3, "02050001d000010110000201d007040103")):
+        assert v.write(v.services()[0].chars[0].uuid, bytes.fromhex(req), t)[0][1][3] == 0
+    frames = []
+    for k in range(1, 120):
+        frames += [d for cu, d in v.poll(0.3 + 0.03 * k) if d[0] == T_ACC]
+    assert len(frames) >= 4
+    widths = set()
+    for fr in frames:
+        blocks = _pmd_blocks(fr)
+        assert len(blocks) >= 2  # several delta blocks per frame, as real frames (#187)
+        widths |= {w for w, _n in blocks}
+    assert len(widths) >= 2
+    ts = np.array([struct.unpack_from("<Q", fr, 1)[0] for fr in frames], dtype=np.float64)
+    n = np.array([1 + sum(c for _w, c in _pmd_blocks(fr)) for fr in frames])
+    rate = n[1:].sum() / ((ts[-1] - ts[0]) / 1e9)
+    assert abs(rate / (208 * 0.99 * (1 + 25e-6)) - 1) < 1e-3
