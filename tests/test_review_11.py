@@ -223,3 +223,17 @@ def test_our_polar_emulator_sends_multi_block_frames_and_its_true_rate():
     n = np.array([1 + sum(c for _w, c in _pmd_blocks(fr)) for fr in frames])
     rate = n[1:].sum() / ((ts[-1] - ts[0]) / 1e9)
     assert abs(rate / (208 * 0.99 * (1 + 25e-6)) - 1) < 1e-3
+
+
+def test_refusal_sentence_leads_with_what_the_runner_does():
+    from imugait.acquire.kinds.base import SessionHost
+    from imugait.acquire.kinds.polar import wire as W
+    from imugait.acquire.kinds.polar.session import PolarSession
+
+    host = SessionHost(lambda *a: None, lambda *a: None, lambda *a: None)
+    ses = PolarSession(SensorSpec("left", "Polar Sense B36E4C2A"), "A0:9E", "Polar Sense B36E4C2A", host)
+    r = W.CpReplyAssembler().feed(W.decode_cp_notification(bytes.fromhex("F002090D00")))
+    msg = str(ses._refused("SDK mode", r))
+    assert msg.startswith("left sensor Polar Sense B36E4C2A: the sensor is on its charger — take it off")
+    for st in (4, 5):  # the advice names a command that exists and keeps the bytes exchanged
+        assert "check-sensor" in W.status_advice(st) and "--save" in W.status_advice(st)

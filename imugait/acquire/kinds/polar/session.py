@@ -105,7 +105,8 @@ class PolarSession(GattSession):
 
     def _refused(self, what: str, r: W.CpResponse) -> SensorSetupError:
         cls = SensorUnusableError if r.status in _FATAL_STATUS else SensorSetupError
-        return cls(f"{self.label}: Polar Verity Sense refused {what} ({r.status_name}) — {W.status_advice(r.status)}")
+        # the runner's sentence first, the protocol detail after it
+        return cls(f"{self.label}: {W.status_advice(r.status)} (the Polar Verity Sense refused {what}: {r.status_name})")
 
     # -- setup --------------------------------------------------------------------------
     async def setup(self, client) -> SensorInfo:

@@ -115,8 +115,10 @@ STATUS_ADVICE = {
     1: "the sensor does not know this command — update its firmware with Polar Flow",
     2: "the sensor does not know this measurement — update its firmware with Polar Flow",
     3: "the sensor does not support this (SDK mode needs Verity Sense firmware 1.1.5 or newer — update it with Polar Flow)",
-    4: "the sensor rejected the length of imugait's request — please report this with the output of `imugait --debug`",
-    5: "the sensor rejected a setting of imugait's request — please report this with the output of `imugait --debug`",
+    4: "the sensor rejected the length of imugait's request — please report it with the file written by "
+       "`imugait check-sensor <name> --save capture.json` (it holds every byte exchanged)",
+    5: "the sensor rejected a setting of imugait's request — please report it with the file written by "
+       "`imugait check-sensor <name> --save capture.json` (it holds every byte exchanged)",
     6: "the sensor is already in that state",
     7: "the sensor does not offer this resolution",
     8: "the sensor does not offer this sample rate (52 Hz; 26–416 Hz in SDK mode)",
