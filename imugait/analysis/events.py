@@ -56,23 +56,30 @@ def blend(weight: float, walk: float, run: float) -> float:
 
 
 def rise_crossing(sig: SignalBuffer, flex: Peak, base: Peak | None, stride_s: float, fs_hz: float,
-                  level_frac: float) -> float:
+                  level_frac: float, rom_hint_deg: float | None = None) -> float:
     """Fractional global index where the raw angle, rising towards ``flex``, last crosses
     ``base + level_frac·(flex − base)``. ``base`` is the peak extension before ``flex``; when
     there is none (start of a bout), the angle's minimum in the 0.7 stride before ``flex``.
-    NaN when the forward swing is not in the data (the recording or a data segment starts
-    during it) or no crossing is found: that IC
-    is unknown, not guessed."""
+
+    When the data (the recording or a segment after a gap) start during that forward swing,
+    the first sample serves as the base if the angle rises from it and it lies in the lowest
+    quarter of the range (``rom_hint_deg``, e.g. the flexion peak minus the next extension
+    peak): the level moves by at most 0.25·(1 − level_frac) of the range, a few ms. Otherwise
+    NaN (also when no crossing is found): that IC is unknown, not guessed."""
     fi = int(math.floor(flex.index))
     lo_lim = fi - int(0.8 * stride_s * fs_hz)
     if base is None or base.index < lo_lim or base.index >= flex.index:
         lo = fi - int(0.7 * stride_s * fs_hz)
-        a, w = sig.window("thigh_angle_deg", lo, fi + 1)
-        if a > lo or w.size < 3 or sig.any_segment_start(lo - 1, fi):
+        a0, brk = sig.window("segment_start", lo, fi + 1)
+        starts = np.flatnonzero(brk)
+        data_lo = max(a0, a0 + int(starts[-1]) if starts.size else a0)  # first sample of this data run
+        a, w = sig.window("thigh_angle_deg", data_lo, fi + 1)
+        if w.size < 3:
             return float("nan")
         k = int(np.argmin(w))
-        if k == 0:  # still falling at the window's start: not a peak of extension
-            return float("nan")
+        if k == 0:  # no minimum inside the window: the swing began before it
+            if data_lo == lo or rom_hint_deg is None or not (flex.angle_deg - w[0] >= 0.75 * rom_hint_deg):
+                return float("nan")  # still falling at the window's start, or too little of the swing seen
         base = Peak(float(a + k), float(w[k]))
     level = base.angle_deg + level_frac * (flex.angle_deg - base.angle_deg)
     a, w = sig.window("thigh_angle_deg", int(math.floor(base.index)), fi + 2)
@@ -84,13 +91,13 @@ def rise_crossing(sig: SignalBuffer, flex: Peak, base: Peak | None, stride_s: fl
 
 
 def initial_contact(sig: SignalBuffer, flex: Peak, base: Peak | None, stride_s: float, fs_hz: float,
-                    s: EventSettings) -> tuple[float, dict]:
+                    s: EventSettings, rom_hint_deg: float | None = None) -> tuple[float, dict]:
     """(fractional global index of the IC that follows the flexion peak ``flex``, info);
     NaN when the forward swing before ``flex`` is not in the data. ``stride_s``: the stride
     this IC closes (F → F)."""
     T = min(max(stride_s, s.min_stride_s), s.max_stride_s)
     w = gait_weight(T, s)
-    x = rise_crossing(sig, flex, base, T, fs_hz, s.rise_level_frac)
+    x = rise_crossing(sig, flex, base, T, fs_hz, s.rise_level_frac, rom_hint_deg)
     if not math.isfinite(x):
         return float("nan"), {"method": "unknown", "gait_weight": w, "impact_g": 0.0}
     ic = x + blend(w, s.ic_after_rise_walk_frac, s.ic_after_rise_run_frac) * T * fs_hz

@@ -83,10 +83,10 @@ def _bout_can_grow(seg: SegmentState, st: StrideState, s: StrideSettings) -> boo
     return seg.seeking_flexion and seg.candidate is not None and seg.candidate[0] <= lim
 
 
-def _ic_for(sig, st: StrideState, flex, base, T_s: float, es: EventSettings):
+def _ic_for(sig, st: StrideState, flex, base, T_s: float, es: EventSettings, rom_hint_deg: float | None):
     key = flex.index
     if key not in st.ic_cache:
-        st.ic_cache[key] = ev.initial_contact(sig, flex, base, T_s, st.fs_hz, es)
+        st.ic_cache[key] = ev.initial_contact(sig, flex, base, T_s, st.fs_hz, es, rom_hint_deg)
     return st.ic_cache[key]
 
 
@@ -106,8 +106,9 @@ def _make_stride(sig: SignalBuffer, c: StrideCandidate, T_f: float, st: StrideSt
     # unless the previous peak is not a credible one (a bout start, a gap)
     T_ref0 = T_prev if (T_prev is not None and s.min_stride_s <= T_prev <= s.max_stride_s
                         and abs(T_prev / T_f - 1) <= 0.25) else T_f
-    ic0, _ = _ic_for(sig, st, c.flex_start, c.ext_before, T_ref0, es)
-    ic1, info1 = _ic_for(sig, st, c.flex_end, c.extension, T_f, es)
+    rom_hint = (c.flex_start.angle_deg - c.extension.angle_deg) if c.extension is not None else None
+    ic0, _ = _ic_for(sig, st, c.flex_start, c.ext_before, T_ref0, es, rom_hint)
+    ic1, _ = _ic_for(sig, st, c.flex_end, c.extension, T_f, es, None)
     if not chained:
         out += close_bout(st)
     if not (math.isfinite(ic0) and math.isfinite(ic1)):
