@@ -43,25 +43,35 @@ from scipy.interpolate import CubicSpline
 from imugait.conventions import GRAVITY_MPS2, SIDES, Side
 from imugait.types import SensorInfo
 
-SIM_VERSION = "1.0"
+SIM_VERSION = "2.0"
 
 # --------------------------------------------------------------------------------------
-# Templates: thigh angle (deg, relative to vertical, flexion +) vs. phase (IC at 0).
-# Shapes follow published thigh/hip sagittal kinematics (walking: Winter 2009 hip angle
-# minus ~10 deg pelvic tilt; running: Novacheck 1998). Peak flexion precedes IC by
-# ~12 % (walk) / ~18 % (run); peak extension precedes TO by ~6 % of the stride (walk,
-# 50-100 ms) and ~2 % (run).
+# Templates: thigh angle (deg, relative to the standing neutral, flexion +) vs. phase (IC at 0),
+# taken from measured gait (docs/simulator.md, "Where the timing comes from"):
+#
+# * walking: the sagittal thigh angle (hip flexion minus pelvic tilt) of the mean treadmill
+#   gait cycle of participant WBDS01 at speed T05 in Fukuchi, Fukuchi & Duarte 2018,
+#   "A public dataset of overground and treadmill walking kinematics and kinetics in healthy
+#   individuals", PeerJ 6:e4640, doi:10.7717/peerj.4640 (CC-BY-4.0), sampled every 5 % of
+#   the cycle; toe-off (vertical force < threshold) at 61.3 %. Peak flexion at 87 % (IC 13 %
+#   of the stride later), peak extension at 52 % (TO 9 % of the stride later).
+# * running: the mean mocap thigh angle (cluster long axis, lab sagittal plane, minus the
+#   standing neutral) of RBDS001 and RBDS008 at 3.5 m/s in Fukuchi, Fukuchi & Duarte 2017,
+#   PeerJ 5:e3298, doi:10.7717/peerj.3298 (CC-BY-4.0), force-plate IC/TO; duty factor 32.5 %,
+#   peak flexion at 79–82 % (IC ≈ 20 % of the stride later), peak extension after TO.
 # --------------------------------------------------------------------------------------
 _WALK_PTS = (
-    (0.00, 23.0), (0.10, 19.5), (0.30, 5.5), (0.45, -8.0), (0.54, -13.5), (0.60, -10.5),
-    (0.70, 4.0), (0.80, 22.0), (0.88, 28.0), (0.95, 25.5),
+    (0.00, 20.6), (0.05, 20.6), (0.10, 20.4), (0.15, 15.8), (0.20, 10.6), (0.25, 5.1), (0.30, -0.3),
+    (0.35, -5.1), (0.40, -9.3), (0.45, -13.2), (0.50, -15.4), (0.55, -14.9), (0.60, -9.3), (0.65, -0.4),
+    (0.70, 8.8), (0.75, 16.4), (0.80, 21.6), (0.85, 24.4), (0.90, 23.9), (0.95, 21.0),
 )
-_WALK_STANCE = 0.60
+_WALK_STANCE = 0.613
 _RUN_PTS = (
-    (0.00, 27.0), (0.08, 20.0), (0.18, 6.0), (0.28, -9.5), (0.365, -17.0), (0.46, -11.0),
-    (0.57, 5.0), (0.70, 27.0), (0.82, 36.0), (0.92, 32.0),
+    (0.00, 30.6), (0.05, 30.8), (0.10, 30.3), (0.15, 23.8), (0.20, 13.6), (0.25, 1.3), (0.30, -10.0),
+    (0.35, -17.5), (0.40, -19.0), (0.45, -14.9), (0.50, -7.9), (0.55, 0.6), (0.60, 11.0), (0.65, 24.3),
+    (0.70, 36.7), (0.75, 44.3), (0.80, 47.0), (0.85, 45.1), (0.90, 39.8), (0.95, 34.3),
 )
-_RUN_STANCE = 0.38
+_RUN_STANCE = 0.325
 
 
 class _Template:
@@ -127,14 +137,15 @@ RUN_TEMPLATE = _Template(_RUN_PTS, _RUN_STANCE)
 
 
 # Speed models (v in m/s). Walking: cadence 100-120 spm over 1.0-1.6 m/s, stance ~60 %,
-# thigh ROM ~40-45 deg. Running: cadence ~160-180 spm over 2.5-4.5 m/s, stance 40->33 %,
-# thigh ROM 45-65 deg rising with speed (values from /shared notes, see docs/simulator.md).
+# thigh ROM ~40-45 deg. Running, from Fukuchi 2017 (force plate and mocap, 2.5-4.5 m/s):
+# cadence 150-158 spm at 2.5, 162-171 at 3.5, 169 at 4.5 m/s; duty factor 36-39 % at 2.5,
+# 32-33 % at 3.5, 30 % at 4.5 m/s; thigh ROM 46-51 deg at 2.5, 61-72 at 3.5, 78 at 4.5 m/s.
 def walk_cadence_spm(v):
     return 70.0 + 30.0 * np.asarray(v, dtype=float)
 
 
 def run_cadence_spm(v):
-    return 135.0 + 10.0 * np.asarray(v, dtype=float)
+    return 135.0 + 8.0 * np.asarray(v, dtype=float)
 
 
 def walk_stance_frac(v):
@@ -142,7 +153,7 @@ def walk_stance_frac(v):
 
 
 def run_stance_frac(v):
-    return np.clip(0.483 - 0.033 * np.asarray(v, dtype=float), 0.22, 0.45)
+    return np.clip(0.487 - 0.042 * np.asarray(v, dtype=float), 0.22, 0.45)
 
 
 def walk_rom_deg(v):
@@ -150,7 +161,7 @@ def walk_rom_deg(v):
 
 
 def run_rom_deg(v):
-    return np.clip(45.0 + 8.0 * (np.asarray(v, dtype=float) - 2.0), 40.0, 66.0)
+    return np.clip(48.0 + 13.0 * (np.asarray(v, dtype=float) - 2.5), 40.0, 80.0)
 
 
 DEFAULT_SPEED_MPS = {"walk": 1.3, "run": 3.0}
@@ -199,6 +210,9 @@ class SimConfig:
     rom_sd_deg: float = 1.5
     mid_sd_deg: float = 1.0
     stance_sd_pct: float = 1.0
+    timing_sd_pct: float = 1.5
+    """SD (% of the stride) of each leg's own IC and TO timing relative to its thigh
+    kinematics (0: every leg exactly like the templates)."""
     # asymmetry
     rom_scale: float = 1.0
     rom_scale_left: float = 1.0
@@ -654,6 +668,12 @@ class _Leg:
         self.stand_deg = cfg.stand_angle_deg + float(rng.normal(0, 1.0))
         self.ab_amp = {"walk": math.radians(cfg.abduction_walk_deg), "run": math.radians(cfg.abduction_run_deg)}
         self.rot_amp = math.radians(cfg.axial_rotation_deg)
+        # this leg's own timing of IC and TO relative to its thigh kinematics (people differ:
+        # between-runner SD 1.3-1.6 % of the stride on Fukuchi 2017, docs/simulator.md); drawn
+        # from their own stream so that the other random draws are unchanged
+        trng = np.random.default_rng([cfg.seed, 1 if left else 2, 55])
+        self.ic_shift = float(np.clip(trng.normal(0.0, cfg.timing_sd_pct / 100.0), -0.05, 0.05))
+        self.to_shift = float(np.clip(trng.normal(0.0, cfg.timing_sd_pct / 100.0), -0.05, 0.05))
 
     def phase(self, t):
         return self.body.phase(t) + self.phase_offset
@@ -666,14 +686,19 @@ class _Leg:
         dr, dm, ds = self.d_rom(t), self.d_mid(t), self.d_stance(t)
         rw = rw * self.rom_scale + self.rom_add + dr
         rr = rr * self.rom_scale + self.rom_add + dr
-        sw = sw + self.stance_add + ds
-        sr = sr + self.stance_add + ds
+        # the configured stance is the true one; the kinematics are placed this leg's own
+        # offsets away from it (see stance_frac and angles)
+        sw = sw + self.stance_add + ds - self.ic_shift - self.to_shift
+        sr = sr + self.stance_add + ds - self.ic_shift - self.to_shift
         return rw, rr, WALK_TEMPLATE.mid_deg + dm, RUN_TEMPLATE.mid_deg + dm, sw, sr
 
     def stance_frac(self, t):
+        """True toe-off phase (the configured stance): the kinematic stance of ``params`` plus
+        this leg's offsets ``ic_shift`` (the kinematics run that much after the IC clock) and
+        ``to_shift`` (its own TO relative to its kinematics)."""
         g = self.body.sched.gait_blend(t)
         _rw, _rr, _mw, _mr, sw, sr = self.params(t)
-        return (1 - g) * sw + g * sr
+        return (1 - g) * sw + g * sr + self.ic_shift + self.to_shift
 
     def angles(self, t):
         """theta (sagittal), phi (ab/adduction), rho (axial), psi (heading) in rad, and
@@ -682,7 +707,7 @@ class _Leg:
         e = sched.envelope(t)
         g = sched.gait_blend(t)
         ph = self.phase(t)
-        frac = np.mod(ph, 1.0)
+        frac = np.mod(ph - self.ic_shift, 1.0)  # the kinematics run ic_shift of a stride after the IC clock
         rw, rr, mw, mr, sw, sr = self.params(t)
         if not np.any(g > 0):
             th_gait = WALK_TEMPLATE.shape(frac, rw, mw, sw)
