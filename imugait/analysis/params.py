@@ -97,11 +97,11 @@ class AnalysisParams:
     """The forward-swing fiducial: the moment the rising thigh angle crosses
     ``extension peak + rise_level_frac × (next flexion peak − extension peak)``."""
     ic_after_rise_walk_frac: float = 0.24
-    ic_after_rise_run_frac: float = 0.31
+    ic_after_rise_run_frac: float = 0.315
     """IC = rise crossing + this fraction of the stride (walking / running ends of the
     continuous gait weight)."""
     to_after_ext_walk_frac: float = 0.09
-    to_after_ext_run_frac: float = -0.045
+    to_after_ext_run_frac: float = -0.042
     """TO = peak extension + this fraction of the stride (negative: before the peak)."""
     run_stride_s: float = 0.80
     walk_stride_s: float = 0.92
