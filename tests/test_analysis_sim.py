@@ -5,14 +5,9 @@ import pytest
 
 from imugait.analysis import AnalysisParams, analyze
 from imugait.sim.gait import SimConfig, simulate
+from tool_modules import load_tool
 
-import importlib.util
-from pathlib import Path
-
-_spec = importlib.util.spec_from_file_location("imugait_validate", Path(__file__).resolve().parents[1] / "tools" / "validate.py")
-_validate = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_validate)
-match_truth = _validate.match_truth
+match_truth = load_tool("validate").match_truth
 
 
 def _run(**kw):

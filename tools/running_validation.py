@@ -10,7 +10,7 @@ the same side whose IC is nearest, within 30 % of the median stride time; unmatc
 strides are misses, unmatched detections inside the truth span are false. Errors = ours − truth.
 
 Leave-one-subject-out (LOSO): the two running constants (``ic_after_rise_run_frac``,
-``to_after_ext_run_frac``) are refitted without the held-out runner — the mean over runners of
+``to_after_trough_run_frac``) are refitted without the held-out runner — the mean over runners of
 each runner's mean (truth event − fiducial)/stride — and the held-out runner is analysed again
 with them.
 """
@@ -28,7 +28,7 @@ import pandas as pd
 from imugait.analysis import AnalysisParams, analyze
 from imugait.store.csvio import read_imu_csv
 
-RUN_CONSTANTS = ("ic_after_rise_run_frac", "to_after_ext_run_frac")
+RUN_CONSTANTS = ("ic_after_rise_run_frac", "to_after_trough_run_frac")
 
 
 def find_cases(dirs) -> list[dict]:
@@ -150,7 +150,7 @@ def fit_running_constants(err: pd.DataFrame, base: AnalysisParams) -> dict:
         return {k: getattr(base, k) for k in RUN_CONSTANTS}
     per = err.assign(ic=err.ic_err_ms / 1e3 / err.stride_s, to=err.to_err_ms / 1e3 / err.stride_s).groupby("subject")[["ic", "to"]].mean()
     return {"ic_after_rise_run_frac": round(base.ic_after_rise_run_frac - float(per.ic.mean()), 4),
-            "to_after_ext_run_frac": round(base.to_after_ext_run_frac - float(per.to.mean()), 4)}
+            "to_after_trough_run_frac": round(base.to_after_trough_run_frac - float(per.to.mean()), 4)}
 
 
 def summarize(rows: pd.DataFrame, counts: dict) -> dict:

@@ -447,11 +447,11 @@ def running_section(run: dict, cases: list[dict], L: list) -> dict:
              + ", ".join(f"`{x}`" for x in sources) + " (further runners made with `tools/fukuchi_virtual_imu.py` from the "
              "data set's raw files, method of the shared README). Errors = ours − force plate; LoA = 95 % limits of "
              "agreement (bias ± 1.96 SD); stance = TO − IC.\n")
-    L.append("**Constants fitted on these data:** `ic_after_rise_run_frac` and `to_after_ext_run_frac` (the running ends of "
+    L.append("**Constants fitted on these data:** `ic_after_rise_run_frac` and `to_after_trough_run_frac` (the running ends of "
              "the IC and TO offsets). The shipped values are the fit on all runners "
              f"({run['all_subject_fit']}); every figure marked LOSO comes from analysing each runner with the two "
              "constants refitted without that runner: "
-             + "; ".join(f"{s}: ic {p['ic_after_rise_run_frac']:.4f}, to {p['to_after_ext_run_frac']:.4f}"
+             + "; ".join(f"{s}: ic {p['ic_after_rise_run_frac']:.4f}, to {p['to_after_trough_run_frac']:.4f}"
                          for s, p in run["loso_params"].items()) + ". "
              "Everything else (the rise-crossing fiducial, the walking constants, the gait weight) was set from the "
              "literature and the walking data set (docs/analysis.md) — but the fiducial was chosen after looking at "

@@ -21,8 +21,11 @@ within ``ic_impact_window_frac``·T of that prediction — a refinement, never a
 
 **TO** — close to peak thigh extension: in walking the thigh starts to flex in double
 support, before the toes leave the ground (TO after E); in running the thigh keeps
-extending for a few tens of ms after toe-off (TO before E).
-``TO = E + ((1 − w)·to_after_ext_walk_frac + w·to_after_ext_run_frac)·T``.
+extending for a few tens of ms after toe-off (TO before E). The fiducial is the *trough
+centre* ``x_t``: the middle between the moments the angle falls below and rises above
+``E + trough_level_frac·(F − E)`` (10 %) — in walking the trough is flat and its minimum
+wanders by ±2 % of the stride.
+``TO = x_t + ((1 − w)·to_after_trough_walk_frac + w·to_after_trough_run_frac)·T``.
 """
 
 from __future__ import annotations
@@ -91,12 +94,13 @@ def rise_crossing(sig: SignalBuffer, flex: Peak, base: Peak | None, stride_s: fl
 
 
 def initial_contact(sig: SignalBuffer, flex: Peak, base: Peak | None, stride_s: float, fs_hz: float,
-                    s: EventSettings, rom_hint_deg: float | None = None) -> tuple[float, dict]:
+                    s: EventSettings, rom_hint_deg: float | None = None, weight: float | None = None) -> tuple[float, dict]:
     """(fractional global index of the IC that follows the flexion peak ``flex``, info);
     NaN when the forward swing before ``flex`` is not in the data. ``stride_s``: the stride
-    this IC closes (F → F)."""
+    this IC closes (F → F). ``weight``: the gait weight to use (default: from ``stride_s``;
+    the pipeline passes the weight of the bout's recent median stride)."""
     T = min(max(stride_s, s.min_stride_s), s.max_stride_s)
-    w = gait_weight(T, s)
+    w = gait_weight(T, s) if weight is None else weight
     x = rise_crossing(sig, flex, base, T, fs_hz, s.rise_level_frac, rom_hint_deg)
     if not math.isfinite(x):
         return float("nan"), {"method": "unknown", "gait_weight": w, "impact_g": 0.0}
@@ -120,11 +124,32 @@ def initial_contact(sig: SignalBuffer, flex: Peak, base: Peak | None, stride_s: 
     return float(ic), info
 
 
-def toe_off(ext: Peak, stride_s: float, fs_hz: float, s: EventSettings) -> float:
-    """Fractional global index of toe-off from the peak extension ``ext`` of the stride."""
+def trough_centre(sig: SignalBuffer, ext: Peak, flex_before: Peak, flex_after: Peak, level_frac: float) -> float:
+    """Fractional global index midway between the last downward crossing of
+    ``ext + level_frac·(flex_before − ext)`` before ``ext`` and the first upward crossing after
+    it (linear interpolation). Falls back to ``ext.index`` when a crossing is missing."""
+    level = ext.angle_deg + level_frac * (flex_before.angle_deg - ext.angle_deg)
+    ei = int(math.floor(ext.index))
+    a, w = sig.window("thigh_angle_deg", int(math.floor(flex_before.index)), ei + 2)
+    dn = np.flatnonzero((w[:-1] > level) & (w[1:] <= level))
+    b, v = sig.window("thigh_angle_deg", ei, int(math.ceil(flex_after.index)) + 1)
+    up = np.flatnonzero((v[:-1] < level) & (v[1:] >= level))
+    if not (dn.size and up.size):
+        return float(ext.index)
+    i, j = int(dn[-1]), int(up[0])
+    fall = a + i + (w[i] - level) / (w[i] - w[i + 1])
+    rise = b + j + (level - v[j]) / (v[j + 1] - v[j])
+    return 0.5 * (fall + rise)
+
+
+def toe_off(sig: SignalBuffer, ext: Peak, flex_before: Peak, flex_after: Peak, stride_s: float, fs_hz: float,
+            s: EventSettings, weight: float | None = None) -> float:
+    """Fractional global index of toe-off from the extension trough between ``flex_before``
+    and ``flex_after``."""
     T = min(max(stride_s, s.min_stride_s), s.max_stride_s)
-    w = gait_weight(T, s)
-    return float(ext.index + blend(w, s.to_after_ext_walk_frac, s.to_after_ext_run_frac) * T * fs_hz)
+    w = gait_weight(T, s) if weight is None else weight
+    x = trough_centre(sig, ext, flex_before, flex_after, s.trough_level_frac)
+    return float(x + blend(w, s.to_after_trough_walk_frac, s.to_after_trough_run_frac) * T * fs_hz)
 
 
 def ic_lookahead_frac(s: EventSettings) -> float:

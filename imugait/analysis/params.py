@@ -26,6 +26,8 @@ RETIRED_PARAMS = frozenset({
     "ic_search_frac", "ic_use_impact", "ic_zc_start_frac", "ic_zc_end_frac", "ic_zc_level_frac",
     "ic_max_dev_frac", "ic_default_frac_walk", "ic_default_frac_run", "to_frac_walk", "to_frac_run",
     "to_ef_frac", "run_cadence_spm",
+    # 2.0.0 development names
+    "to_after_ext_walk_frac", "to_after_ext_run_frac",
     # 1.x calibration window (seconds of movement), replaced by calib_min_motion_s
     "calib_motion_s", "max_bout_gap_s", "max_gyr_clipped_pct",
 })
@@ -100,9 +102,13 @@ class AnalysisParams:
     ic_after_rise_run_frac: float = 0.315
     """IC = rise crossing + this fraction of the stride (walking / running ends of the
     continuous gait weight)."""
-    to_after_ext_walk_frac: float = 0.09
-    to_after_ext_run_frac: float = -0.042
-    """TO = peak extension + this fraction of the stride (negative: before the peak)."""
+    trough_level_frac: float = 0.1
+    """The extension fiducial: the middle of the time the thigh angle stays within
+    ``trough_level_frac`` of the range above its peak extension (robust to the flat trough of
+    walking, where the minimum itself wanders)."""
+    to_after_trough_walk_frac: float = 0.106
+    to_after_trough_run_frac: float = -0.046
+    """TO = extension fiducial + this fraction of the stride (negative: before it)."""
     run_stride_s: float = 0.80
     walk_stride_s: float = 0.92
     """The gait weight (0 walking … 1 running) is 1 for strides ≤ ``run_stride_s`` (cadence
@@ -248,8 +254,9 @@ class EventSettings(_FromParams):
     rise_level_frac: float
     ic_after_rise_walk_frac: float
     ic_after_rise_run_frac: float
-    to_after_ext_walk_frac: float
-    to_after_ext_run_frac: float
+    trough_level_frac: float
+    to_after_trough_walk_frac: float
+    to_after_trough_run_frac: float
     run_stride_s: float
     walk_stride_s: float
     ic_impact_refine: bool

@@ -46,6 +46,7 @@ class StrideState:
     pending: list = field(default_factory=list)  # [StrideCandidate] waiting for data
     ic_cache: dict = field(default_factory=dict)  # flexion-peak index -> (IC index, info)
     bout: list = field(default_factory=list)  # [BoutStride]
+    recent_stride_s: list = field(default_factory=list)  # F→F intervals of the chain so far (gait weight)
     bout_emitted: bool = False
     bout_index: int = -1
     strides_made: int = 0
@@ -83,10 +84,10 @@ def _bout_can_grow(seg: SegmentState, st: StrideState, s: StrideSettings) -> boo
     return seg.seeking_flexion and seg.candidate is not None and seg.candidate[0] <= lim
 
 
-def _ic_for(sig, st: StrideState, flex, base, T_s: float, es: EventSettings, rom_hint_deg: float | None):
+def _ic_for(sig, st: StrideState, flex, base, T_s: float, es: EventSettings, rom_hint_deg: float | None, weight: float):
     key = flex.index
     if key not in st.ic_cache:
-        st.ic_cache[key] = ev.initial_contact(sig, flex, base, T_s, st.fs_hz, es, rom_hint_deg)
+        st.ic_cache[key] = ev.initial_contact(sig, flex, base, T_s, st.fs_hz, es, rom_hint_deg, weight)
     return st.ic_cache[key]
 
 
@@ -106,9 +107,14 @@ def _make_stride(sig: SignalBuffer, c: StrideCandidate, T_f: float, st: StrideSt
     # unless the previous peak is not a credible one (a bout start, a gap)
     T_ref0 = T_prev if (T_prev is not None and s.min_stride_s <= T_prev <= s.max_stride_s
                         and abs(T_prev / T_f - 1) <= 0.25) else T_f
+    # gait weight from the median F→F interval of this chain's last strides (one odd stride
+    # does not move the event offsets)
+    recent = [x for x in (st.recent_stride_s[-4:] if chained else []) if s.min_stride_s <= x <= s.max_stride_s]
+    w = ev.gait_weight(float(np.median(recent + [T_f])), es)
+    st.recent_stride_s = (st.recent_stride_s[-4:] if chained else []) + [T_f]
     rom_hint = (c.flex_start.angle_deg - c.extension.angle_deg) if c.extension is not None else None
-    ic0, _ = _ic_for(sig, st, c.flex_start, c.ext_before, T_ref0, es, rom_hint)
-    ic1, _ = _ic_for(sig, st, c.flex_end, c.extension, T_f, es, None)
+    ic0, _ = _ic_for(sig, st, c.flex_start, c.ext_before, T_ref0, es, rom_hint, w)
+    ic1, _ = _ic_for(sig, st, c.flex_end, c.extension, T_f, es, None, w)
     if not chained:
         out += close_bout(st)
     if not (math.isfinite(ic0) and math.isfinite(ic1)):
@@ -124,9 +130,8 @@ def _make_stride(sig: SignalBuffer, c: StrideCandidate, T_f: float, st: StrideSt
     _, bad = sig.window("gyro_implausible", i0, i1 + 1)
     kmax, kmin = int(np.argmax(ang)), int(np.argmin(ang))
     flex, ext = float(ang[kmax]), float(ang[kmin])
-    w = ev.gait_weight(stride_s, es)
     if c.extension is not None:
-        to_s = sig.time_at(ev.toe_off(c.extension, stride_s, st.fs_hz, es))
+        to_s = sig.time_at(ev.toe_off(sig, c.extension, c.flex_start, c.flex_end, stride_s, st.fs_hz, es, w))
     else:
         to_s = float("nan")
     stance = to_s - ic_s

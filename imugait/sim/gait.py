@@ -814,15 +814,18 @@ def _ideal_imu(leg: _Leg, t, r_T, R_TS, wobble: _Wobble | None = None):
     w = _mtv(Rz, w) + np.array([0.0, 0.0, 1.0]) * d["th"][:, None]
     w = _mtv(Ry_rho, w) + ey * d["rho"][:, None]
     f_T = _mtv(k0["R"], f_w)
+    # rate of the truth (sagittal-projection) angle, see sagittal_angle_deg
+    st_, ct_, sp_, cp_ = np.sin(k0["th"]), np.cos(k0["th"]), np.sin(k0["phi"]), np.cos(k0["phi"])
+    rate = (d["th"] * cp_ + st_ * ct_ * sp_ * d["phi"]) / (st_ * st_ + ct_ * ct_ * cp_ * cp_)
     if wobble is None:
         k0["R_TS"] = np.broadcast_to(R_TS, (n, 3, 3))
-        return f_T @ R_TS, w @ R_TS, k0, d["th"]
+        return f_T @ R_TS, w @ R_TS, k0, rate
     # sensor frame S' = T * Rw(beta) * R_TS: rates add in the wobble frame
     Rw, Jr = _rotvec_matrix_and_jr(wobble.beta(t))
     f_W = _mtv(Rw, f_T)
     w_W = _mtv(Rw, w) + _mv(Jr, wobble.beta_dot(t))
     k0["R_TS"] = Rw @ R_TS
-    return f_W @ R_TS, w_W @ R_TS, k0, d["th"]
+    return f_W @ R_TS, w_W @ R_TS, k0, rate
 
 
 _CHUNK = 50_000  # samples per evaluation chunk (bounds temporary memory; results are exact)
@@ -831,13 +834,13 @@ _CHUNK = 50_000  # samples per evaluation chunk (bounds temporary memory; result
 def _ideal_imu_chunked(leg: _Leg, t, r_T, R_TS, chunk: int = _CHUNK, wobble: _Wobble | None = None):
     """``_ideal_imu`` over ``t`` in chunks; returns specific force, angular velocity and the
     per-sample truth (theta, theta rate, phase, envelope, heading, q_world_sensor)."""
-    out = {k: [] for k in ("f", "w", "th", "thd", "ph", "e", "psi", "q")}
+    out = {k: [] for k in ("f", "w", "th", "phi", "thd", "ph", "e", "psi", "q")}
     for i in range(0, len(t), chunk):
         f, w, k0, thd = _ideal_imu(leg, t[i:i + chunk], r_T, R_TS, wobble)
         out["f"].append(f)
         out["w"].append(w)
         out["thd"].append(thd)
-        for name in ("th", "ph", "e", "psi"):
+        for name in ("th", "phi", "ph", "e", "psi"):
             out[name].append(k0[name])
         out["q"].append(_quat_from_matrix(k0["R"] @ k0["R_TS"]))
     return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in out.items()}
@@ -879,11 +882,20 @@ def _parabolic_peak(t, y, i):
     return t[i], y[i]
 
 
+def sagittal_angle_deg(theta_rad, phi_rad):
+    """The truth thigh angle: the long axis in the sagittal plane of the walking direction,
+    the way a gait lab measures it (the thigh's long axis projected on the lab's sagittal
+    plane). With ``R = Ry(psi) Rx(phi) Rz(theta) Ry(rho)`` the long axis in the heading frame
+    is ``(-sin theta, cos theta cos phi, cos theta sin phi)``; ab/adduction ``phi`` makes this
+    a little larger than the flexion Euler angle ``theta``."""
+    return np.degrees(np.arctan2(np.sin(theta_rad), np.cos(theta_rad) * np.cos(phi_rad)))
+
+
 def _truth_strides(leg: _Leg, cfg: SimConfig) -> pd.DataFrame:
     dt = 1e-3
     tg = np.arange(-1.0, cfg.duration_s + 1.0, dt)
     parts = [leg.angles(tg[i:i + 4 * _CHUNK]) for i in range(0, len(tg), 4 * _CHUNK)]
-    th_deg = np.degrees(np.concatenate([p[0] for p in parts]))
+    th_deg = sagittal_angle_deg(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
     e = np.concatenate([p[4] for p in parts])
     g = np.concatenate([p[5] for p in parts])
     ph = np.concatenate([p[6] for p in parts])
@@ -1065,7 +1077,7 @@ def _simulate_side(cfg: SimConfig, leg: _Leg, rng: np.random.Generator) -> SimSi
         side=side, info=info, t_true_s=t_true, t_dev_s=t_dev, sample_index=idx,
         acc_counts=acc_counts, gyr_counts=gyr_counts,
         acc_mps2=acc_counts.astype(np.float64) * acc_scale, gyr_dps=gyr_counts.astype(np.float64) * gyr_scale,
-        thigh_angle_deg=np.degrees(kin["th"]), strides=strides,
+        thigh_angle_deg=sagittal_angle_deg(kin["th"], kin["phi"]), strides=strides,
         q_world_sensor=kin["q"], heading_deg=np.degrees(kin["psi"]),
         thigh_rate_dps=np.degrees(kin["thd"]), gait_phase=np.mod(kin["ph"], 1.0), activity=kin["e"],
         acc_true_mps2=acc_true, gyr_true_dps=gyr_true_dps, R_thigh_sensor=R_TS, sensor_params=params,
