@@ -67,8 +67,10 @@ def rise_crossing(sig: SignalBuffer, flex: Peak, base: Peak | None, stride_s: fl
     When the data (the recording or a segment after a gap) start during that forward swing,
     the first sample serves as the base if the angle rises from it and it lies in the lowest
     quarter of the range (``rom_hint_deg``, e.g. the flexion peak minus the next extension
-    peak): the level moves by at most 0.25·(1 − level_frac) of the range, a few ms. Otherwise
-    NaN (also when no crossing is found): that IC is unknown, not guessed."""
+    peak): the level moves by at most 0.25·(1 − level_frac) of the range, a few ms. A "peak"
+    that rose by less than half of ``rom_hint_deg`` is a wiggle, not a forward swing (the
+    first motion out of standing). In these cases, and when no crossing is found, NaN: that
+    IC is unknown, not guessed."""
     fi = int(math.floor(flex.index))
     lo_lim = fi - int(0.8 * stride_s * fs_hz)
     if base is None or base.index < lo_lim or base.index >= flex.index:
@@ -84,6 +86,8 @@ def rise_crossing(sig: SignalBuffer, flex: Peak, base: Peak | None, stride_s: fl
             if data_lo == lo or rom_hint_deg is None or not (flex.angle_deg - w[0] >= 0.75 * rom_hint_deg):
                 return float("nan")  # still falling at the window's start, or too little of the swing seen
         base = Peak(float(a + k), float(w[k]))
+    if rom_hint_deg is not None and flex.angle_deg - base.angle_deg < 0.5 * rom_hint_deg:
+        return float("nan")  # a small wiggle (e.g. out of standing), not a forward swing
     level = base.angle_deg + level_frac * (flex.angle_deg - base.angle_deg)
     a, w = sig.window("thigh_angle_deg", int(math.floor(base.index)), fi + 2)
     up = np.flatnonzero((w[:-1] < level) & (w[1:] >= level))
