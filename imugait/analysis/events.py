@@ -156,6 +156,10 @@ def toe_off(sig: SignalBuffer, ext: Peak, flex_before: Peak, flex_after: Peak, s
     return float(x + blend(w, s.to_after_trough_walk_frac, s.to_after_trough_run_frac) * T * fs_hz)
 
 
-def ic_lookahead_frac(s: EventSettings) -> float:
-    """How far after a flexion peak (fraction of the stride) the IC rule may read."""
-    return max(s.ic_after_rise_walk_frac, s.ic_after_rise_run_frac) + s.ic_impact_window_frac
+def ic_lookahead_frac(s: EventSettings, weight: float | None = None) -> float:
+    """How far after a flexion peak (fraction of the stride) the IC that follows it may lie,
+    and the impact window be read: for a stride of gait weight ``weight``, else for any."""
+    if weight is None:
+        return max(s.ic_after_rise_walk_frac, s.ic_after_rise_run_frac) + s.ic_impact_window_frac
+    refine = s.ic_impact_window_frac if (s.ic_impact_refine and weight >= 0.5) else 0.0
+    return blend(weight, s.ic_after_rise_walk_frac, s.ic_after_rise_run_frac) + refine

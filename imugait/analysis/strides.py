@@ -58,11 +58,14 @@ def stride_step(sig: SignalBuffer, seg: SegmentState, candidates: list[StrideCan
                 final: bool = False) -> tuple[list[StrideResult], StrideState]:
     out: list[StrideResult] = []
     st.pending.extend(candidates)
-    look = ev.ic_lookahead_frac(es)
     while st.pending:
         c = st.pending[0]
         T_f = c.duration_samples / st.fs_hz
         T_ic = min(max(T_f, s.min_stride_s), s.max_stride_s)
+        # the closing IC lies before flex_end + offset·T (its rise crossing is before the peak);
+        # a running stride may also read the impact window after it
+        # (the weight of the chain, or of the stride alone if the bout ends before it)
+        look = max(ev.ic_lookahead_frac(es, _chain_weight(st, c, T_f, s, es)), ev.ic_lookahead_frac(es, ev.gait_weight(T_f, es)))
         need_end = int(c.flex_end.index) + int(math.ceil(look * T_ic * st.fs_hz)) + seg.half_window + 3
         if need_end > sig.end and not final:
             break
@@ -73,6 +76,14 @@ def stride_step(sig: SignalBuffer, seg: SegmentState, candidates: list[StrideCan
     if st.bout and (final or not _bout_can_grow(seg, st, s)):
         out += close_bout(st)
     return out, st
+
+
+def _chain_weight(st: StrideState, c: StrideCandidate, T_f: float, s: StrideSettings, es: EventSettings) -> float:
+    """Gait weight from the median F→F interval of this chain's last strides (≤ 4) and this
+    one: one odd stride does not move the event offsets."""
+    chained = bool(st.bout) and st.bout[-1].flex_end_index == c.flex_start.index
+    recent = [x for x in (st.recent_stride_s[-4:] if chained else []) if s.min_stride_s <= x <= s.max_stride_s]
+    return ev.gait_weight(float(np.median(recent + [T_f])), es)
 
 
 def _bout_can_grow(seg: SegmentState, st: StrideState, s: StrideSettings) -> bool:
@@ -107,10 +118,7 @@ def _make_stride(sig: SignalBuffer, c: StrideCandidate, T_f: float, st: StrideSt
     # unless the previous peak is not a credible one (a bout start, a gap)
     T_ref0 = T_prev if (T_prev is not None and s.min_stride_s <= T_prev <= s.max_stride_s
                         and abs(T_prev / T_f - 1) <= 0.25) else T_f
-    # gait weight from the median F→F interval of this chain's last strides (one odd stride
-    # does not move the event offsets)
-    recent = [x for x in (st.recent_stride_s[-4:] if chained else []) if s.min_stride_s <= x <= s.max_stride_s]
-    w = ev.gait_weight(float(np.median(recent + [T_f])), es)
+    w = _chain_weight(st, c, T_f, s, es)
     st.recent_stride_s = (st.recent_stride_s[-4:] if chained else []) + [T_f]
     rom_hint = (c.flex_start.angle_deg - c.extension.angle_deg) if c.extension is not None else None
     ic0, _ = _ic_for(sig, st, c.flex_start, c.ext_before, T_ref0, es, rom_hint, w)
