@@ -268,8 +268,8 @@ class IndependentVerity(EmulatedPeripheral):
         self.truth: dict[int, list] = {T_ACC: [], T_GYRO: []}  # (emu_s, dev_ns, values) per sent sample
         self.device_stops = 0
         self.dead_starts = 0  # STARTs accepted < 100 ms after SDK mode (they never stream, #395)
-        # frame -> (type, rate, samples, started on this connection?)
-        self.frame_meta: dict[bytes, tuple[int, int, int, bool]] = {}
+        # frame -> (type, rate, samples, started on this connection?, device ns of each sample)
+        self.frame_meta: dict[bytes, tuple] = {}
         self.conn = 0
         if preexisting_stream:
             self.streams[T_ACC] = _PmdStream(T_ACC, 52, 8, 0.0)
@@ -472,7 +472,7 @@ class IndependentVerity(EmulatedPeripheral):
         fr = pmd_delta_frame(st.meas_type, frame_type, st.sample_dev_ns[-1], st.samples, blocks)
         assert len(fr) <= self.max_frame_bytes
         st.emitted += len(st.samples)
-        self.frame_meta[fr] = (st.meas_type, st.rate_hz, len(st.samples), st.conn == self.conn)
+        self.frame_meta[fr] = (st.meas_type, st.rate_hz, len(st.samples), st.conn == self.conn, list(st.sample_dev_ns))
         return fr
 
     def poll(self, t_s):

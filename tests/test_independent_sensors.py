@@ -75,17 +75,23 @@ def run(tmp_path_factory):
     return dict(code=code, out=out, pol=pol, mov=mov, sim=sim, sent=sent, sent_cu=sent_cu)
 
 
-def _delivered_polar_acc(r) -> int:
-    """ACC samples delivered in frames of streams started on the connection they arrived on
-    (frames of a stream left running from before a link loss arrive before our STOP; their
-    settings are not known on the new connection and imugait drops them by design)."""
+def _delivered_polar_pairs(r) -> tuple[int, int]:
+    """(ACC samples delivered, of which have a GYRO sample delivered within half a period) —
+    in frames of streams started on the connection they arrived on (frames of a stream left
+    running from before a link loss arrive before our STOP; their settings are not known on
+    the new connection and imugait drops them by design). imugait keeps an ACC sample only
+    with its GYRO partner, so the second number is what the session must hold."""
     pol = r["pol"]
-    n = 0
+    acc, gyr = [], []
     for d, cu in zip(r["sent"][POLAR], r["sent_cu"][POLAR]):
         meta = pol.frame_meta.get(d)
-        if cu == PMD_DATA and meta is not None and meta[:2] == (T_ACC, 208) and meta[3]:
-            n += meta[2]
-    return n
+        if cu == PMD_DATA and meta is not None and meta[1] == 208 and meta[3]:
+            (acc if meta[0] == T_ACC else gyr).extend(meta[4])
+    a = np.sort(np.asarray(acc, dtype=np.float64))
+    g = np.sort(np.asarray(gyr, dtype=np.float64))
+    j = np.clip(np.searchsorted(g, a), 1, len(g) - 1)
+    near = np.minimum(np.abs(g[j] - a), np.abs(g[j - 1] - a)) <= 0.5e9 / 208
+    return len(a), int(near.sum())
 
 
 def _delivered_movesense_acc(r) -> int:
@@ -117,10 +123,10 @@ def test_every_delivered_sample_is_in_the_session(run):
     with imugait.open_session(run["out"]) as s:
         n_left = len(s.imu("left")[0])
         n_right = len(s.imu("right")[0])
-    pol_sent = _delivered_polar_acc(run)
+    pol_sent, pol_paired = _delivered_polar_pairs(run)
     mov_sent = _delivered_movesense_acc(run)
-    assert pol_sent > 5000 and mov_sent > 5000
-    assert 0.99 * pol_sent <= n_left <= pol_sent, (n_left, pol_sent)
+    assert pol_sent > 5000 and mov_sent > 5000 and pol_paired > 0.97 * pol_sent
+    assert 0.998 * pol_paired <= n_left <= pol_paired, (n_left, pol_paired, pol_sent)
     assert 0.99 * mov_sent <= n_right <= mov_sent, (n_right, mov_sent)
 
 
