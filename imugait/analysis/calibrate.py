@@ -98,6 +98,34 @@ def _unit(v):
     return v / n if n > 0 else v
 
 
+@dataclass(frozen=True)
+class StandingCalibration:
+    """What standing still tells about the strap (step 1 of the module docstring).
+
+    ``start``/``stop``: sample indices of the still period (``find_still``). ``long_axis``:
+    unit ``y_T`` in sensor coordinates — the mean accelerometer direction while standing,
+    which points up the thigh, from the knee to the hip. ``gyro_bias_dps``: mean gyro."""
+
+    start: int
+    stop: int
+    long_axis: tuple
+    gyro_bias_dps: tuple
+
+
+def standing_calibration(gyr_dps: np.ndarray, acc_mps2: np.ndarray, fs_hz: float,
+                         p: AnalysisParams | None = None) -> StandingCalibration | None:
+    """The standing calibration alone: the first still period, its long axis and gyro bias,
+    or ``None`` without a still period. :func:`calibrate` uses it; so does the hip-flexor
+    test (:mod:`imugait.analysis.flexor`), which needs nothing but the long axis."""
+    still = find_still(gyr_dps, acc_mps2, fs_hz, p or AnalysisParams())
+    if still is None:
+        return None
+    s0, s1 = still
+    return StandingCalibration(start=int(s0), stop=int(s1),
+                               long_axis=tuple(float(v) for v in _unit(acc_mps2[s0:s1].mean(axis=0))),
+                               gyro_bias_dps=tuple(float(v) for v in gyr_dps[s0:s1].mean(axis=0)))
+
+
 def _lowpass_ma(x: np.ndarray, n: int) -> np.ndarray:
     if n <= 1:
         return x
@@ -179,11 +207,11 @@ def calibrate(gyr_dps: np.ndarray, acc_mps2: np.ndarray, fs_hz: float, p: Analys
               t0_s: float = 0.0) -> CalibrationState:
     """One-shot calibration on a window of samples (see module docstring)."""
     flags = []
-    still = find_still(gyr_dps, acc_mps2, fs_hz, p)
-    if still is not None:
-        s0, s1 = still
-        bias = gyr_dps[s0:s1].mean(axis=0)
-        y = _unit(acc_mps2[s0:s1].mean(axis=0))
+    standing = standing_calibration(gyr_dps, acc_mps2, fs_hz, p)
+    still = None if standing is None else (standing.start, standing.stop)
+    if standing is not None:
+        bias = np.asarray(standing.gyro_bias_dps)
+        y = np.asarray(standing.long_axis)
     else:
         bias = np.zeros(3)
         y = None
