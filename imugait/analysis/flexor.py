@@ -800,10 +800,14 @@ def _rate_hz(t: np.ndarray) -> float | None:
 def analyze_flexor(left, right, params: FlexorParams | None = None, analysis_params: AnalysisParams | None = None,
                    source: str = "") -> FlexorResult:
     """Batch: ``left``/``right`` = ``(t_s, acc_mps2, gyr_dps)`` (or ``None``), both on one clock.
-    Returns the :class:`FlexorResult`; a recording that cannot give a result comes back with
-    ``refused`` set (see :func:`check_inputs` for inputs that are plainly unusable)."""
+    Returns the :class:`FlexorResult`; a recording that cannot give a result (one thigh only,
+    thighs on different clocks, no standing period) comes back with ``refused`` set to the
+    sentence that says why."""
     a = FlexorAnalyzer(params, analysis_params, source=source)
-    check_inputs(left, right)
+    try:
+        check_inputs(left, right)
+    except FlexorTestRefused as e:
+        return FlexorResult.refusal(str(e), a.p, source)
     for side, v in (("left", left), ("right", right)):
         if v is not None:
             a.push(side, *v)
