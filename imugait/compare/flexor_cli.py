@@ -322,8 +322,9 @@ def _read_csv(path):
               help="Guided: the leg tested first.")
 @click.option("--subject", default="", help="Subject id stored with a recorded session.")
 @click.option("--condition", default="", help="Condition stored with a recorded session (e.g. before, after).")
-@click.option("--speed", type=click.FloatRange(min=0.1), default=1.0, show_default=True,
-              help="--simulate: run this many times faster than real time.")
+@click.option("--speed", type=click.FloatRange(min=0.1, max=20.0), default=1.0, show_default=True,
+              help="--simulate: run this many times faster than real time (the simulated radio link carries "
+                   "up to about 20×).")
 @click.option("--sim-left-deg", type=float, default=8.0, show_default=True,
               help="--simulate: the runner's left thigh, degrees below the horizontal (negative: above).")
 @click.option("--sim-right-deg", type=float, default=3.0, show_default=True,
