@@ -159,6 +159,96 @@ PUBLISHED_TEST_RETEST = {
 
 
 # --------------------------------------------------------------------------------------
+# the guided protocol (prompts; pure data, used by `imugait flexor-test`, the live view and
+# the simulated runner that follows it)
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Step:
+    """One prompt of the guided protocol: shown for ``duration_s`` of session time."""
+
+    kind: str            # stand | sit | lie | hold | rest | done
+    prompt: str
+    duration_s: float
+    side: Side | None = None   # hold / rest: the tested (hanging) leg
+    settle_s: float = 0.0      # hold: time to get into position before the countdown
+
+
+def protocol_steps(repeats: int = 3, hold_s: float = 10.0, first: Side = "left") -> list[Step]:
+    """The guided protocol (docs/flexor-test.md): stand, sit on the end of the table, lie back
+    hugging both knees, then ``repeats`` × (each leg hangs for ``hold_s``, back to both knees)."""
+    steps = [
+        Step("stand", "Stand still on both legs, thighs relaxed (calibration)", 6.0),
+        Step("sit", "Sit on the end of the treatment table, thighs resting on it", 8.0),
+        Step("lie", "Lie back and hug BOTH knees to your chest", 6.0),
+    ]
+    order = (first, other_side(first))
+    for r in range(repeats):
+        for side in order:
+            hug = other_side(side)
+            steps.append(Step("hold", f"Hold the {hug.upper()} knee to your chest; let the {side.upper()} leg hang "
+                                      f"over the edge, relaxed ({r + 1}/{repeats})", hold_s + 4.0, side, settle_s=4.0))
+            steps.append(Step("rest", f"Bring the {side.upper()} knee back to your chest (both knees hugged)", 4.0, side))
+    steps.append(Step("done", "Sit up and stand — done", 4.0))
+    return steps
+
+
+class ProtocolRunner:
+    """Which prompt of ``steps`` is due, on session time — one implementation for the
+    terminal (``imugait flexor-test``) and the live view.
+
+    Steps follow each other by their durations; the standing step waits (up to
+    ``max_stand_s``) until the standing calibration is found when ``wait_for_calibration``
+    (a real runner; a simulated one follows the script and never waits). :meth:`next_step`
+    moves on at once (a "Next" button)."""
+
+    def __init__(self, steps: list[Step], wait_for_calibration: bool = True, max_stand_s: float = 30.0):
+        self.steps = list(steps)
+        self.wait_for_calibration = bool(wait_for_calibration)
+        self.max_stand_s = float(max_stand_s)
+        self.index = -1
+        self.t0 = math.nan
+        self._skip = False
+
+    @property
+    def step(self) -> Step | None:
+        return self.steps[self.index] if 0 <= self.index < len(self.steps) else None
+
+    @property
+    def finished(self) -> bool:
+        return self.index >= len(self.steps)
+
+    def time_left(self, t_s: float) -> float:
+        st = self.step
+        return math.nan if st is None else self.t0 + st.duration_s - t_s
+
+    def next_step(self) -> None:
+        self._skip = True
+
+    def advance(self, t_s: float, calibrated: bool, t_first_s: float | None = None) -> list[tuple[int, Step, float]]:
+        """Move to the step due at session time ``t_s``; returns the steps started now as
+        ``(index, step, start time)``. ``t_first_s``: session time the protocol began."""
+        started = []
+        while not self.finished:
+            if self.index >= 0 and not self._skip:
+                st = self.steps[self.index]
+                if t_s - self.t0 < st.duration_s:
+                    break
+                if (self.wait_for_calibration and st.kind == "stand" and not calibrated
+                        and t_s - self.t0 < self.max_stand_s):
+                    break
+            if self.index < 0:
+                due = t_s if t_first_s is None or not math.isfinite(t_first_s) else t_first_s
+            else:
+                due = self.t0 + self.steps[self.index].duration_s
+            self.t0 = t_s if (self._skip or t_s - due >= 0.5) else due  # on time, or after waiting
+            self._skip = False
+            self.index += 1
+            if not self.finished:
+                started.append((self.index, self.steps[self.index], self.t0))
+        return started
+
+
+# --------------------------------------------------------------------------------------
 # per-side block statistics (streaming)
 # --------------------------------------------------------------------------------------
 class _SideBlocks:
@@ -839,6 +929,6 @@ def thigh_elevation_deg(long_axis, acc_mps2) -> np.ndarray:
     return np.degrees(np.arcsin(np.clip(u @ y, -1.0, 1.0)))
 
 
-__all__ = ["FLEXOR_ALGORITHM_VERSION", "FlexorAnalyzer", "FlexorLiveState", "FlexorParams", "FlexorResult",
+__all__ = ["FLEXOR_ALGORITHM_VERSION", "FlexorAnalyzer", "ProtocolRunner", "Step", "protocol_steps", "FlexorLiveState", "FlexorParams", "FlexorResult",
            "FlexorTestRefused", "HARVEY_1998", "HARVEY_1998_MEAN_BELOW_DEG", "Hold", "PUBLISHED_TEST_RETEST",
            "RejectedHold", "analyze_flexor", "check_inputs", "thigh_elevation_deg"]

@@ -20,74 +20,16 @@ import math
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
-import numpy as np
 
 from imugait.analysis.flexor import (
-    FlexorAnalyzer, FlexorLiveState, FlexorResult, FlexorTestRefused, analyze_flexor,
+    FlexorAnalyzer, FlexorLiveState, FlexorResult, FlexorTestRefused, ProtocolRunner, Step, analyze_flexor,
+    protocol_steps,
 )
-from imugait.conventions import SIDES, Side, other_side
+from imugait.conventions import SIDES
 from imugait.errors import ImugaitError, InputFileError
-
-
-# --------------------------------------------------------------------------- protocol
-@dataclass(frozen=True)
-class Step:
-    """One prompt of the guided protocol: shown for ``duration_s`` of session time."""
-
-    kind: str            # stand | sit | lie | hold | rest | done
-    prompt: str
-    duration_s: float
-    side: Side | None = None   # hold / rest: the tested (hanging) leg
-    settle_s: float = 0.0      # hold: time to get into position before the countdown
-
-
-def protocol_steps(repeats: int = 3, hold_s: float = 10.0, first: Side = "left") -> list[Step]:
-    """The guided protocol (docs/flexor-test.md): stand, sit on the end of the table, lie back
-    hugging both knees, then ``repeats`` × (each leg hangs for ``hold_s``, back to both knees)."""
-    steps = [
-        Step("stand", "Stand still on both legs, thighs relaxed (calibration)", 6.0),
-        Step("sit", "Sit on the end of the treatment table, thighs resting on it", 8.0),
-        Step("lie", "Lie back and hug BOTH knees to your chest", 6.0),
-    ]
-    order = (first, other_side(first))
-    for r in range(repeats):
-        for side in order:
-            hug = other_side(side)
-            steps.append(Step("hold", f"Hold the {hug.upper()} knee to your chest; let the {side.upper()} leg hang "
-                                      f"over the edge, relaxed ({r + 1}/{repeats})", hold_s + 4.0, side, settle_s=4.0))
-            steps.append(Step("rest", f"Bring the {side.upper()} knee back to your chest (both knees hugged)", 4.0, side))
-    steps.append(Step("done", "Sit up and stand — done", 4.0))
-    return steps
-
-
-def simulated_runner(steps: list[Step], left_deg: float, right_deg: float, seed: int = 1, fs_hz: float = 200.0):
-    """A simulated runner who follows ``steps`` (the same timing as the prompts)."""
-    from imugait.sim.flexor import FlexorSimConfig, simulate_flexor, sit, stand, supine, thomas_hold
-
-    rng = np.random.default_rng([seed, 15])
-    head = float(rng.uniform(-180, 180))
-    poses = []
-    for st in steps:
-        tr = min(2.5, 0.4 * st.duration_s)
-        if st.kind == "stand":
-            poses.append(stand(st.duration_s, head, transition_s=0.0 if not poses else tr))
-        elif st.kind == "sit":
-            poses.append(sit(st.duration_s - 3.0, head, transition_s=3.0))
-        elif st.kind in ("lie", "rest"):
-            a = float(rng.uniform(115, 130))
-            poses.append(supine("hug_both", st.duration_s - 2.0, a, a + float(rng.normal(0, 3)), head, 2.0))
-        elif st.kind == "hold":
-            v = left_deg if st.side == "left" else right_deg
-            poses.append(thomas_hold(st.side, v + float(rng.normal(0, 0.5)), float(rng.uniform(115, 135)),
-                                     st.duration_s - 2.5, head, 2.5, rot_tested_deg=float(rng.uniform(-10, 10))))
-        elif st.kind == "done":
-            poses.append(sit(st.duration_s - 2.0, head, transition_s=2.0))
-    poses.append(stand(3.0, head, transition_s=2.0))  # the recording outlasts the last prompt
-    return simulate_flexor(FlexorSimConfig(poses=tuple(poses), fs_hz=fs_hz, seed=seed))
 
 
 # --------------------------------------------------------------------------- guided run
@@ -107,11 +49,8 @@ class GuidedTest:
         self.rec = Recorder(self.opts, source, source_meta)
         self.analyzer = FlexorAnalyzer(source=str(session))
         self.state: FlexorLiveState | None = None
-        self.step_i = -1
-        self.step_t0 = math.nan
-        self.t0 = math.nan
+        self.proto = ProtocolRunner(steps, wait_for_calibration=wait_for_calibration)
         self.stop_reason = ""
-        self.wait_for_calibration = wait_for_calibration
         self.tick_s = float(tick_s)
 
     def _feed(self) -> None:
@@ -129,8 +68,7 @@ class GuidedTest:
 
     def _status(self, t: float) -> str:
         st = self.state
-        step = self.steps[self.step_i]
-        left = self.step_t0 + step.duration_s - t
+        left = self.proto.time_left(t)
         parts = [f"  {max(0.0, left):4.1f} s"]
         if st is not None and st.phase == "waiting_for_standing":
             parts.append("calibrating — stand still")
@@ -148,27 +86,20 @@ class GuidedTest:
         t = self.rec.t_last_s
         if not math.isfinite(t):
             return True
-        if not math.isfinite(self.t0):
-            self.t0 = t
-        while self.step_i < 0 or t - self.step_t0 >= self.steps[self.step_i].duration_s:
-            if self.wait_for_calibration and self.step_i >= 0 and self.steps[self.step_i].kind == "stand" \
-                    and self.state is not None \
-                    and self.state.phase == "waiting_for_standing" and t - self.step_t0 < 30.0:
-                break  # keep asking to stand still until the calibration has it (up to 30 s)
-            if self.step_i >= 0:
-                self._step_done(self.steps[self.step_i])
-            first = self.rec.t_first_s if math.isfinite(self.rec.t_first_s) else t
-            due = self.step_t0 + self.steps[self.step_i].duration_s if self.step_i >= 0 else first
-            self.step_i += 1
-            self.step_t0 = due if t - due < 0.5 else t  # on time, or after a longer stand
-            if self.step_i >= len(self.steps):
-                return False
-            step = self.steps[self.step_i]
+        calibrated = self.state is not None and self.state.phase not in ("waiting_for_standing", "refused")
+        prev = self.proto.step
+        for i, step, t0 in self.proto.advance(t, calibrated, self.rec.t_first_s):
+            if prev is not None:
+                self._step_done(prev)
+            prev = step
             if self.tty:
                 sys.stderr.write("\n")
-            self.echo(f"[{self.step_i + 1}/{len(self.steps)}] {step.prompt}")
-            self._marker(self.step_t0, f"flexor-test: {step.kind}" + (f" {step.side}" if step.side else "")
-                         + f" — {step.prompt}")
+            self.echo(f"[{i + 1}/{len(self.steps)}] {step.prompt}")
+            self._marker(t0, f"flexor-test: {step.kind}" + (f" {step.side}" if step.side else "") + f" — {step.prompt}")
+        if self.proto.finished:
+            if prev is not None and prev is not self.proto.step:
+                self._step_done(prev)
+            return False
         if self.tty:
             sys.stderr.write("\r" + self._status(t).ljust(78))
             sys.stderr.flush()
@@ -182,7 +113,7 @@ class GuidedTest:
             self.echo("  no standing calibration yet — the result will be refused without one")
         if step.kind != "hold" or st is None:
             return
-        mine = [h for h in st.holds if h.side == step.side and h.end_s > self.step_t0 - 1.0]
+        mine = [h for h in st.holds if h.side == step.side and h.end_s > self.rec.t_last_s - step.duration_s - 1.0]
         if st.phase == "hold" and st.hold_side == step.side and st.hold_value_deg is not None:
             v = st.hold_value_deg
             self.echo(f"  {step.side} thigh {abs(v):.1f}° {'below' if v >= 0 else 'above'} horizontal")
@@ -229,6 +160,9 @@ class GuidedTest:
                 if not self._advance():
                     request_stop("protocol finished")
                     break
+            if task.done() and not stop.is_set():
+                self._feed()  # what arrived with the end of the stream
+                self._advance()
         finally:
             if self.tty:
                 sys.stderr.write("\n")
@@ -385,8 +319,9 @@ def flexor_test(session, left, right, simulate, out_dir, session_out, no_store, 
                 "activity": "hip-flexor test"}
         if simulate:
             from imugait.acquire.simulated import SimulatedSource
+            from imugait.sim.flexor import follow_protocol
 
-            sim = simulated_runner(steps, sim_left_deg, sim_right_deg, seed=seed)
+            sim = follow_protocol(steps, sim_left_deg, sim_right_deg, seed=seed)
             source = SimulatedSource(dict(sim.sides), speed=speed, seed=seed)
             smeta = {"source": "simulated", "source_json": {"simulator": "imugait.sim.flexor", "seed": seed,
                                                             "left_deg": sim_left_deg, "right_deg": sim_right_deg,

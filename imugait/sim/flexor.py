@@ -567,6 +567,32 @@ def random_test(seed: int, *, fs_hz: float | None = None, angles_deg: tuple = (-
 
 
 
-__all__ = ["FLEXOR_SIM_VERSION", "FlexorSimConfig", "FlexorSimRecording", "FlexorSimSide", "NON_TEST_POSES", "Pose",
+def follow_protocol(steps, left_deg: float, right_deg: float, seed: int = 1, fs_hz: float = 200.0) -> FlexorSimRecording:
+    """A simulated runner who follows the guided protocol's ``steps``
+    (:func:`imugait.analysis.flexor.protocol_steps`) with the prompts' timing: his left and
+    right thighs hang ``left_deg``/``right_deg`` below the horizontal (± 0.5° per hold)."""
+    rng = np.random.default_rng([seed, 15])
+    head = float(rng.uniform(-180, 180))
+    poses = []
+    for st in steps:
+        tr = min(2.5, 0.4 * st.duration_s)
+        if st.kind == "stand":
+            poses.append(stand(st.duration_s, head, transition_s=0.0 if not poses else tr))
+        elif st.kind == "sit":
+            poses.append(sit(st.duration_s - 3.0, head, transition_s=3.0))
+        elif st.kind in ("lie", "rest"):
+            a = float(rng.uniform(115, 130))
+            poses.append(supine("hug_both", st.duration_s - 2.0, a, a + float(rng.normal(0, 3)), head, 2.0))
+        elif st.kind == "hold":
+            v = left_deg if st.side == "left" else right_deg
+            poses.append(thomas_hold(st.side, v + float(rng.normal(0, 0.5)), float(rng.uniform(115, 135)),
+                                     st.duration_s - 2.5, head, 2.5, rot_tested_deg=float(rng.uniform(-10, 10))))
+        elif st.kind == "done":
+            poses.append(sit(st.duration_s - 2.0, head, transition_s=2.0))
+    poses.append(stand(3.0, head, transition_s=2.0))  # the recording outlasts the last prompt
+    return simulate_flexor(FlexorSimConfig(poses=tuple(poses), fs_hz=fs_hz, seed=seed))
+
+
+__all__ = ["FLEXOR_SIM_VERSION", "follow_protocol", "FlexorSimConfig", "FlexorSimRecording", "FlexorSimSide", "NON_TEST_POSES", "Pose",
            "non_test_protocol", "random_test", "simulate_flexor", "sit", "stand", "supine", "thomas_hold",
            "thomas_protocol"]
