@@ -98,8 +98,12 @@ class FlexorParams:
     """A hold lasts at least this long (the stillness test shortens a 3 s hold by up to 0.5 s
     at its start, see docs). Holds shorter than ``short_hold_s`` are flagged."""
     short_hold_s: float = 3.0
-    max_interrupt_s: float = 1.0
-    """A hold survives brief movements (a twitch) up to this long; those blocks are left out."""
+    max_interrupt_s: float = 1.5
+    """A hold survives brief movements (a twitch: the accelerometer feels it for up to a
+    second with the tilt window) up to this long; those blocks are left out. Two holds of
+    one leg are always further apart (the knee goes back to the chest between them)."""
+    interrupted_frac: float = 0.25
+    """More than this fraction of a hold left out for movement: flagged ``interrupted``."""
     tested_min_deg: float = -40.0
     tested_max_deg: float = 45.0
     """The tested thigh's elevation (+ = knee below the hip) during a hold."""
@@ -763,13 +767,12 @@ class FlexorAnalyzer:
         if lab:
             side = "left" if lab == 1 else "right"
             if run is not None and run["side"] == side and k - run["k_last"] - 1 <= gap_blocks:
-                if k - run["k_last"] > 1:
-                    run["interrupted"] = True
+                pass
             else:
                 self._close_run()
                 run = self._run = {"side": side, "k0": k, "k_last": k, "ks": [], "elev_t": [], "elev_h": [],
                                    "perp_h": np.zeros(3), "perp_t": np.zeros(3), "own_ref_t": np.zeros(3),
-                                   "own_ref_n": 0, "interrupted": False, "n_ok": 0}
+                                   "own_ref_n": 0, "n_ok": 0}
             hug = other_side(side)
             run["k_last"] = k
             run["ks"].append(k)
@@ -846,7 +849,7 @@ class FlexorAnalyzer:
             flags.append("unsteady")
         if t1 - t0 < p.short_hold_s:
             flags.append("short_hold")
-        if run["interrupted"]:
+        if 1.0 - len(ks) * p.block_s / (t1 - t0) > p.interrupted_frac:
             flags.append("interrupted")
         return Hold(side=side, start_s=t0, end_s=t1, value=value, steadiness=steadiness,
                     hugged_thigh_flexion_deg=float(np.median(180.0 + np.asarray(run["elev_h"])) if toward_head
