@@ -320,6 +320,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.bars.setVisible(not on)
         if self.flexor_button.isChecked() != bool(fx.get("active")) and not self._flexor_busy:
             self.flexor_button.setChecked(bool(fx.get("active")))
+        set_text(self.flexor_button, "■ End test" if fx.get("active") else "Thomas test")
+        set_style(self.flexor_button, "background:#2e9e44; color:white;" if fx.get("active") else "")
         if on and (full or self._frame % self.slow_every == 0):
             self.flexor_panel.update_view(snap)
 

@@ -485,7 +485,13 @@ class LiveBackend:
         state = a.update()
         proto = self._flexor_proto
         t_now = self.model.t_now_s()
-        proto.advance(t_now, state.phase not in ("waiting_for_standing", "refused"))
+        for _i, st, t0 in proto.advance(t_now, state.phase not in ("waiting_for_standing", "refused")):
+            if self._writer is not None:  # the prompts are part of the recording's context
+                try:
+                    self._writer.add_marker(t0, f"flexor-test: {st.kind}" + (f" {st.side}" if st.side else "")
+                                            + f" — {st.prompt}")
+                except Exception as e:  # noqa: BLE001 - keep acquiring, tell the user
+                    self.model.set_recording(error=f"marker not stored: {e}")
         step = None if proto.finished else (proto.index, len(proto.steps), proto.step, proto.time_left(t_now))
         self.model.set_flexor(state=state, step=step, finished=proto.finished)
 
