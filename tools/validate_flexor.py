@@ -26,8 +26,9 @@ hugged, a straight-leg raise, sitting with a knee pulled up — in random order;
 reported there is a false one.
 
 No constant of the detector was fitted on these seeds. Rows "ideal sensor" and "no small
-movements" split the error into its sources; "3× sensor errors" shows what a sensor with
-3× larger accelerometer errors (≈ 15 mg offset) does.
+movements" split the error into its sources; "3× small movements" triples every movement
+amplitude (breathing, sway, tremor, twitches, settling); "3× accelerometer errors" shows
+what a sensor with 3× larger accelerometer errors (≈ 15 mg offset) does.
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ def main(argv=None) -> int:
         k = seeds[: max(10, n // 4)]
         conds.append(condition("ideal sensor", k, sensor_errors=False))
         conds.append(condition("no small movements", k, movement_scale=0.0))
+        conds.append(condition("3× small movements", k, movement_scale=3.0))
         conds.append(condition("3× accelerometer errors", k,
                                sensor=SimConfig(acc_bias_sd_mps2=0.15, scale_error_sd_pct=3.0, misalign_sd_deg=0.9)))
     false, refused_neg = [], 0

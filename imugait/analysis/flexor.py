@@ -23,7 +23,8 @@ in ``docs/flexor-test.md``):
    with the vertical), and the sign comes from ``y`` (knee→hip), not from a mounting.
 3. **Stillness** — a block is moving when its bias-corrected gyro RMS exceeds
    ``still_gyr_dps`` or the gravity direction turned more than ``still_tilt_deg`` within
-   ``tilt_window_s``, or the accelerometer magnitude is off 1 g by ``still_acc_mps2``.
+   ``tilt_window_s`` (``hugged_tilt_deg`` for the hugged thigh, held by the arms), or the
+   accelerometer magnitude is off 1 g by ``still_acc_mps2``.
 4. **Hold candidates** — both thighs still, one (tested) with elevation in
    [``tested_min_deg``, ``tested_max_deg``], the other (hugged) with its knee at least
    ``hug_min_elev_deg`` above the hip and ``min_gap_deg`` higher than the tested knee. Runs of
@@ -92,6 +93,8 @@ class FlexorParams:
     still_tilt_window_s: float = 0.5
     """The gravity direction turning more than ``still_tilt_deg`` within this window: moving
     (a leg that settles by 0.2°/s stays still)."""
+    hugged_tilt_deg: float = 4.0
+    """The hugged thigh (held by the arms) may turn up to this within the window."""
     still_acc_mps2: float = 1.0
     """Accelerometer magnitude this far from 1 g: moving (or not a sensor at rest)."""
     min_hold_s: float = 2.5
@@ -145,6 +148,13 @@ class FlexorParams:
     def replace(self, **kw) -> "FlexorParams":
         return replace(self, **kw)
 
+
+STANDING_PARAMS = AnalysisParams(still_gyr_std_dps=8.0, still_acc_std_mps2=0.6)
+"""The standing calibration's still-period rule (:func:`imugait.analysis.calibrate.find_still`)
+with more room for postural sway and tremor than the gait analysis needs (gyro SD 8 °/s,
+accelerometer SD 0.6 m/s² per 0.5 s block instead of 4 and 0.25): the test uses the standing
+period only for the mean gravity direction over ≥ 1 s, and the runner is told to stand still;
+walking exceeds both limits many times over."""
 
 #: The modified Thomas test's published test–retest error that the before/after comparison
 #: uses. Peeler J, Anderson JE. Reliability of the Thomas test for assessing range of motion
@@ -525,7 +535,7 @@ class FlexorAnalyzer:
     def __init__(self, params: FlexorParams | None = None, analysis_params: AnalysisParams | None = None,
                  source: str = ""):
         self.p = params or FlexorParams()
-        self.ap = analysis_params or AnalysisParams()
+        self.ap = analysis_params or STANDING_PARAMS
         self.source = source
         self._blocks = {s: _SideBlocks(self.p.block_s) for s in SIDES}
         self._raw = {s: [] for s in SIDES}   # held until the standing calibration is found
@@ -704,7 +714,7 @@ class FlexorAnalyzer:
         self._next_k = k_end + 1
         F = {s: self.features(s, k) for s in SIDES}
         m = max(1, int(round(p.still_tilt_window_s / p.block_s)))
-        still = {}
+        still, held = {}, {}
         for s in SIDES:
             present, elev, up, gyr_rms, accn = F[s]
             # tilt test against the blocks up to m before (kept across calls)
@@ -724,8 +734,9 @@ class FlexorAnalyzer:
                     tilt = np.maximum(tilt, np.where(has, np.degrees(np.arccos(c)), 0.0))
             keep = allk > k_end - m - 1
             self._hist_up[s] = list(zip(allk[keep].tolist(), allu[keep]))
-            still[s] = (present & (gyr_rms <= p.still_gyr_dps) & (tilt <= p.still_tilt_deg)
-                        & (np.abs(accn - GRAVITY_MPS2) <= p.still_acc_mps2))
+            base = present & (gyr_rms <= p.still_gyr_dps) & (np.abs(accn - GRAVITY_MPS2) <= p.still_acc_mps2)
+            still[s] = base & (tilt <= p.still_tilt_deg)
+            held[s] = base & (tilt <= p.hugged_tilt_deg)
         eL, eR = F["left"][1], F["right"][1]
         both = still["left"] & still["right"]
         # 5. references: a still thigh near horizontal while the other is not vertical (not
@@ -748,8 +759,9 @@ class FlexorAnalyzer:
         def cand(e_t, e_h):
             return ((e_t >= p.tested_min_deg) & (e_t <= p.tested_max_deg) & (e_h <= -p.hug_min_elev_deg)
                     & (e_h <= e_t - p.min_gap_deg))
-        cl = both & cand(eL, eR)
-        cr = both & cand(eR, eL)
+        # the hanging thigh still; the hugged one, held by the arms, may sway a little more
+        cl = still["left"] & held["right"] & cand(eL, eR)
+        cr = still["right"] & held["left"] & cand(eR, eL)
         lab = np.where(cl & cr, np.where(eR < eL, 1, 2), np.where(cl, 1, np.where(cr, 2, 0)))
         for i in range(k.size):
             self._step(int(k[i]), int(lab[i]), F, i)
