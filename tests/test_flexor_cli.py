@@ -64,6 +64,9 @@ def test_csv_without_standing_is_refused(tmp_path, capsys):
     assert all(d["sides"][s]["thigh_below_horizontal_deg"] is None for s in ("left", "right"))
     if d["refused"]:
         assert code == 1 and "standing" in err
+    # --out may name the JSON file itself
+    run_cli(["flexor-test", "--left", p["left"], "--right", p["right"], "--out", tmp_path / "x" / "res.json"])
+    assert json.loads((tmp_path / "x" / "res.json").read_text())["schema"] == "imugait.flexor_test/1"
     # a missing file is one sentence
     code = run_cli(["flexor-test", "--left", tmp_path / "nope.csv", "--right", p["right"]])
     assert code == 1 and "nope.csv" in capsys.readouterr().err

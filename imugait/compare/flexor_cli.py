@@ -200,12 +200,13 @@ def run_guided(source, source_meta: dict, session: Path, steps: list[Step], meta
 
 
 # --------------------------------------------------------------------------- output
-def write_json(result: FlexorResult, out_dir: Path, extra: dict | None = None) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def write_json(result: FlexorResult, out: Path, extra: dict | None = None) -> Path:
+    """``OUT/flexor_test.json`` (or ``out`` itself when it names a .json file), atomically."""
+    path = out if out.suffix.lower() == ".json" else out / "flexor_test.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     d = result.to_dict()
     if extra:
         d.update(extra)
-    path = out_dir / "flexor_test.json"
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(d, indent=2, allow_nan=False))
     tmp.replace(path)
@@ -243,8 +244,9 @@ def _read_csv(path):
                                                        "of the left sensor for a guided test.")
 @click.option("--right", "right", metavar="CSV|ADDR", help="Right-thigh CSV file, or the right sensor's BLE address/name.")
 @click.option("--simulate", is_flag=True, help="Guided test with a simulated runner (no sensors needed).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for flexor_test.json (default: flexor_test_<name>).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder for flexor_test.json (default: flexor_test_<name>); a path ending in .json names the "
+                   "file itself.")
 @click.option("--session-out", "session_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Guided test: the session file to record (default OUT/flexor_test.h5); CSV input: import the "
                    "files into this session and store the result there.")
@@ -293,6 +295,9 @@ def flexor_test(session, left, right, simulate, out_dir, session_out, no_store, 
     name = (session.stem if session is not None else Path(left or right).stem if csv_in
             else "simulated" if simulate else "sensors")
     out_dir = out_dir or Path(f"flexor_test_{name}")
+    json_out = out_dir
+    if out_dir.suffix.lower() == ".json":
+        out_dir = out_dir.parent
     store_path = None
     extra = {}
     if session is not None:
@@ -344,7 +349,7 @@ def flexor_test(session, left, right, simulate, out_dir, session_out, no_store, 
 
         result = analyze_session(recorded)
         store_path = None if no_store else recorded
-    json_path = write_json(result, out_dir, extra)
+    json_path = write_json(result, json_out, extra)
     for line in report_lines(result):
         click.echo(line)
     click.echo(result.verdict())
