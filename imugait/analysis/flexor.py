@@ -10,9 +10,10 @@ hangs below the hip (hip extended), negative when the thigh stays above the hori
 A calibrated thigh sensor is an inclinometer on exactly that segment. Steps (numbered as
 in ``docs/flexor-test.md``):
 
-1. **Standing calibration** — :func:`imugait.analysis.calibrate.standing_calibration` on
-   each thigh: the first period of ≥ 1 s standing still gives the thigh's long axis ``y``
-   in sensor coordinates (the gravity direction, pointing from the knee up to the hip). Both
+1. **Standing calibration** — the gait analysis' :func:`~imugait.analysis.calibrate.find_still`
+   and :func:`~imugait.analysis.calibrate.long_axis_from_standing` on each thigh (through
+   :func:`standing_axis`): the first period of ≥ 1 s standing still gives the thigh's long
+   axis ``y`` in sensor coordinates (the gravity direction, from the knee up to the hip). Both
    thighs must be still at the same time. Without it the test is refused
    (:class:`FlexorTestRefused`): a static sensor cannot know which of its axes is the thigh.
 2. **Blocks** — samples are averaged in ``block_s`` (0.1 s) blocks on the common time axis
@@ -58,8 +59,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
-from imugait.analysis.calibrate import StandingCalibration, standing_calibration
-from imugait.analysis.params import AnalysisParams
+from imugait.analysis.calibrate import find_still, long_axis_from_standing
+from imugait.analysis.params import AnalysisParams, CalibrationSettings
 from imugait.conventions import GRAVITY_MPS2, SIDES, Side, other_side
 from imugait.errors import ImugaitError
 
@@ -147,6 +148,34 @@ class FlexorParams:
 
     def replace(self, **kw) -> "FlexorParams":
         return replace(self, **kw)
+
+
+@dataclass(frozen=True)
+class StandingAxis:
+    """What the standing period gives one thigh: sample indices ``start``/``stop`` of the
+    still period, the long axis ``y`` (knee → hip, unit, sensor frame), the gyro bias."""
+
+    start: int
+    stop: int
+    long_axis: tuple
+    gyro_bias_dps: tuple
+
+
+def standing_axis(gyr_dps: np.ndarray, acc_mps2: np.ndarray, fs_hz: float,
+                  params: AnalysisParams | None = None) -> StandingAxis | None:
+    """The standing calibration of one thigh with the gait analysis' own functions
+    (:func:`~imugait.analysis.calibrate.find_still`,
+    :func:`~imugait.analysis.calibrate.long_axis_from_standing`); None without a still period."""
+    still = find_still(gyr_dps, acc_mps2, fs_hz, CalibrationSettings.from_params(params or STANDING_PARAMS))
+    if still is None:
+        return None
+    s0, s1 = still
+    try:
+        y = long_axis_from_standing(acc_mps2[s0:s1])
+    except ValueError:
+        return None
+    return StandingAxis(start=int(s0), stop=int(s1), long_axis=tuple(float(v) for v in y),
+                        gyro_bias_dps=tuple(float(v) for v in gyr_dps[s0:s1].mean(axis=0)))
 
 
 STANDING_PARAMS = AnalysisParams(still_gyr_std_dps=8.0, still_acc_std_mps2=0.6)
@@ -542,7 +571,7 @@ class FlexorAnalyzer:
         self._raw_n = {s: 0 for s in SIDES}
         self._raw_t0 = {s: None for s in SIDES}
         self._fs: dict[Side, float | None] = {}
-        self._standing: dict[Side, StandingCalibration] = {}
+        self._standing: dict[Side, StandingAxis] = {}
         self._standing_t: dict[Side, tuple] = {}
         self._cal_done = False
         self._refused: str | None = None
@@ -605,7 +634,7 @@ class FlexorAnalyzer:
             fs = self._fs.get(s)
             if fs is None:
                 continue
-            st = standing_calibration(gyr, acc, fs, self.ap)
+            st = standing_axis(gyr, acc, fs, self.ap)
             if st is None:
                 continue
             # final only when the still period ended before the data did (or hit find_still's
@@ -944,6 +973,6 @@ def thigh_elevation_deg(long_axis, acc_mps2) -> np.ndarray:
     return np.degrees(np.arcsin(np.clip(u @ y, -1.0, 1.0)))
 
 
-__all__ = ["FLEXOR_ALGORITHM_VERSION", "FlexorAnalyzer", "ProtocolRunner", "Step", "protocol_steps", "FlexorLiveState", "FlexorParams", "FlexorResult",
+__all__ = ["FLEXOR_ALGORITHM_VERSION", "STANDING_PARAMS", "StandingAxis", "standing_axis", "FlexorAnalyzer", "ProtocolRunner", "Step", "protocol_steps", "FlexorLiveState", "FlexorParams", "FlexorResult",
            "FlexorTestRefused", "HARVEY_1998", "HARVEY_1998_MEAN_BELOW_DEG", "Hold", "PUBLISHED_TEST_RETEST",
            "RejectedHold", "analyze_flexor", "check_inputs", "thigh_elevation_deg"]
