@@ -13,7 +13,7 @@ from imugait.store.hugadb import read_hugadb
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "hugadb"
-REC = ROOT / "recordings" / "hugadb_walking_06"
+REC = ROOT / "imugait" / "data" / "hugadb_walking_06"
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from imugait.analysis.params import ALGORITHM_VERSION, AnalysisParams
 from imugait.analysis.pipeline import GaitPipeline
 from imugait.analysis.results import STRIDE_COLUMNS, StrideResult
 from imugait.analysis.summary import asymmetry, side_summary
+from imugait import outputs
 
 ONE_SENSOR_NOTE = "asymmetry needs two sensors (one per thigh): only per-leg metrics are reported"
 
@@ -39,12 +40,11 @@ class AnalysisResult:
     params: AnalysisParams = field(default_factory=AnalysisParams)
 
     def write(self, out_dir) -> dict:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = outputs.out_dir(out_dir)
         p1 = out / "strides.csv"
-        self.strides.to_csv(p1, index=False, float_format="%.6g")
-        p2 = out / "summary.json"
-        p2.write_text(json.dumps(_jsonable(self.summary), indent=2, allow_nan=False))
+        with outputs.atomic_open(p1, newline="") as f:
+            self.strides.to_csv(f, index=False, float_format="%.6g")
+        p2 = outputs.write_text(out / "summary.json", json.dumps(_jsonable(self.summary), indent=2, allow_nan=False))
         return {"strides": str(p1), "summary": str(p2)}
 
 

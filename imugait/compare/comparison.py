@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imugait import __version__
+from imugait import __version__, outputs
 from imugait.compare import stats
 from imugait.compare.data import SessionData, pair_left_right
 from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS
@@ -194,19 +194,17 @@ class Comparison:
         }
 
     def to_json(self, path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False))
-        return path
+        return outputs.write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False))
 
     def write(self, out_dir, figures: bool = True) -> Path:
         """Write ``comparison.json``, ``comparison.csv``, figures (PNG) and ``report.html``
         into ``out_dir``; returns the path of ``report.html``."""
         from imugait.compare.report_html import write_comparison_report
 
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = outputs.out_dir(out_dir)
         self.to_json(out / "comparison.json")
-        self.table.to_csv(out / "comparison.csv", index=False)
+        with outputs.atomic_open(out / "comparison.csv", newline="") as f:
+            self.table.to_csv(f, index=False)
         self.report_path = write_comparison_report(self, out, figures=figures)
         return self.report_path
 

@@ -11,7 +11,7 @@ import html
 import math
 from pathlib import Path
 
-from imugait import __version__
+from imugait import __version__, outputs
 from imugait.compare.metrics import metric_info
 
 CSS = """
@@ -111,7 +111,7 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
             if fig is None:
                 continue
             png = F.png_bytes(fig)
-            (out / f"{fname}.png").write_bytes(png)
+            outputs.write_bytes(out / f"{fname}.png", png)
             body.append(img_tag(png, title))
     # full table
     head = ("<tr><th class='l'>side</th><th class='l'>metric</th><th>before</th><th>after</th><th>diff</th>"
@@ -143,5 +143,5 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
                 "Asymmetry = 100·ln(left/right): 0 is symmetric, +5 means the left value is about 5 % larger. "
                 "Hip range is the thigh's flexion–extension range (pelvis motion is not seen by a thigh sensor).</p>")
     path = out / "report.html"
-    path.write_text(page("imugait before/after comparison", "\n".join(body)), encoding="utf-8")
+    outputs.write_text(path, page("imugait before/after comparison", "\n".join(body)))
     return path

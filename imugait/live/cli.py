@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from imugait.extras import require
+
 
 @click.command()
 @click.option("--simulate", is_flag=True, help="Two simulated thigh sensors (no hardware needed).")
@@ -42,6 +44,7 @@ def live(simulate, left, right, replay, speed, gait, seed, sim_minutes, sim_asym
       imugait live --replay recordings/R01_after.h5 --speed 2
       imugait live --simulate --screenshot docs/img/live.png --duration 20
     """
+    require("live", "imugait live")
     from imugait.live.sources import default_sim_config, source_factory
 
     # check the source choice before Qt starts (fast, clear errors)

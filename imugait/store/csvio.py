@@ -266,9 +266,7 @@ def write_imu_csv(path, t_s, acc_mps2, gyr_dps, *, acc_unit: str = "mps2", gyr_u
     header = ",".join(["time_s"] + [f"acc_{a}_{a_u}" for a in AXES] + [f"gyr_{a}_{g_u}" for a in AXES])
     fmt = ["%.6f"] + (["%.7f"] * 3 if a_u == "g" else ["%.5f"] * 3) + (["%.7f"] * 3 if g_u == "rps" else ["%.4f"] * 3)
     pre = "".join(f"# {c}\n" for c in (comments or []))
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="\n") as f:
+    with outputs.atomic_open(path, "w", newline="\n") as f:
         f.write(pre)
         np.savetxt(f, np.column_stack([t, acc, gyr]), fmt=fmt, delimiter=",", header=header, comments="")
-    os.replace(tmp, path)
     return path
