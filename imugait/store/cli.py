@@ -96,9 +96,9 @@ def record(left, right, simulate, out, duration_s, subject_id, condition, activi
 @click.option("--condition", default="", help="Condition label, e.g. pre-stretch.")
 @click.option("--activity", default="", help="Activity or protocol.")
 @click.option("--notes", default="", help="Free notes.")
-@click.option("--acc-unit", type=click.Choice(["mps2", "g"]), default=None,
+@click.option("--acc-unit", type=click.Choice(["mps2", "g", "mg"]), default=None,
               help="CSV: accelerometer unit when the header does not say.")
-@click.option("--gyr-unit", type=click.Choice(["dps", "rps"]), default=None,
+@click.option("--gyr-unit", type=click.Choice(["dps", "rps", "mdps"]), default=None,
               help="CSV: gyroscope unit when the header does not say.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--analyze/--no-analyze", "analyze_after", default=False, show_default=True,
