@@ -120,6 +120,18 @@ def bluetooth_unavailable(exc: BaseException) -> BluetoothUnavailableError | Non
     return None
 
 
+def bluetooth_preflight() -> None:
+    """Fast check before a window opens: on Linux, BlueZ is reached over the D-Bus system bus;
+    without one Bluetooth cannot work (raises the same sentence a failed scan gives)."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux") or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS"):
+        return
+    if not any(os.path.exists(p) for p in ("/run/dbus/system_bus_socket", "/var/run/dbus/system_bus_socket")):
+        raise bluetooth_unavailable(FileNotFoundError("no D-Bus system bus"))
+
+
 async def scan(timeout_s: float = 5.0, *, show_all: bool = False) -> list[FoundSensor]:
     """Scan for ``timeout_s`` and return sensors, strongest signal first.
 

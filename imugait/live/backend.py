@@ -30,6 +30,7 @@ import numpy as np
 
 from imugait.acquire.base import InfoEvent, LinkEvent, Source, StatusEvent
 from imugait.conventions import SIDES, Side
+from imugait.errors import ImugaitError
 from imugait.live.model import LiveModel
 from imugait.outputs import safe_name
 from imugait.types import SampleBlock, SensorInfo
@@ -167,7 +168,10 @@ class LiveBackend:
             loop.run_until_complete(self._main())
         except BaseException as e:  # noqa: BLE001 - reported in the window
             self.error = e
-            log.exception("live acquisition failed")
+            if isinstance(e, ImugaitError):  # a sentence for the user (no Bluetooth, no sensor): no traceback
+                log.error("live acquisition stopped: %s", e)
+            else:
+                log.exception("live acquisition failed")
             self.model.set_error(f"acquisition stopped: {e}")
         finally:
             try:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from imugait.acquire.scan import bluetooth_preflight
 from imugait.extras import require
 
 
@@ -49,6 +50,8 @@ def live(simulate, left, right, replay, speed, gait, seed, sim_minutes, sim_asym
 
     # check the source choice before Qt starts (fast, clear errors)
     source_factory(simulate=simulate, left=left, right=right, replay=replay, speed=speed)
+    if left or right:
+        bluetooth_preflight()
     from imugait.live.app import run_live
 
     if simulate and not sim_minutes > 0.1:
