@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+import warnings
 
 import click
 
@@ -23,6 +24,7 @@ from imugait.analysis.cli import analyze
 from imugait.compare.cli import compare, group, report, reprocess
 from imugait.demo import demo
 from imugait.errors import ImugaitError
+from imugait.inputcheck import InputWarning
 from imugait.live.cli import live
 from imugait.sim.cli import simulate
 from imugait.store.cli import import_cmd, info, record
@@ -72,7 +74,18 @@ def cli(ctx: click.Context, debug: bool) -> None:
         os.environ["IMUGAIT_DEBUG"] = "1"
 
 
+def _format_warning(message, category, filename, lineno, line=None):
+    """Input warnings are sentences for the user: one plain line, no source location."""
+    if issubclass(category, InputWarning):
+        return f"warning: {message}\n"
+    return _plain_format(message, category, filename, lineno, line)
+
+
+_plain_format = warnings.formatwarning
+
+
 def main(argv: list[str] | None = None) -> None:
+    warnings.formatwarning = _format_warning
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or os.environ.get("IMUGAIT_DEBUG") == "1"
     try:
         rv = cli.main(args=argv, prog_name="imugait", standalone_mode=False)

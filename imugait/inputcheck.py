@@ -59,6 +59,7 @@ REST_WARN_G = (0.5, 2.0)
 MOVING_BAND_G = (0.6, 3.5)
 GYR_BAND_DPS = (25.0, 3000.0)
 GYR_DEAD_DPS = 0.05
+SESSION_QUIET_FRACTION = 0.01
 STILL_CV = 0.02
 MOVING_CV = 0.05
 
@@ -299,7 +300,10 @@ def _check(data: ImuData) -> ImuData:
                 raise InputFileError(src, data.place(e.index), e.problem, e.fix) from None
             t, tb = fit.t_s, fit.report
             w = tb.warning(src)
-            if w:
+            # a recorded session's times are already clock-mapped: a few samples while the
+            # mapping settles at the start are re-timed quietly (counted in input.timebase)
+            quiet = data.origin == "session" and tb.n_retimed <= SESSION_QUIET_FRACTION * tb.n_samples
+            if w and not quiet:
                 warnings.append(w)
         fs = tb.fs_hz
         if not (FS_RANGE_HZ[0] <= fs <= FS_RANGE_HZ[1]):

@@ -164,30 +164,33 @@ def _line_fit(ts: np.ndarray, T: float) -> np.ndarray:
 
 
 def _repair_glitches(ts: np.ndarray, ok: np.ndarray, T: float) -> np.ndarray | None:
-    """Fine clock, a few odd stamps: re-time the samples whose intervals on both sides are
-    not whole periods (one side at the ends) by interpolation over the index between good
-    neighbours. ``None`` when that does not give clean intervals (then fit a line)."""
+    """Fine clock, a few odd stamps: re-time the samples around each interval that is not a
+    whole number of periods by interpolation over the index between good neighbours,
+    widening the re-timed stretch until every interval is whole (at most 8 rounds, at most
+    half the samples). ``None`` when that does not work (then fit a line)."""
     m = ts.shape[0]
-    bad = np.zeros(m, dtype=bool)
-    bad[1:-1] = ~ok[:-1] & ~ok[1:]
-    bad[0] = not ok[0]
-    bad[-1] = not ok[-1]
-    # an odd interval between two samples that both look fine elsewhere: take the later one
-    lone = ~ok & ~bad[:-1] & ~bad[1:]
-    bad[1:] |= lone
-    good = np.nonzero(~bad)[0]
-    if good.shape[0] < max(2, m // 2):
-        return None
     k = np.arange(m, dtype=np.float64)
-    fit = ts.copy()
-    fit[bad] = np.interp(k[bad], k[good], ts[good])
-    # outside the first/last good sample np.interp holds the end value: extend by the period
-    lo, hi = good[0], good[-1]
-    fit[:lo] = ts[lo] - T * (lo - k[:lo])
-    fit[hi + 1:] = ts[hi] + T * (k[hi + 1:] - hi)
-    if not _whole_periods(np.diff(fit), T).all() and not np.all(np.diff(fit) > 0.5 * T):
-        return None
-    return fit
+    bad = np.zeros(m, dtype=bool)
+    fails = np.nonzero(~ok)[0]
+    for _round in range(8):
+        # the later sample of a lone odd interval; both samples once it spreads
+        bad[fails + 1] = True
+        if _round:
+            bad[fails] = True
+        good = np.nonzero(~bad)[0]
+        if good.shape[0] < max(2, m // 2):
+            return None
+        fit = ts.copy()
+        fit[bad] = np.interp(k[bad], k[good], ts[good])
+        # outside the first/last good sample np.interp holds the end value: extend by the period
+        lo, hi = good[0], good[-1]
+        fit[:lo] = ts[lo] - T * (lo - k[:lo])
+        fit[hi + 1:] = ts[hi] + T * (k[hi + 1:] - hi)
+        okf = _whole_periods(np.diff(fit), T)
+        if okf.all():
+            return fit
+        fails = np.nonzero(~okf)[0]
+    return None
 
 
 def fit_timebase(t_s) -> Timebase:

@@ -567,6 +567,18 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
     for side in ("left", "right"):
         has = [cond for cond, ss in (("before", before), ("after", after)) if any(side in x.sides for x in ss)]
         if len(has) == 1:
+            other = "after" if has[0] == "before" else "before"
+            # recorded there too (a sensor, an analysis), but no stride: too short, not missing
+            empty = [x for x in (after if other == "after" else before)
+                     if side in (x.meta.get("sensors") or {}) or side in x.calibration]
+            if empty:
+                what = ", ".join(x.name + (f" ({float(x.meta['duration_s']):.0f} s)" if x.meta.get("duration_s") else "")
+                                 for x in empty)
+                warnings.insert(0, {"kind": "side_no_strides", "side": side, "only_in": has[0],
+                                    "message": f"The {side} leg gave no strides {other} ({what}): the session is too "
+                                               "short, or holds no walking or running, to analyse — it is not compared; "
+                                               "record at least 2–3 minutes of gait."})
+                continue
             warnings.insert(0, {"kind": "side_missing", "side": side, "only_in": has[0],
                                 "message": f"The {side} leg was recorded only {has[0]}: it is not compared"
                                            + ("." if sides else ", and no leg was recorded in both conditions.")})
