@@ -11,7 +11,7 @@ import html
 import math
 from pathlib import Path
 
-from imugait import __version__, outputs
+from imugait import __version__, extras, outputs
 from imugait.compare.metrics import metric_info
 
 CSS = """
@@ -81,8 +81,6 @@ def _card(r) -> str:
 
 
 def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
-    from imugait.compare import figures as F
-
     out = Path(out)
     rows = cmp.metrics
     key = sorted(rows, key=lambda r: (not r.get("significant"), KEY_ORDER.index(r["metric"]) if r["metric"] in KEY_ORDER else 99))
@@ -101,6 +99,9 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
         body += [f"<div class='warn'>⚠ {esc(w['message'])}</div>" for w in warns]
     body += [f"<div class='info'>{esc(w['message'])}</div>" for w in infos]
     if figures:
+        extras.require("reports", "the comparison's figures", "or write the report without them (--no-figures)")
+        from imugait.compare import figures as F  # matplotlib: the [reports] extra
+
         figs = [("fig_forest", "What changed", F.fig_forest), ("fig_cycles", "Thigh angle over the gait cycle", F.fig_cycles),
                 ("fig_distributions", "Per-stride distributions", F.fig_distributions),
                 ("fig_timecourse", "Over time within each session", F.fig_timecourse),

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imugait import outputs
+from imugait import extras, outputs
 from imugait.compare import stats
 from imugait.compare.comparison import CompareParams
 from imugait.compare.data import SessionData
@@ -166,7 +166,8 @@ def _key_numbers(sd: SessionData) -> list[tuple[str, str]]:
 
 
 def write_runner_report(sd: SessionData, out_dir) -> Path:
-    from imugait.compare.figures import png_bytes
+    extras.require("reports", "the runner report (its figures)")
+    from imugait.compare.figures import png_bytes  # matplotlib: the [reports] extra
 
     out = outputs.out_dir(out_dir)
     pm = per_minute(sd)
