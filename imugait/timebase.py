@@ -14,12 +14,13 @@ The sensor samples on its own crystal, so the sample *index* is a better clock t
 stamps. :func:`fit_timebase` re-fits the time from the index wherever the stamps cannot
 order the samples on their own, and keeps the stamps where they can:
 
-1. **Period.** ``T`` = median over all windows of ``W`` consecutive samples of
-   ``(t[i+W] − t[i]) / W`` (``W`` = 256, fewer for short files). Rounding, batching and
-   jitter average out inside a window; gaps only spoil the few windows that contain them.
-   When at least 90 % of the intervals lie within half a period of ``T`` (a clock that
-   resolves every sample), ``T`` is their median instead: many short losses would bias the
-   window estimate long.
+1. **Period.** A first ``T`` = median over all windows of ``W`` consecutive samples of
+   ``(t[i+W] − t[i]) / W`` (``W`` = 256, fewer for short files): rounding, batching and
+   jitter average out inside a window, gaps spoil only the windows that contain them. When
+   at least 90 % of the intervals lie within half a period of it (a clock that resolves
+   every sample), their median replaces it and intervals of whole periods count as lost
+   samples. After step 4 the period is refined by least squares of time on sample index
+   (lost samples counted) over block means of 32 samples within the gap-free pieces.
 2. **Broken time is refused** (:class:`TimebaseError`): a non-finite stamp, time that does
    not advance, or a stamp earlier than one already seen by **more than one sample period**
    (``t[i] < max(t[:i]) − T``: the rows are out of order, not a coarse clock).
@@ -37,8 +38,9 @@ order the samples on their own, and keeps the stamps where they can:
    a little early or late) gets only those samples re-timed, by linear interpolation over the
    sample index between their good neighbours. Otherwise the whole segment is re-fitted:
    ``t = a + b·k`` for its samples
-   ``k = 0, 1, …`` by least squares (``b`` = ``T``, or the segment's own slope when it holds at
-   least 4·W samples, so that crystal drift is followed). Least squares puts the line through
+   ``k = 0, 1, …`` by least squares (``b`` = the segment's own slope when it holds at least 64
+   samples and lies within −20/+25 % of ``T``, so that the device's true rate is followed;
+   ``T`` otherwise). Least squares puts the line through
    the middle of the rounding/batching error: whether a logger stamps the first or the last
    sample of a batch cannot be known from the file, so absolute times carry up to half the
    clock error (reported as ``max_shift_s``); intervals, and so strides, do not.
@@ -58,6 +60,8 @@ WINDOW = 256
 """Samples per window for the period and clock-error estimates."""
 CLEAN_TOL = 0.3
 """An interval is 'whole periods' when within this fraction of a period of k·T (k ≥ 1)."""
+MIN_LINE_SAMPLES = 4 * WINDOW
+"""A re-fitted piece this long gets its own slope (the device's true rate, e.g. crystal drift)."""
 FINE_FRACTION = 0.9
 """A clock 'resolves every sample' when at least this fraction of intervals lie within half
 a period of one period."""
@@ -143,15 +147,77 @@ def _window(n: int) -> int:
     return int(max(1, min(WINDOW, (n - 1) // 2)))
 
 
-def estimate_period_s(t_s: np.ndarray) -> float:
-    """Step 1: median over windows of ``W`` samples of the mean interval (robust to rounding,
-    batching, jitter and occasional gaps). ``nan`` when fewer than two samples."""
-    t = np.asarray(t_s, dtype=np.float64)
-    n = t.shape[0]
-    if n < 2:
-        return float("nan")
-    w = _window(n)
+def _rough_period(t: np.ndarray) -> float:
+    """Step 1a: median over windows of ``W`` samples of the mean interval — robust to
+    rounding, batching, jitter and gaps, but only as fine as one clock tick per window."""
+    w = _window(t.shape[0])
     return float(np.median((t[w:] - t[:-w]) / w))
+
+
+BLOCK = 32
+"""Samples averaged per block before a slope is fitted (rounding and batching average out)."""
+
+
+def _block_ls(k: np.ndarray, ts: np.ndarray) -> tuple[float, float]:
+    """Least squares of ``ts`` on ``k`` over block means of :data:`BLOCK` samples, as
+    (numerator, denominator) so that pieces can be pooled. Averaging within blocks removes
+    the fast periodic error of batched stamps, least squares over blocks the slow ramp of a
+    clock that ticks at nearly the sample rate (measured on such clocks: ≤ 1.5 ms error at
+    the ends of 3000 samples where an end-to-end slope gave 5 ms)."""
+    m = ts.shape[0]
+    w = BLOCK if m >= 4 * BLOCK else max(1, m // 4)
+    m2 = (m // w) * w
+    tb = ts[:m2].reshape(-1, w).mean(axis=1)
+    kb = k[:m2].reshape(-1, w).mean(axis=1)
+    kc = kb - kb.mean()
+    return float(np.dot(kc, tb - tb.mean())), float(np.dot(kc, kc))
+
+
+def _analyse(t: np.ndarray):
+    """Period, clock error, gaps (steps 1–4 of the module doc)."""
+    n = t.shape[0]
+    d = np.diff(t)
+    T = _rough_period(t)
+    if not (T > 0) or not np.isfinite(T):
+        return T, d, False, 0.0, np.empty(0, dtype=np.int64)
+    # a clock that resolves every sample: most intervals are single periods; lost samples
+    # are then steps of whole periods, which are taken out of the index before fitting
+    single = d[(d > 0.5 * T) & (d < 1.5 * T)]
+    fine = single.size >= FINE_FRACTION * d.size
+    k = np.arange(n, dtype=np.float64)
+    if fine:
+        T = float(np.median(single))
+        whole = _whole_periods(d, T)
+        # a loss is a whole-period interval between whole-period intervals (not half of a glitch)
+        calm = whole & np.concatenate([[True], whole[:-1]]) & np.concatenate([whole[1:], [True]])
+        steps = np.where(calm, np.rint(d / T) - 1.0, 0.0)
+        k = k + np.concatenate([[0.0], np.cumsum(steps)])
+    u = t - T * k
+    w = _window(n)
+    nb = max(1, n // w)
+    blk = u[: nb * w].reshape(nb, w)
+    E = float(np.median(blk.max(axis=1) - blk.min(axis=1)))
+    gap_at = np.nonzero(d > max(2.0 * (T + E), 3.0 * T))[0]  # gap between sample i and i+1
+    # 1b: the period by least squares over the gap-free pieces (pooled)
+    starts = np.concatenate([[0], gap_at + 1])
+    ends = np.concatenate([gap_at + 1, [n]])
+    num = den = 0.0
+    for a, b in zip(starts.tolist(), ends.tolist()):
+        if b - a >= 8:
+            nu, de = _block_ls(k[a:b], t[a:b])
+            num, den = num + nu, den + de
+    if den > 0 and 0.8 * T < num / den < 1.25 * T:
+        T = num / den
+    return T, d, fine, E, gap_at
+
+
+def estimate_period_s(t_s: np.ndarray) -> float:
+    """The sample period of time stamps (steps 1 and 1b of the module doc): robust to
+    rounding, batching, jitter, lost samples and gaps. ``nan`` when fewer than two samples."""
+    t = np.asarray(t_s, dtype=np.float64).reshape(-1)
+    if t.shape[0] < 2:
+        return float("nan")
+    return float(_analyse(t)[0])
 
 
 def _whole_periods(d: np.ndarray, T: float) -> np.ndarray:
@@ -160,14 +226,14 @@ def _whole_periods(d: np.ndarray, T: float) -> np.ndarray:
 
 
 def _line_fit(ts: np.ndarray, T: float) -> np.ndarray:
-    """Least-squares line over the sample index (slope ``T`` unless the piece is long)."""
+    """A line over the sample index: slope ``T`` (or the piece's own, :func:`_block_ls`, when
+    it is long enough to follow the device's drift), intercept by least squares."""
     k = np.arange(ts.shape[0], dtype=np.float64)
     slope = T
-    if ts.shape[0] >= 4 * WINDOW:
-        km = k.mean()
-        s = float(np.dot(k - km, ts - ts.mean()) / np.dot(k - km, k - km))
-        if 0.5 * T < s < 2.0 * T:
-            slope = s
+    if ts.shape[0] >= MIN_LINE_SAMPLES:
+        nu, de = _block_ls(k, ts)
+        if de > 0 and 0.8 * T < nu / de < 1.25 * T:
+            slope = nu / de
     return float(np.mean(ts - slope * k)) + slope * k
 
 
@@ -181,10 +247,15 @@ def _repair_glitches(ts: np.ndarray, ok: np.ndarray, T: float) -> np.ndarray | N
     bad = np.zeros(m, dtype=bool)
     fails = np.nonzero(~ok)[0]
     for _round in range(8):
-        # the later sample of a lone odd interval; both samples once it spreads
-        bad[fails + 1] = True
-        if _round:
+        if _round == 0:
+            # a sample between two odd intervals is the odd one; of a lone odd interval, the later
+            both = np.intersect1d(fails, fails + 1)
+            bad[both] = True
+            lone = fails[~np.isin(fails, both) & ~np.isin(fails + 1, both)]
+            bad[lone + 1] = True
+        else:  # widen: both samples of every interval still odd
             bad[fails] = True
+            bad[fails + 1] = True
         good = np.nonzero(~bad)[0]
         if good.shape[0] < max(2, m // 2):
             return None
@@ -214,18 +285,11 @@ def fit_timebase(t_s) -> Timebase:
     if bad.any():
         i = int(np.argmax(bad))
         raise TimebaseError(f"time stamp {t[i]!r} is not a finite number", "every sample needs a time", i)
-    T = estimate_period_s(t)
+    T, d, fine, E, gap_at = _analyse(t)
     if not (T > 0) or not np.isfinite(T):
         i = int(np.argmax(t != t[0])) if np.any(t != t[0]) else 0
         raise TimebaseError("time does not advance (most stamps repeat or go backwards)",
                             "is this the time column? it must count up through the recording", i)
-    d = np.diff(t)
-    # a clock that resolves every sample: most intervals are single periods, so their median
-    # is the period (the window estimate is biased long by lost samples)
-    single = d[(d > 0.5 * T) & (d < 1.5 * T)]
-    fine = single.size >= FINE_FRACTION * d.size
-    if fine:
-        T = float(np.median(single))
     runmax = np.maximum.accumulate(t)
     behind = runmax[:-1] - t[1:]  # how far a stamp falls below the latest one before it
     far = np.nonzero(behind > T * (1.0 + 1e-9))[0]
@@ -235,22 +299,11 @@ def fit_timebase(t_s) -> Timebase:
             f"time {t[i]:.9g} s goes back {behind[i - 1]:.6g} s before the {t[i - 1]:.9g} s of an earlier sample, more "
             f"than one sample period ({T:.6g} s)", "rows must be in time order (sort the file by time)", i)
 
-    # step 3: clock error band E
-    idx = np.arange(n, dtype=np.float64)
-    u = t - T * idx
-    if fine:  # lost samples are steps of whole periods, not clock error: take them out
-        steps = np.where(_whole_periods(d, T), np.rint(d / T) - 1.0, 0.0)
-        u = u - T * np.concatenate([[0.0], np.cumsum(steps)])
-    w = _window(n)
-    nb = max(1, n // w)
-    blk = u[: nb * w].reshape(nb, w)
-    E = float(np.median(blk.max(axis=1) - blk.min(axis=1)))
-    # step 4: gaps
-    gap_at = np.nonzero(d > max(2.0 * (T + E), 3.0 * T))[0]  # gap between sample i and i+1
     starts = np.concatenate([[0], gap_at + 1])
     ends = np.concatenate([gap_at + 1, [n]])
     out = t.copy()
     n_ref, n_ret, max_shift = 0, 0, 0.0
+    longest, period_fit = 0, T
     for a, b in zip(starts.tolist(), ends.tolist()):
         ds = d[a:b - 1]
         if ds.size == 0:
@@ -262,6 +315,8 @@ def fit_timebase(t_s) -> Timebase:
         fit = _repair_glitches(ts, ok, T) if E <= FINE_CLOCK * T else None
         if fit is None:
             fit = _line_fit(ts, T)
+            if b - a > longest:
+                longest, period_fit = b - a, float((fit[-1] - fit[0]) / (b - a - 1))
         if a > 0 and fit[0] <= out[a - 1] + 0.5 * T:  # keep order across a gap (safety net)
             fit = fit + (out[a - 1] + T - fit[0])
         shift = np.abs(fit - ts)
@@ -270,8 +325,9 @@ def fit_timebase(t_s) -> Timebase:
         out[a:b] = fit
         n_ref += 1
     close = d < 0.5 * T
-    far_steps = d[d >= 0.5 * T]
+    far_steps = d[d >= 0.5 * T]  # (T: the stamps' period; set to the fitted one below)
     tick = float(np.median(far_steps)) if far_steps.size else T
+    T = period_fit  # the rate the re-fitted time base runs at (the stamps' own otherwise)
     fs = 1.0 / T
     rep = TimebaseReport(
         n_samples=n, fs_hz=float(fs), period_s=float(T), clock_error_s=E, tick_s=tick,
