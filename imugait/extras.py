@@ -41,7 +41,14 @@ class MissingExtraError(ImugaitError):
 
 def missing(extra: str) -> list[str]:
     """The packages of ``extra`` that are not installed (``[]`` when it is complete)."""
-    return [m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None]
+    return [m for m in EXTRAS[extra] if not _installed(m)]
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules[module] is None (import blocked)
+        return False
 
 
 def available(extra: str) -> bool:

@@ -236,7 +236,8 @@ def check_fs_value(fs_hz, what: str = "--fs") -> float:
     try:
         f = float(fs_hz)
     except (TypeError, ValueError):
-        raise InputFileError(what, None, f"{fs_hz!r} is not a number", "give the sample rate in Hz, e.g. 200") from None
+        raise InputFileError(what, None, f"{fs_hz!r} is not a number",
+                             f"give the sample rate in Hz between {FS_RANGE_HZ[0]:g} and {FS_RANGE_HZ[1]:g}, e.g. 200") from None
     if not math.isfinite(f) or not (FS_RANGE_HZ[0] <= f <= FS_RANGE_HZ[1]):
         raise InputFileError(what, None, f"{fs_hz!r} is not a sample rate imugait can analyse",
                              f"give the rate in Hz between {FS_RANGE_HZ[0]:g} and {FS_RANGE_HZ[1]:g} (e.g. 200), "

@@ -44,8 +44,12 @@ class AnalysisResult:
     def write(self, out_dir) -> dict:
         out = outputs.out_dir(out_dir)
         p1 = out / "strides.csv"
+        df = self.strides.copy()
+        for c in df.columns:  # times in an epoch clock (1.7e9 s) keep their microseconds
+            if c.endswith("_s") and df[c].dtype.kind == "f" and len(df) and np.nanmax(np.abs(df[c].to_numpy())) >= 1e4:
+                df[c] = [f"{x:.6f}" if np.isfinite(x) else "" for x in df[c].to_numpy()]
         with outputs.atomic_open(p1, newline="") as f:
-            self.strides.to_csv(f, index=False, float_format="%.6g")
+            df.to_csv(f, index=False, float_format="%.6g")
         p2 = outputs.write_text(out / "summary.json", json.dumps(_jsonable(self.summary), indent=2, allow_nan=False))
         return {"strides": str(p1), "summary": str(p2)}
 
