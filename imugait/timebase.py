@@ -296,7 +296,7 @@ def fit_timebase(t_s) -> Timebase:
     if far.size:
         i = int(far[0]) + 1
         raise TimebaseError(
-            f"time {t[i]:.9g} s goes back {behind[i - 1]:.6g} s before the {t[i - 1]:.9g} s of an earlier sample, more "
+            f"time {t[i]:.9g} s goes back {behind[i - 1]:.6g} s behind {runmax[i - 1]:.9g} s (an earlier sample), more "
             f"than one sample period ({T:.6g} s)", "rows must be in time order (sort the file by time)", i)
 
     starts = np.concatenate([[0], gap_at + 1])
