@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from imugait import extras
+import imugait.extras as extras
 from imugait.errors import ImugaitError
 
 # The two simulated runs: same runner, same sensors (same sensor_seed), same speed and

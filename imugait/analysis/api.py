@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imugait import outputs
+import imugait.outputs as outputs
 from imugait.analysis.params import ALGORITHM_VERSION, AnalysisParams
 from imugait.analysis.pipeline import GaitPipeline
 from imugait.analysis.results import STRIDE_COLUMNS, StrideResult

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from imugait import extras, outputs
+import imugait.extras as extras
+import imugait.outputs as outputs
 from imugait.errors import ImugaitError
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imugait import __version__, outputs
+from imugait import __version__
+import imugait.outputs as outputs
 from imugait.compare import stats
 from imugait.compare.data import SessionData, pair_left_right
 from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS

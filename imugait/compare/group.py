@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imugait import outputs
+import imugait.outputs as outputs
 from imugait.compare.data import SessionData
 from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS, metric_info
 from imugait.errors import ImugaitError, InputFileError

@@ -11,7 +11,9 @@ import html
 import math
 from pathlib import Path
 
-from imugait import __version__, extras, outputs
+from imugait import __version__
+import imugait.extras as extras
+import imugait.outputs as outputs
 from imugait.compare.metrics import metric_info
 
 CSS = """

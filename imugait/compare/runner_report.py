@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imugait import extras, outputs
+import imugait.extras as extras
+import imugait.outputs as outputs
 from imugait.compare import stats
 from imugait.compare.comparison import CompareParams
 from imugait.compare.data import SessionData

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from imugait import outputs
+import imugait.outputs as outputs
 
 from imugait.sim.options import gait_options, sensor_option
 

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imugait import outputs
+import imugait.outputs as outputs
 from imugait.conventions import DEG_PER_RAD, GRAVITY_MPS2
 from imugait.errors import InputFileError
 from imugait.inputcheck import ACC_UNITS, GYR_UNITS, TIME_UNITS, ImuData
