@@ -172,10 +172,14 @@ def _windows(x: np.ndarray, w: int) -> np.ndarray:
     return x[: nb * w].reshape(nb, w)
 
 
-def rest_acceleration(acc_mps2: np.ndarray, fs_hz: float) -> tuple[float, str, float]:
+def _norm(x: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,ij->i", x, x))
+
+
+def rest_acceleration(acc_mps2: np.ndarray, fs_hz: float, a_norm: np.ndarray | None = None) -> tuple[float, str, float]:
     """(magnitude, basis, seconds of still data): median magnitude over still windows, or
     over everything (``basis = "moving"``) when there is less than 1 s of still windows."""
-    a = np.linalg.norm(acc_mps2, axis=1)
+    a = _norm(acc_mps2) if a_norm is None else a_norm
     a = a[np.isfinite(a)]
     if a.size == 0:
         return float("nan"), "none", 0.0
@@ -191,12 +195,14 @@ def rest_acceleration(acc_mps2: np.ndarray, fs_hz: float) -> tuple[float, str, f
     return float(np.median(a)), "moving", 0.0
 
 
-def moving_gyro_p95(acc_mps2: np.ndarray, gyr_dps: np.ndarray, fs_hz: float) -> tuple[float, float]:
+def moving_gyro_p95(acc_mps2: np.ndarray, gyr_dps: np.ndarray, fs_hz: float,
+                    a_norm: np.ndarray | None = None) -> tuple[float, float]:
     """(95th percentile of |gyro| in windows where |acc| varies by > 5 %, seconds of such windows)."""
-    a = np.linalg.norm(acc_mps2, axis=1)
-    g = np.linalg.norm(gyr_dps, axis=1)
+    a = _norm(acc_mps2) if a_norm is None else a_norm
+    g = _norm(gyr_dps)
     ok = np.isfinite(a) & np.isfinite(g)
-    a, g = a[ok], g[ok]
+    if not ok.all():
+        a, g = a[ok], g[ok]
     w = max(4, int(round(0.5 * fs_hz)))
     A, G = _windows(a, w), _windows(g, w)
     if A.shape[0] == 0:
@@ -331,6 +337,8 @@ def _check(data: ImuData) -> ImuData:
         warnings.append(f"{src}: {n_nonfinite} sample(s) with missing (non-finite) values are skipped")
     for arr, lim, what, unit in ((acc, ACC_ABSURD_MPS2, "acceleration", "m/s²"),
                                  (gyr, GYR_ABSURD_DPS, "angular rate", "deg/s")):
+        if float(np.max(np.abs(arr), initial=0.0, where=np.isfinite(arr))) <= lim:
+            continue
         big = np.abs(np.where(np.isfinite(arr), arr, 0.0)) > lim
         if big.any():
             i, j = map(int, np.argwhere(big)[0])
@@ -340,9 +348,10 @@ def _check(data: ImuData) -> ImuData:
                                  "a corrupted value? correct or delete that sample")
     if finite.sum() < MIN_SAMPLES:
         raise InputFileError(src, None, "fewer than 10 samples with finite values", "is the recording complete?")
-    a_f, g_f = acc[finite], gyr[finite]
+    a_f, g_f = (acc, gyr) if n_nonfinite == 0 else (acc[finite], gyr[finite])
+    a_norm = _norm(a_f)
     # 4. gravity
-    rest, basis, still_s = rest_acceleration(a_f, fs)
+    rest, basis, still_s = rest_acceleration(a_f, fs, a_norm)
     checks.update(rest_acc_mps2=rest, rest_basis=basis, still_s=still_s)
     r = rest / GRAVITY_MPS2
     band = REST_BAND_G if basis == "still" else MOVING_BAND_G
@@ -363,7 +372,7 @@ def _check(data: ImuData) -> ImuData:
             raise InputFileError(src, None, f"{problem}; no common unit fits (raw sensor counts?)",
                                  "convert the acceleration to m/s² (counts × the sensor's m/s² per count)")
     # 5. angular rate
-    p95, moving_s = moving_gyro_p95(a_f, g_f, fs)
+    p95, moving_s = moving_gyro_p95(a_f, g_f, fs, a_norm)
     checks.update(gyr_p95_moving_dps=p95, moving_s=moving_s)
     if moving_s >= 2.0 and math.isfinite(p95):
         g_factor = GYR_UNITS.get(unit_name(data.gyr_unit), ("dps", 1.0))[1]

@@ -159,9 +159,11 @@ async def scan(timeout_s: float = 5.0, *, show_all: bool = False) -> list[FoundS
 
 
 _ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$")
-NAME_SETTLE_S = 2.0
-"""After a sensor named by *name* is seen, keep listening this long for another device with
-the same name: an impostor (or a second sensor left at factory name) seen first must not win."""
+NAME_SETTLE_S = 1.0
+"""After the first sensor named by *name* is seen, listen at least this long for another
+device with the same name: an impostor (or a second sensor left at its factory name) seen
+first must not win. BLE devices advertise every 20 ms to ~1 s; one that advertises less
+often can still slip through — naming a sensor by its address is the unambiguous way."""
 
 
 def is_address(ident: str) -> bool:
@@ -214,9 +216,9 @@ async def find_sensor(ident: str, timeout_s: float = 10.0) -> FoundSensor:
 async def find_sensors(idents: list[str], timeout_s: float = 10.0) -> list[FoundSensor]:
     """Find several named sensors in one scan.
 
-    Addresses match one device. A name must belong to exactly one device in range: after
-    every sensor was seen the scan goes on for :data:`NAME_SETTLE_S` seconds when any was
-    named by name, and two devices with the same name raise
+    Addresses match one device. A name must belong to exactly one device in range: the scan
+    goes on until :data:`NAME_SETTLE_S` seconds after the first match of a name, and two
+    devices with the same name raise
     :class:`~imugait.errors.DeviceNotFoundError` listing their addresses (name it by address).
     """
     from bleak import BleakScanner
@@ -225,24 +227,29 @@ async def find_sensors(idents: list[str], timeout_s: float = 10.0) -> list[Found
     hits: dict[str, dict] = {i: {} for i in want}  # ident -> {address: (dev, adv, name)}
     done = asyncio.Event()
 
+    loop = asyncio.get_running_loop()
+    t_end = loop.time() + timeout_s
+    first_name_hit: list[float] = []
+
     def _cb(dev, adv):
         name = adv.local_name or dev.name or ""
         for i in want:
             if _matches(i, dev.address, name):
                 hits[i][dev.address.upper()] = (dev, adv, name)
+                if not is_address(i) and not first_name_hit:
+                    first_name_hit.append(loop.time())
         if all(hits[i] for i in want):
             done.set()
 
-    loop = asyncio.get_running_loop()
-    t_end = loop.time() + timeout_s
     try:
         async with BleakScanner(detection_callback=_cb):
             try:
                 await asyncio.wait_for(done.wait(), timeout_s)
             except asyncio.TimeoutError:
                 pass
-            if done.is_set() and not all(is_address(i) for i in want):
-                await asyncio.sleep(max(0.0, min(NAME_SETTLE_S, t_end - loop.time())))
+            if done.is_set() and first_name_hit:  # listen on for a second device with that name
+                settle_until = min(first_name_hit[0] + NAME_SETTLE_S, t_end)
+                await asyncio.sleep(max(0.0, settle_until - loop.time()))
     except Exception as e:  # noqa: BLE001
         mapped = bluetooth_unavailable(e)
         if mapped is not None:
