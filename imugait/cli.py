@@ -19,7 +19,7 @@ import warnings
 import click
 
 from imugait import __version__
-from imugait.acquire.cli import scan
+from imugait.acquire.cli import check_sensor, scan
 from imugait.analysis.cli import analyze
 from imugait.compare.cli import compare, group, report, reprocess
 from imugait.demo import demo
@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[click.Command, str]] = {
     "demo": (demo, "Two simulated runs (before/after stretching) end to end."),
     "simulate": (simulate, "Write simulated thigh IMU CSVs with ground truth."),
     "scan": (scan, "List nearby supported BLE sensors."),
+    "check-sensor": (check_sensor, "Check one sensor before a run (gravity, gyro, rate)."),
     "record": (record, "Record a session to HDF5 (BLE or simulated)."),
     "import": (import_cmd, "Import CSV or HuGaDB files into a session."),
     "info": (info, "Summarise a session file."),

@@ -103,8 +103,11 @@ def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed,
                    "'local' to start a local cluster. Dask sends pickles (which can run code) over plain, "
                    "unauthenticated TCP: use a tcp:// scheduler only on a network and cluster you control, or tls:// "
                    "(docs/compare.md).")
+@click.option("--redecode", is_flag=True,
+              help="Polar/Movesense sessions: decode them again from their raw notifications into "
+                   "OUT/redecoded/<name>.h5 first (the originals are not modified), then analyse those.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def reprocess(paths, params_file, jobs, out_dir, replace, no_write, scheduler, quiet):
+def reprocess(paths, params_file, jobs, out_dir, replace, no_write, scheduler, quiet, redecode):
     """Re-analyse many sessions in parallel (files or folders, *.h5 recursively).
 
     Results go into each session (a new derived run with provenance; sessions already
@@ -120,7 +123,8 @@ def reprocess(paths, params_file, jobs, out_dir, replace, no_write, scheduler, q
     if scheduler:
         extras.require("dask", "imugait reprocess --scheduler", "or leave out --scheduler (local processes)")
     res = run(paths, params=params_file, jobs=jobs, out_dir=out_dir, replace=replace, write=not no_write,
-              scheduler=scheduler, progress=not quiet, command="imugait reprocess " + " ".join(sys.argv[2:]))
+              scheduler=scheduler, progress=not quiet, command="imugait reprocess " + " ".join(sys.argv[2:]),
+              redecode=redecode)
     n = len(res.sessions)
     nf = len(res.failed)
     click.echo(f"{n - nf}/{n} sessions processed in {res.seconds:.1f} s "
