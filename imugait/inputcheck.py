@@ -27,7 +27,7 @@ mean physically (pure numpy; figures measured on the data named below, nothing f
    is named with the unit that would fit (g, mg, cm/s²) — g under an ``_mps2`` header gives
    1.0 instead of 9.81, which the analysis otherwise turns into "valid" strides.
 5. **Angular rate.** In moving windows (magnitude varies by > 5 %, at least 2 s) the 95th
-   percentile of the gyroscope magnitude is 167–426 deg/s in the data above (thigh swing);
+   percentile of the gyroscope magnitude is 173–430 deg/s in the data above (thigh swing);
    in rad/s the same movement reads 3–8. Accepted 25–3000 deg/s; outside, the unit that
    fits (rad/s, deg/s, mdeg/s) is named and the file refused. A gyroscope that reads ~0
    while the accelerometer shows movement is refused too (not switched on).
