@@ -2,7 +2,8 @@
 # Build imugait's wheel, install it (core only, no extras) into a fresh venv outside the
 # source tree and run the CLI from there — what `pip install imugait` gives a user.
 # Checks: --help, analyze on the shipped recording (package data), simulate, import, info,
-# analyze of the session, py.typed shipped, and that `live`/`compare` name their extra.
+# analyze of the session, compare --no-figures, record --simulate, reprocess, check-sensor
+# --help, py.typed shipped, and that `live`/`compare`/`report` name their extra.
 # Reuses pip's cache (a second run installs from it). Usage: bash tools/check_wheel.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,10 @@ PY
 "$IMU" info s.h5 | grep -q "left" || fail "imugait info"
 "$IMU" analyze s.h5 --out b --quiet || fail "imugait analyze (session)"
 "$IMU" compare s.h5 s.h5 --out c --no-figures >/dev/null || fail "imugait compare --no-figures"
+"$IMU" record --simulate --duration 4 --speed 10 --out rec.h5 --quiet >/dev/null 2>&1 || fail "imugait record --simulate"
+"$IMU" reprocess s.h5 rec.h5 --jobs 1 --out rp -q >/dev/null 2>&1 || fail "imugait reprocess"
+[ -s rp/strides.csv ] || fail "reprocess wrote no strides.csv"
+"$IMU" check-sensor --help >/dev/null || fail "imugait check-sensor --help"
 set +e
 msg=$("$IMU" live --simulate 2>&1); rc=$?
 set -e
@@ -55,4 +60,8 @@ set +e
 msg=$("$IMU" compare s.h5 s.h5 --out c2 2>&1); rc=$?
 set -e
 { [ $rc -ne 0 ] && grep -q 'pip install "imugait\[reports\]"' <<<"$msg"; } || fail "compare without the [reports] extra: $msg"
-echo "[wheel] OK: help, analyze (shipped recording and a session), simulate, import, info, compare; live/compare name their extra ($(( $(date +%s) - t0 )) s)"
+set +e
+msg=$("$IMU" report s.h5 --out rep 2>&1); rc=$?
+set -e
+{ [ $rc -ne 0 ] && grep -q 'pip install "imugait\[reports\]"' <<<"$msg"; } || fail "report without the [reports] extra: $msg"
+echo "[wheel] OK: help, analyze (shipped recording and a session), simulate, import, info, compare, record, reprocess; live/compare/report name their extra ($(( $(date +%s) - t0 )) s)"
