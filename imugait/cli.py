@@ -22,6 +22,7 @@ from imugait import __version__
 from imugait.acquire.cli import check_sensor, scan
 from imugait.analysis.cli import analyze
 from imugait.compare.cli import compare, group, report, reprocess
+from imugait.compare.flexor_cli import flexor_test
 from imugait.demo import demo
 from imugait.errors import ImugaitError
 from imugait.inputcheck import InputWarning
@@ -44,6 +45,7 @@ COMMANDS: dict[str, tuple[click.Command, str]] = {
     "reprocess": (reprocess, "Re-analyse many sessions in parallel."),
     "report": (report, "One-page runner report for a session."),
     "group": (group, "Group study: paired before/after statistics across runners."),
+    "flexor-test": (flexor_test, "Hip-flexor length (modified Thomas test): guided, or on a recording."),
 }
 
 

@@ -111,6 +111,9 @@ class ImuData:
     def __iter__(self):
         return iter((self.t_s, self.acc_mps2, self.gyr_dps))
 
+    def __getitem__(self, i):  # data[0] is t_s, as for the (t_s, acc_mps2, gyr_dps) tuple
+        return (self.t_s, self.acc_mps2, self.gyr_dps)[i]
+
     @property
     def n(self) -> int:
         return int(np.asarray(self.t_s).shape[0])

@@ -47,8 +47,10 @@ def _is_hugadb(path) -> bool:
               help="CSV: accelerometer unit when the header does not say (overrides the header).")
 @click.option("--gyr-unit", type=click.Choice(["dps", "rps", "mdps"]), default=None,
               help="CSV: gyroscope unit when the header does not say (overrides the header).")
+@click.option("--params", "params_file", type=click.Path(path_type=Path), default=None,
+              help="JSON file of analysis parameters (AnalysisParams names; a summary.json's \"params\" works too).")
 @click.option("--quiet", is_flag=True, help="Do not print the summary.")
-def analyze(session, left, right, out_dir, fs_hz, acc_unit, gyr_unit, quiet):
+def analyze(session, left, right, out_dir, fs_hz, acc_unit, gyr_unit, params_file, quiet):
     """Analyse a session file (.h5), a HuGaDB .txt file, a folder with left.csv/right.csv, or
     --left/--right CSV files.
 
@@ -60,7 +62,9 @@ def analyze(session, left, right, out_dir, fs_hz, acc_unit, gyr_unit, quiet):
     base that matches the sample count); coarse or batched clocks are re-fitted with a warning.
     """
     from imugait.analysis.api import analyze as run, format_summary
+    from imugait.analysis.params import load_params
 
+    params = load_params(params_file)  # before reading data: a bad parameter file fails fast
     inputs: dict[str, ImuData] = {}
     fs_nominal: dict[str, float] = {}
     source = ""
@@ -116,7 +120,7 @@ def analyze(session, left, right, out_dir, fs_hz, acc_unit, gyr_unit, quiet):
         inputs[side] = check_imu(data, fs_hz=fs_hz, fs_typed=True) if fs_hz else check_imu(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InputWarning)  # printed below, once, as plain lines
-        res = run(inputs.get("left"), inputs.get("right"),
+        res = run(inputs.get("left"), inputs.get("right"), params=params,
                   fs_hz=None if fs_hz else ({k: v for k, v in fs_nominal.items() if k in inputs} or None))
     res.summary["source"] = source
     for side, s in res.summary["sides"].items():

@@ -14,6 +14,7 @@ from pathlib import Path
 from imugait import __version__
 import imugait.extras as extras
 import imugait.outputs as outputs
+from imugait.compare.flexor import report_html as flexor_report_html
 from imugait.compare.metrics import metric_info
 
 CSS = """
@@ -83,6 +84,8 @@ def _card(r) -> str:
 
 
 def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
+    if figures:
+        extras.require("reports", "the comparison's figures", "or write the report without them (--no-figures)")
     out = Path(out)
     rows = cmp.metrics
     key = sorted(rows, key=lambda r: (not r.get("significant"), KEY_ORDER.index(r["metric"]) if r["metric"] in KEY_ORDER else 99))
@@ -90,6 +93,12 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
     names_b = ", ".join(s.name for s in cmp.before)
     names_a = ", ".join(s.name for s in cmp.after)
     body.append(f"<div class='sub'>Before: {esc(names_b)}<br>After: {esc(names_a)}</div>")
+    if cmp.flexor is not None:
+        body.append(flexor_report_html(cmp.flexor, figures=figures, out=out))
+    if not rows:  # hip-flexor test sessions only: no gait to compare
+        path = out / "report.html"
+        outputs.write_text(path, page("imugait before/after comparison", "\n".join(body)))
+        return path
     main = [r for r in key if r["metric"] in ("rom_deg", "asym_rom_pct", "cadence_spm", "stance_s", "swing_pct")]
     body.append("<h2>Key results</h2><div class='cards'>" + "".join(_card(r) for r in main[:8]) + "</div>")
     body.append("<ul class='verdicts'>" + "".join(f"<li>{esc(r['verdict'])}</li>" for r in key
@@ -101,8 +110,7 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
         body += [f"<div class='warn'>⚠ {esc(w['message'])}</div>" for w in warns]
     body += [f"<div class='info'>{esc(w['message'])}</div>" for w in infos]
     if figures:
-        extras.require("reports", "the comparison's figures", "or write the report without them (--no-figures)")
-        from imugait.compare import figures as F  # matplotlib: the [reports] extra
+        from imugait.compare import figures as F  # matplotlib: the [reports] extra (checked above)
 
         figs = [("fig_forest", "What changed", F.fig_forest), ("fig_cycles", "Thigh angle over the gait cycle", F.fig_cycles),
                 ("fig_distributions", "Per-stride distributions", F.fig_distributions),
