@@ -29,6 +29,7 @@ from imugait.compare.comparison import CompareParams, Comparison, compare
 from imugait.compare.data import SessionData
 from imugait.analysis.params import load_params
 from imugait.errors import InputFileError
+from imugait.inputcheck import ImuData
 
 META_COLUMNS = ("file", "session", "subject_id", "condition", "activity", "created_utc",
                 "algorithm_version", "params_sha256")
@@ -126,11 +127,13 @@ def load_session(path, params=None) -> SessionData:
         speed = (src.get("speed_mps") if isinstance(src, dict) else None) or cfg.get("speed_mps")
         if speed:
             meta["speed_mps"] = float(speed)
-        inputs = {side: s.imu(side) for side in s.sides}
+        inputs = {side: ImuData(*s.imu(side), source=f"{path} ({side})", origin="session",
+                                time_column="session time") for side in s.sides}
         meta["sensors"] = {side: s.sensor_info(side).device_id or "" for side in s.sides}
+        meta["duration_s"] = float(s.duration_s)
         meta["raw_sha256"] = s.raw_sha256()  # provenance, and "the same recording twice" in compare
         has_flexor = s.flexor_test is not None or "thomas" in str(s.meta.get("protocol", "")).lower()
-    inputs = {k: v for k, v in inputs.items() if len(v[0]) > 1}
+    inputs = {k: v for k, v in inputs.items() if v.n > 1}
     if not inputs:
         raise InputFileError(path, "/sensors", "holds no samples to analyse", "record or import data first")
     res = analyze(left=inputs.get("left"), right=inputs.get("right"), params=p)
