@@ -41,10 +41,14 @@ def analyze(session, left, right, out_dir, fs_hz, quiet):
     Without input, analyses the real recording shipped in recordings/hugadb_walking_06
     (HuGaDB, Chereshnev & Kertész-Farkas, AIST 2017). Writes strides.csv (one row per stride
     and leg; times in the input's clock) and summary.json (per-leg summaries, asymmetry).
+    A session file (.h5) also gets the results stored in it as a new run (atomically; earlier
+    runs kept) — unless it is still being recorded (the results are then partial and say so)
+    or cannot be written (read-only: a warning, the output folder still gets everything).
     """
     from imugait.analysis.api import analyze as run, format_summary
 
     inputs, fs = {}, {}
+    sa = None  # the analysis of a session file (stored back into it)
     source = ""
     if session is not None and (left or right):
         raise click.UsageError("give either a session/folder or --left/--right, not both")
@@ -72,17 +76,13 @@ def analyze(session, left, right, out_dir, fs_hz, quiet):
                 inputs[side], fs[side] = rec.imu(side, "thigh"), rec.fs_hz
             source = f"{session} (HuGaDB thighs)"
         else:
-            try:
-                from imugait import open_session
-            except ImportError as e:  # pragma: no cover - store not installed
-                raise InputFileError(session, None, f"cannot read sessions ({e})", "use --left/--right CSV files") from None
-            with open_session(session) as s:
-                for side in s.sides:
-                    inputs[side] = s.imu(side)
-                    try:
-                        fs[side] = float(s.sensor_info(side).sample_rate_hz)
-                    except Exception:
-                        fs[side] = None
+            # a session file: analysed by the store's one session -> inputs path (partial or
+            # damaged files named), and the results stored in the file (atomically)
+            from imugait.store.process import analyse_session
+
+            sa = analyse_session(session, fs_hz=fs_hz)
+            for note in sa.notes:
+                click.echo(f"warning: {note}", err=True)
             source = str(session)
     else:
         if left:
@@ -90,12 +90,23 @@ def analyze(session, left, right, out_dir, fs_hz, quiet):
         if right:
             inputs["right"], fs["right"] = _read_csv(right)
         source = ", ".join(str(p) for p in (left, right) if p)
-    if fs_hz:
-        fs = {k: fs_hz for k in inputs}
-    fs = {k: v for k, v in fs.items() if v}
-    res = run(inputs.get("left"), inputs.get("right"), fs_hz=fs or None)
+    if sa is not None:
+        res = sa.result
+    else:
+        if fs_hz:
+            fs = {k: fs_hz for k in inputs}
+        fs = {k: v for k, v in fs.items() if v}
+        res = run(inputs.get("left"), inputs.get("right"), fs_hz=fs or None)
     res.summary["source"] = source
     paths = res.write(out_dir)
     if not quiet:
         click.echo(format_summary(res))
         click.echo(f"wrote {paths['strides']} and {paths['summary']}")
+    if sa is not None:
+        from imugait.store.process import try_store_analysis
+
+        run_id, why = try_store_analysis(session, sa)
+        if run_id:
+            click.echo(f"stored in {session} as {run_id} (see `imugait info {session}`)")
+        else:
+            click.echo(f"warning: {why}", err=True)
