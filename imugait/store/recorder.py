@@ -461,8 +461,8 @@ def _run_record(opts: RecordOptions, source, source_meta, lock) -> int:
         rec.writer.close(rec.stop_reason)
     except SessionWriteError as e:
         print(f"imugait: {e}", file=sys.stderr, flush=True)
-        if rec.writer.rescued_path is not None:
-            return 1  # our file was replaced: the recording is saved elsewhere, nothing else to do
+        if not rec.writer.failed:
+            return 1  # e.g. our file was replaced: the recording is saved elsewhere; HDF5 is fine
         os._exit(1)
     rec.run_pipelines()
     for p in rec.pipelines.values():

@@ -63,6 +63,7 @@ import os
 import sys
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import h5py
@@ -306,7 +307,8 @@ class SessionWriter:
         self._sensors: dict[str, _SensorBuf] = {}
         self._started = False
         self._closed = False
-        self._failed: Exception | None = None
+        self._failed: Exception | None = None      # writing stopped (an error, or our file was replaced)
+        self._hdf5_error: Exception | None = None  # HDF5 failed a write: the process must end with os._exit
         self._last_flush = clock()
         self.reserve_bytes = reserve_bytes
         self._max_growth = 0
@@ -588,7 +590,13 @@ class SessionWriter:
             rescued = self._rescue()
         except Exception as e:  # noqa: BLE001 - report what we could not save
             why = str(e)
-        self._failed = RuntimeError("file replaced")
+        self._failed = RuntimeError("the file was replaced by another program")
+        self._closed = True
+        try:  # our file is an orphan now: close it (nothing failed inside HDF5) and let the path go
+            self.f.close()
+        except (OSError, RuntimeError):
+            pass
+        self.lock.release()
         if rescued is not None:
             self.rescued_path = rescued
             raise SessionWriteError(
@@ -677,7 +685,7 @@ class SessionWriter:
         try:
             return fn()
         except (OSError, RuntimeError) as e:
-            self._failed = e
+            self._failed = self._hdf5_error = e
             if self.in_memory or not self._started:
                 raise SessionWriteError(str(file_write_error(self.path, "be written", e, "nothing was kept"))) from e
             what, fix = describe_os_error(e)
@@ -687,7 +695,9 @@ class SessionWriter:
 
     @property
     def failed(self) -> bool:
-        return self._failed is not None
+        """HDF5 failed a write (disk full, I/O error): the file on disk is as of the last
+        flush, and HDF5 cannot shut down cleanly — end the process with ``os._exit``."""
+        return self._hdf5_error is not None
 
     def close(self, reason: str = "") -> None:
         """Flush, close, and mark the file as closed cleanly (adds FINAL_ATTRS); compact it.
@@ -723,29 +733,19 @@ class SessionWriter:
             self._close_in_memory(reason)
             return
         try:
-            self._check_still_ours_on_close()
+            self._check_still_ours()
             self._root["log"].add(t_s=self.session_time(), text=f"recording stopped: {reason or 'closed'}")
             self._write_pending()
             self.f.flush()
             self.f.close()
         except (OSError, RuntimeError) as e:
-            self._failed = e
+            self._failed = self._hdf5_error = e
             what, fix = describe_os_error(e)
             raise SessionWriteError(f"{self.path}: closing failed ({what}); data flushed before is kept ({fix})") from e
         try:
             finalize(self.path, reason=reason, lock=self.lock, expect_uuid=self.session_uuid)
         except ImugaitError as e:
-            import warnings
-
             warnings.warn(f"{self.path}: recording closed and complete, but not compacted: {e}", stacklevel=3)
-
-    def _check_still_ours_on_close(self):
-        try:
-            self._check_still_ours()
-        except SessionWriteError:
-            self._failed = None  # the rescued copy is complete; the caller hears about it
-            self._closed = True
-            raise
 
     def _close_in_memory(self, reason: str) -> None:
         try:
