@@ -59,6 +59,11 @@ DS_DDEV_RANGE = (0.9, 1.1)      # session-time seconds per device-time second (d
 DT_TOLERANCE = 0.10             # a packet's sample step may differ 10 % from the median
 RESID_LIMIT_S = 0.25            # device-time residual of a sample within its packet
 BACKWARDS_REFUSE_FRACTION = 0.10  # more packet steps running backwards: the time column is damaged
+TIME_OUTLIER_S = 0.5
+"""A packet whose session time disagrees with both neighbours (by the sample counter) by more
+than this is damaged. Legitimately, the first packets of a clock segment are mapped before
+the fit settles (tens of ms) and a stale packet after a reconnect was measured 285–306 ms off
+(imugait.acquire.clock, point 6), so the limit sits above that."""
 
 SENSOR_NUMBER_ATTRS = {
     # attribute: (lowest, highest) plausible value
@@ -68,13 +73,25 @@ SENSOR_NUMBER_ATTRS = {
 }
 
 
+def _clean_text(t: str) -> str:
+    """Text as valid UTF-8: h5py hands undecodable bytes over as lone surrogates, which
+    pandas and JSON refuse — they become U+FFFD."""
+    try:
+        t.encode("utf-8")
+        return t
+    except UnicodeEncodeError:
+        return t.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _str(v) -> str:
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
-    return str(v)
+    return _clean_text(str(v))
 
 
 def _attr_value(v):
+    if isinstance(v, str):
+        return _clean_text(v)
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     if isinstance(v, np.generic):
@@ -82,6 +99,32 @@ def _attr_value(v):
     if isinstance(v, np.ndarray):
         return v.tolist()
     return v
+
+
+def _get(attrs, key, default=None):
+    """An attribute's value, or ``default`` when it is absent or cannot be read (a damaged
+    or undecodable value)."""
+    try:
+        return _attr_value(attrs[key]) if key in attrs else default
+    except Exception:  # noqa: BLE001 - h5py raises many types for damaged attributes
+        return default
+
+
+def _all_attrs(attrs) -> dict:
+    """Every readable attribute (damaged ones left out)."""
+    out = {}
+    try:
+        keys = list(attrs.keys())
+    except Exception:  # noqa: BLE001
+        return out
+    for k in keys:
+        v = _get(attrs, k, _UNREADABLE)
+        if v is not _UNREADABLE:
+            out[k] = v
+    return out
+
+
+_UNREADABLE = object()
 
 
 def _number(v) -> float | None:
@@ -113,6 +156,27 @@ def _swmr_probe_ok(path: Path, timeout_s: float = 20.0) -> bool:
     except subprocess.TimeoutExpired:
         return False
     return r.returncode == 0
+
+
+def results_digest(g: h5py.Group) -> str:
+    """SHA-256 over every dataset of a derived run (names and values): stored as the run's
+    ``results_sha256`` when written, checked when read — a changed byte in stored results is
+    named, never shown as a number."""
+    h = hashlib.sha256()
+    names = []
+    g.visit(names.append)
+    for name in sorted(names):
+        obj = g[name]
+        if not isinstance(obj, h5py.Dataset):
+            continue
+        v = obj[()]
+        h.update(name.encode())
+        if isinstance(v, np.ndarray) and v.dtype.kind not in "OSU":
+            h.update(str(v.dtype.str).encode() + repr(v.shape).encode())
+            h.update(np.ascontiguousarray(v).tobytes())
+        else:
+            h.update(repr([_str(x) for x in np.atleast_1d(v)]).encode("utf-8", "replace"))
+    return h.hexdigest()
 
 
 # -- who is writing: state of the file's writer ---------------------------------------------
@@ -231,7 +295,7 @@ def open_session(path, mode: str = "r", *, recover: bool = True) -> "Session":
     f, state = _h5open(path, recover)
     try:
         try:
-            fmt = _str(f.attrs.get("format", ""))
+            fmt = _str(_get(f.attrs, "format", ""))
         except (OSError, RuntimeError, KeyError) as e:
             raise InputFileError(path, "/", f"attributes cannot be read ({str(e).split('(')[0].strip()})",
                                  _FIX_DAMAGED) from e
@@ -239,8 +303,8 @@ def open_session(path, mode: str = "r", *, recover: bool = True) -> "Session":
             raise InputFileError(path, None, "is an HDF5 file but not an imugait session (no format='imugait-session' attribute)",
                                  "import raw data with `imugait import` first")
         try:
-            version = _number(f.attrs["schema_version"])
-            if version is None or version != int(version):
+            version = _number(_get(f.attrs, "schema_version"))
+            if version is None or not math.isfinite(version) or version != int(version):
                 raise ValueError
             version = int(version)
         except (KeyError, TypeError, ValueError, OSError):
@@ -268,8 +332,9 @@ class Session:
         self._f = f
         self._owned = owned
         self._pcache: dict = {}
+        self._verified: set = set()  # derived runs whose checksum was checked
         self._check_structure()
-        self.meta: dict = {k: _attr_value(v) for k, v in f.attrs.items()}
+        self.meta: dict = _all_attrs(f.attrs)
         self.meta["source_info"] = _json_attr(self.meta.get("source_json"), {})
         sides = _json_attr(self.meta.get("sides"), None)
         if isinstance(sides, list):
@@ -328,9 +393,10 @@ class Session:
             for a, (lo, hi) in SENSOR_NUMBER_ATTRS.items():
                 if a not in attrs:
                     raise InputFileError(self.path, base, f"lacks the attribute '{a}'", _FIX_DAMAGED)
-                v = _number(attrs[a])
+                raw = _get(attrs, a, "(unreadable)")
+                v = _number(raw)
                 if v is None:
-                    raise InputFileError(self.path, base, f"attribute '{a}' is {_attr_value(attrs[a])!r}, not a number",
+                    raise InputFileError(self.path, base, f"attribute '{a}' is {str(raw)[:40]!r}, not a number",
                                          _FIX_DAMAGED)
                 if not (math.isfinite(v) and lo <= v <= hi):
                     raise InputFileError(self.path, base, f"attribute '{a}' is {v:g}, outside the possible "
@@ -366,8 +432,8 @@ class Session:
     # -- state ------------------------------------------------------------------------
     @property
     def closed_cleanly(self) -> bool:
-        return bool(_attr_value(self._f.attrs.get("closed_cleanly", False)) is True
-                    or _attr_value(self._f.attrs.get("closed_cleanly", False)) == 1)
+        v = _get(self._f.attrs, "closed_cleanly", False)
+        return v is True or (isinstance(v, (int, float)) and v == 1)
 
     @property
     def recording_active_or_interrupted(self) -> bool:
@@ -426,16 +492,16 @@ class Session:
         a = self._side(side).attrs
         kw = {}
         for k in S.SENSOR_ATTRS:
-            if k in a:
-                v = _attr_value(a[k])
-                if k in SENSOR_NUMBER_ATTRS or k in ("acc_range_g", "gyr_range_dps"):
-                    num = _number(v)
-                    if num is None:
-                        continue  # validated at open for the ones that matter
-                    v = num
-                else:
-                    v = _str(v) if not isinstance(v, str) else v
-                kw[k] = v
+            v = _get(a, k, _UNREADABLE)
+            if v is _UNREADABLE:
+                continue
+            if k in SENSOR_NUMBER_ATTRS or k in ("acc_range_g", "gyr_range_dps"):
+                v = _number(v)
+                if v is None:
+                    continue  # validated at open for the ones that matter
+            elif not isinstance(v, str):
+                v = _str(v)
+            kw[k] = v
         kw["side"] = side
         return SensorInfo(**kw)
 
@@ -563,7 +629,7 @@ class Session:
             per = float(np.median(dts[pair] / dfi[pair]))  # session seconds per sample
             if not per > 0:
                 continue
-            tol = max(0.02, 4 * per)
+            tol = max(TIME_OUTLIER_S, 4 * per)
             err = np.abs(dts - dfi * per)  # step i -> i+1 vs the counter
             bad = np.zeros(len(o), dtype=bool)
             if len(o) >= 3:
@@ -615,8 +681,8 @@ class Session:
             "t_dev_s": np.repeat(p["t_dev_s"], n) + off,
             "t_s": np.repeat(p["t_s"], n) + np.repeat(p["ds_ddev"], n) * off,
             "packets": p,
-            "acc_scale_mps2": float(_number(a["acc_scale_mps2"])),
-            "gyr_scale_dps": float(_number(a["gyr_scale_dps"])),
+            "acc_scale_mps2": float(_number(_get(a, "acc_scale_mps2"))),
+            "gyr_scale_dps": float(_number(_get(a, "gyr_scale_dps"))),
             "gaps": self.gaps(side),
         }
 
@@ -728,7 +794,7 @@ class Session:
             n = len(rows)
             contiguous = n == 0 or (rows[0] == 0 and rows[-1] == n - 1)
             h.update(side.encode())
-            h.update(np.float64([_number(g.attrs["acc_scale_mps2"]), _number(g.attrs["gyr_scale_dps"])]).tobytes())
+            h.update(np.float64([_number(_get(g.attrs, "acc_scale_mps2")), _number(_get(g.attrs, "gyr_scale_dps"))]).tobytes())
             for c in S.SAMPLE_COLUMNS:
                 v = self._read(g[c.name], slice(0, n if contiguous else int(rows.max()) + 1))
                 if not contiguous:
@@ -748,7 +814,7 @@ class Session:
         d = self._derived()
         if d is None:
             return None
-        cur = _str(_attr_value(d.attrs.get("current", "")))
+        cur = _str(_get(d.attrs, "current", ""))
         return cur if cur and cur in d and isinstance(d[cur], h5py.Group) else None
 
     @property
@@ -761,9 +827,9 @@ class Session:
                 if not isinstance(g, h5py.Group):
                     continue
                 a = g.attrs
-                rows.append(dict(run_id=run_id, created_utc=_str(_attr_value(a.get("created_utc", ""))),
-                                 algorithm_version=_str(_attr_value(a.get("algorithm_version", ""))),
-                                 raw_sha256=_str(_attr_value(a.get("raw_sha256", ""))), current=run_id == cur))
+                rows.append(dict(run_id=run_id, created_utc=_str(_get(a, "created_utc", "")),
+                                 algorithm_version=_str(_get(a, "algorithm_version", "")),
+                                 raw_sha256=_str(_get(a, "raw_sha256", "")), current=run_id == cur))
         return pd.DataFrame(rows, columns=["run_id", "created_utc", "algorithm_version", "raw_sha256", "current"])
 
     def _run(self, run_id: str | None):
@@ -774,11 +840,22 @@ class Session:
         if d is None or run_id not in d or not isinstance(d[run_id], h5py.Group):
             raise InputFileError(self.path, f"/derived/{run_id}", "does not exist",
                                  f"runs: {', '.join(self.derived_runs.run_id) or 'none'}")
-        return d[run_id]
+        g = d[run_id]
+        if run_id not in self._verified:
+            stored = _str(_get(g.attrs, "results_sha256", ""))
+            if stored:  # runs stored before results were checksummed have none
+                try:
+                    now = results_digest(g)
+                except (OSError, RuntimeError, ValueError, TypeError, KeyError) as e:
+                    raise self._results_error(g.name, f"cannot be read ({str(e).split('(')[0].strip()})") from e
+                if now != stored:
+                    raise self._results_error(g.name, "does not match its checksum (results_sha256)")
+            self._verified.add(run_id)
+        return g
 
     def run_attrs(self, run_id: str | None = None) -> dict | None:
         g = self._run(run_id)
-        return None if g is None else {k: _attr_value(v) for k, v in g.attrs.items()}
+        return None if g is None else _all_attrs(g.attrs)
 
     def _results_error(self, where: str, problem: str) -> InputFileError:
         return InputFileError(self.path, where, problem, _FIX_RESULTS.format(path=self.path))
@@ -790,7 +867,7 @@ class Session:
         if "strides" not in g or not isinstance(g["strides"], h5py.Group):
             raise self._results_error(f"{g.name}/strides", "is missing")
         sg = g["strides"]
-        cols = _json_attr(sg.attrs.get("columns", "[]"), None)
+        cols = _json_attr(_get(sg.attrs, "columns", "[]"), None)
         if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols) or not cols:
             cols = list(sg)
         data, lengths = {}, {}
