@@ -40,7 +40,7 @@ import pandas as pd
 import imugait
 from imugait.errors import ImugaitError, InputFileError
 from imugait.store import schema as S
-from imugait.store.reader import Session, open_session
+from imugait.store.reader import Session, open_session, results_digest
 from imugait.store.repair import clear_write_flags, read_consistency_flags
 from imugait.store.writer import (SessionBusyError, SessionLock, SessionWriteError, finalize, rewrite_session,
                                   utc_now_iso)
@@ -206,6 +206,7 @@ def analyse_session(path, params=None, fs_hz: float | None = None) -> SessionAna
     with open_session(path) as s:
         inputs, fs, notes = session_inputs(s, fs_hz)
         raw_hash = s.raw_sha256()
+        notes.extend(_changed_since_stored(s, raw_hash))
         block = session_block(s, notes, fs)
         live = s.being_recorded
         uuid = str(s.meta.get("session_uuid", "") or "")
@@ -216,6 +217,20 @@ def analyse_session(path, params=None, fs_hz: float | None = None) -> SessionAna
     res.summary["session"] = block
     return SessionAnalysis(path=path, result=res, params=params, fs_hz=fs, raw_sha256=raw_hash, session_uuid=uuid,
                            notes=notes, live=live, file_stat=st)
+
+
+def _changed_since_stored(s: Session, raw_hash: str) -> list[str]:
+    """A note when the raw data differ from those the stored current results were computed
+    from: nothing but damage or tampering changes a session's raw data after it was written."""
+    try:
+        a = s.run_attrs()
+    except InputFileError as e:
+        return [f"{e}"]
+    if not a or not a.get("raw_sha256") or a.get("raw_sha256") == raw_hash:
+        return []
+    return [f"{s.path}: its raw data differ from those its stored results ({s.current_run}, "
+            f"{a.get('created_utc', '')}) were computed from — the file was changed or damaged after it was "
+            "analysed; check it against a backup copy"]
 
 
 def _write_table(g: h5py.Group, df: pd.DataFrame) -> None:
@@ -280,6 +295,7 @@ def _store_run(f: h5py.File, sa: SessionAnalysis, replace: bool) -> str:
             ds = g.create_dataset(f"cycles_{side}", data=arr, compression="gzip", shuffle=True)
             ds.attrs["units"] = "deg"
             ds.attrs["description"] = f"{side} thigh angle over the normalised gait cycle (0..100 %), one row per stride"
+    g.attrs["results_sha256"] = results_digest(g)  # checked by the reader: damage is named, not shown
     d.attrs["current"] = run_id
     return run_id
 

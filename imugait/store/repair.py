@@ -466,9 +466,13 @@ def identity_from_attrs(attrs) -> dict:
     """The ``writer_*`` root attributes of an open file (a dict; empty for old files)."""
     out = {}
     for k in IDENTITY_ATTRS:
-        if k in attrs:
+        try:
+            if k not in attrs:
+                continue
             v = attrs[k]
-            out[k] = v.decode("utf-8", "replace") if isinstance(v, bytes) else (v.item() if hasattr(v, "item") else v)
+        except Exception:  # noqa: BLE001 - a damaged attribute: not part of the identity
+            continue
+        out[k] = v.decode("utf-8", "replace") if isinstance(v, bytes) else (v.item() if hasattr(v, "item") else v)
     return out
 
 
