@@ -66,10 +66,11 @@ the fit settles (tens of ms) and a stale packet after a reconnect was measured 2
 (imugait.acquire.clock, point 6), so the limit sits above that."""
 
 SENSOR_NUMBER_ATTRS = {
-    # attribute: (lowest, highest) plausible value
+    # attribute: (lowest, highest) possible value. A 16-bit count at the highest scale spans
+    # ±3277 m/s² (±334 g) and ±32768 deg/s — far beyond any body-worn IMU's range.
     "sample_rate_hz": (1e-3, 1e5),
-    "acc_scale_mps2": (1e-7, 1.0),
-    "gyr_scale_dps": (1e-6, 10.0),
+    "acc_scale_mps2": (1e-7, 0.1),
+    "gyr_scale_dps": (1e-7, 1.0),
 }
 
 
@@ -575,7 +576,9 @@ class Session:
         ds = p["ds_ddev"]
         fin = (np.isfinite(p["t_dev_s"]) & np.isfinite(dt) & np.isfinite(p["t_s"]) & np.isfinite(ds))
         with np.errstate(invalid="ignore"):
-            ok = ((n > 0) & (row >= 0) & (row + n <= n_rows) & fin & (p["first_index"] >= 0)
+            # (each bound before the sum: a damaged row near 2**63 must not wrap around)
+            ok = ((n > 0) & (n <= n_rows) & (row >= 0) & (row < n_rows) & (row + np.minimum(n, n_rows) <= n_rows)
+                  & fin & (p["first_index"] >= 0) & (p["first_index"] < 2**62)
                   & (dt >= 0) & ((n == 1) | (dt > 0)) & (ds > DS_DDEV_RANGE[0]) & (ds < DS_DDEV_RANGE[1]))
         # rows claimed twice (a damaged row or n): both claimants are suspect
         idx = np.flatnonzero(ok)
