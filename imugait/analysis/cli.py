@@ -33,8 +33,10 @@ def _is_hugadb(path) -> bool:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("imugait-analysis"), show_default=True,
               help="Folder for strides.csv and summary.json.")
 @click.option("--fs", "fs_hz", type=float, default=None, help="Nominal sample rate in Hz (default: estimated from time stamps).")
+@click.option("--params", "params_file", type=click.Path(path_type=Path), default=None,
+              help="JSON file of analysis parameters (AnalysisParams names; a summary.json's \"params\" works too).")
 @click.option("--quiet", is_flag=True, help="Do not print the summary.")
-def analyze(session, left, right, out_dir, fs_hz, quiet):
+def analyze(session, left, right, out_dir, fs_hz, params_file, quiet):
     """Analyse a session file (.h5), a HuGaDB .txt file, a folder with left.csv/right.csv, or
     --left/--right CSV files.
 
@@ -46,7 +48,9 @@ def analyze(session, left, right, out_dir, fs_hz, quiet):
     or cannot be written (read-only: a warning, the output folder still gets everything).
     """
     from imugait.analysis.api import analyze as run, format_summary
+    from imugait.analysis.params import load_params
 
+    params = load_params(params_file)  # before reading data: a bad parameter file fails fast
     inputs, fs = {}, {}
     sa = None  # the analysis of a session file (stored back into it)
     source = ""
@@ -80,7 +84,7 @@ def analyze(session, left, right, out_dir, fs_hz, quiet):
             # damaged files named), and the results stored in the file (atomically)
             from imugait.store.process import analyse_session
 
-            sa = analyse_session(session, fs_hz=fs_hz)
+            sa = analyse_session(session, params=params, fs_hz=fs_hz)
             for note in sa.notes:
                 click.echo(f"warning: {note}", err=True)
             source = str(session)
@@ -96,7 +100,7 @@ def analyze(session, left, right, out_dir, fs_hz, quiet):
         if fs_hz:
             fs = {k: fs_hz for k in inputs}
         fs = {k: v for k, v in fs.items() if v}
-        res = run(inputs.get("left"), inputs.get("right"), fs_hz=fs or None)
+        res = run(inputs.get("left"), inputs.get("right"), params=params, fs_hz=fs or None)
     res.summary["source"] = source
     paths = res.write(out_dir)
     if not quiet:

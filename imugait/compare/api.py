@@ -26,6 +26,7 @@ import pandas as pd
 
 from imugait.compare.comparison import CompareParams, Comparison, compare
 from imugait.compare.data import SessionData
+from imugait.analysis.params import load_params
 from imugait.errors import InputFileError
 
 META_COLUMNS = ("file", "session", "subject_id", "condition", "activity", "created_utc",
@@ -34,49 +35,10 @@ META_COLUMNS = ("file", "session", "subject_id", "condition", "activity", "creat
 
 
 def analysis_params(params=None):
-    """``None`` (defaults) | ``AnalysisParams`` | dict | path of a JSON file -> ``AnalysisParams``.
-
-    Unknown keys are an error (a typo must not silently fall back to the default)."""
-    from imugait.analysis import AnalysisParams
-
-    if params is None:
-        return AnalysisParams()
-    if isinstance(params, AnalysisParams):
-        return params
-    if isinstance(params, (str, Path)):
-        p = Path(params)
-        try:
-            d = json.loads(p.read_text())
-        except FileNotFoundError:
-            raise InputFileError(p, None, "does not exist", "give a JSON file of analysis parameters") from None
-        except ValueError as e:
-            raise InputFileError(p, f"line {getattr(e, 'lineno', '?')}", f"is not valid JSON ({e.msg if hasattr(e, 'msg') else e})",
-                                 "write the parameters as a JSON object, e.g. {\"rom_floor_deg\": 15}") from None
-        if isinstance(d, dict) and "params" in d and isinstance(d["params"], dict):
-            d = d["params"]  # accept a provenance.json / summary.json
-        if not isinstance(d, dict):
-            raise InputFileError(p, None, "must hold a JSON object of parameter names and values", None)
-        return _params_from_dict(d, where=str(p))
-    if isinstance(params, dict):
-        return _params_from_dict(params, where="params")
-    raise TypeError(f"params must be None, AnalysisParams, dict or a JSON path, not {type(params).__name__}")
-
-
-def _params_from_dict(d: dict, where: str):
-    from dataclasses import fields
-
-    from imugait.analysis import AnalysisParams
-
-    names = {f.name for f in fields(AnalysisParams)}
-    unknown = sorted(set(d) - names - {"algorithm_version"})  # to_dict() adds the version
-    if unknown:
-        from imugait.errors import ImugaitError
-
-        raise ImugaitError(f"{where}: unknown analysis parameter(s) {', '.join(unknown)} — "
-                           f"valid names are listed in docs/analysis.md (AnalysisParams)")
-    if hasattr(AnalysisParams, "from_dict"):
-        return AnalysisParams.from_dict(d)
-    return AnalysisParams(**d)
+    """``None`` | ``AnalysisParams`` | dict | path of a JSON file -> ``AnalysisParams`` — the
+    analysis' own loader (:func:`imugait.analysis.params.load_params`, the one place
+    parameters are loaded)."""
+    return load_params(params)
 
 
 def params_dict(params) -> dict:

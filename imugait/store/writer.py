@@ -72,6 +72,7 @@ import numpy as np
 import imugait
 from imugait.conventions import SIDES
 from imugait.errors import FileWriteError, ImugaitError, describe_os_error, file_write_error
+from imugait.store import raw as raw_store
 from imugait.store import schema as S
 from imugait.store.repair import (SessionBusyError, SessionLock, busy_sentence, clear_write_flags, cleared_image,
                                   live_writer, lock_holder, lock_path, temp_sibling, utc_now_iso, writer_identity)
@@ -305,6 +306,7 @@ class SessionWriter:
         self.overwrite = bool(overwrite)
         self._clock = clock
         self._sensors: dict[str, _SensorBuf] = {}
+        self._raw: dict[str, raw_store.RawTable] = {}
         self._started = False
         self._closed = False
         self._failed: Exception | None = None      # writing stopped (an error, or our file was replaced)
@@ -366,7 +368,9 @@ class SessionWriter:
                       for name, cols in S.ROOT_TABLES.items()}
 
     # -- structure (before start) -------------------------------------------------
-    def add_sensor(self, info: SensorInfo) -> None:
+    def add_sensor(self, info: SensorInfo, raw: bool = False) -> None:
+        """Declare a sensor; ``raw=True`` also creates its raw-notification group
+        (:mod:`imugait.store.raw`, filled by :meth:`add_raw`)."""
         if self._started:
             raise ImugaitError(
                 f"{self.path}: sensor '{info.side}' added after recording started — declare all sensors first")
@@ -381,15 +385,11 @@ class SessionWriter:
             _create_column(g, col, S.SAMPLE_CHUNK_ROWS)
         for name, cols in S.SENSOR_TABLES.items():
             _create_table(g, name, cols, S.TABLE_CHUNK_ROWS if name == "packets" else S.SMALL_CHUNK_ROWS)
-        self.create_extra_datasets(g, info)
         buf = _SensorBuf(g, info)
         self._sensors[info.side] = buf
+        if raw:
+            self._raw[info.side] = raw_store.create(g)
         buf.tables["info_log"].add(t_s=self.session_time(), json=json.dumps(info.to_dict(), default=str))
-
-    def create_extra_datasets(self, group: h5py.Group, info: SensorInfo) -> None:
-        """Hook for datasets beyond schema v1's (created here, before SWMR starts; flushed
-        with the others by :meth:`_write_pending`). Subclasses or later schema additions
-        extend it; the base writer adds nothing."""
 
     @property
     def sides(self) -> tuple[str, ...]:
@@ -481,6 +481,13 @@ class SessionWriter:
             t_s=float(tss[0]), ds_ddev=float(slope), epoch=int(block.extra.get("epoch", 0) or 0))
         buf.rows += n
         buf.n_samples += n
+
+    def add_raw(self, side: str, t_arrival_host_s: float, channel: str, data: bytes) -> None:
+        """Keep one notification's bytes (sensors declared with ``raw=True``; others: ignored)."""
+        self._check_open()
+        table = self._raw.get(side)
+        if table is not None:
+            table.add(t_arrival_host_s, channel, data)
 
     def add_marker(self, t_s: float, text: str) -> None:
         self._check_open()
@@ -668,6 +675,8 @@ class SessionWriter:
                 t.write()
         for t in self._root.values():
             t.write()
+        for raw in self._raw.values():
+            raw.write()
 
     def n_samples(self, side: str) -> int:
         return self._sensors[side].n_samples
