@@ -15,7 +15,7 @@ import sys
 import click
 
 from imugait import __version__
-from imugait.errors import ImugaitError
+from imugait.errors import ImugaitError, describe_os_error, file_write_error
 
 # name -> (module, attribute, one-line help). Keep alphabetical within each group.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -99,3 +99,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as e:  # a full disk, a read-only folder ... anywhere: one sentence, exit 1
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        if e.filename:
+            click.echo(f"imugait: {file_write_error(e.filename, 'be written', e)}", err=True)
+        else:
+            what, fix = describe_os_error(e)
+            click.echo(f"imugait: cannot write the output — {what} ({fix})", err=True)
+        sys.exit(1)
