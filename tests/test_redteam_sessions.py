@@ -353,6 +353,12 @@ def test_full_disk_record_import_and_analyze(csv_pair, recorded, tmp_path):
         assert r.returncode == 0 and "results not stored in the file" in r.stderr and "disk is full" in r.stderr
         assert sess.read_bytes() == before and temps_of(sess) == []
         assert (tmp_path / "a" / "summary.json").stat().st_size > 100
+        # the output folder itself on the full disk: one sentence, exit 1 (before: a traceback
+        # and a 0-byte file)
+        r = imugait_cmd("analyze", sess, "--out", d / "ana", "--quiet")
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        lines = [ln for ln in r.stderr.splitlines() if ln.startswith("imugait:")]
+        assert len(lines) == 1 and ("disk" in lines[0] or "space" in lines[0]), r.stderr
 
 
 def _fsize_limit(n):
@@ -393,6 +399,8 @@ def test_read_only_folder(csv_pair, recorded, tmp_path):
             assert r.returncode == 1 and "read-only" in one_sentence(r.stderr, path), r.stderr
         r = imugait_cmd("analyze", d / "s.h5", "--out", tmp_path / "a")
         assert r.returncode == 0 and "results not stored in the file" in r.stderr and "read-only" in r.stderr
+        r = imugait_cmd("analyze", d / "s.h5", "--out", d / "ana", "--quiet")  # output folder read-only
+        assert r.returncode == 1 and "Traceback" not in r.stderr and "read-only" in r.stderr, r.stderr
         with imugait.open_session(killed) as s:  # a dead writer's file on a read-only disk still opens
             assert s.writer_state.state == "interrupted" and s.stats("left")["n_samples"] > 100
         assert "recording interrupted" in session_info_text(killed)

@@ -184,6 +184,7 @@ def sweep_import(work: Path, moments: np.ndarray, csv_dir: Path, n_rows: int) ->
 def sweep_reprocess(work: Path, moments: np.ndarray, base: Path, n_files: int = 4) -> dict:
     with imugait.open_session(base) as s:
         raw0 = s.raw_sha256()
+        created0 = s.run_attrs()["created_utc"]
     rows = []
     kills = [(f"t={m:.2f}s", m, None) for m in moments] + [(p, None, p) for p in PAUSES["reprocess"]]
     for k, (label, m, pause) in enumerate(kills):
@@ -205,11 +206,13 @@ def sweep_reprocess(work: Path, moments: np.ndarray, base: Path, n_files: int = 
             with imugait.open_session(f) as s:
                 if s.raw_sha256() != raw0:
                     row.update(ok=False, why=f"{f.name}: raw data changed")
-                cur = s.current_run
-                if cur and cur != "run-0001":
-                    row["new_runs"] += 1
-                if cur:
-                    s.strides  # the checksum verifies, or this raises
+                a = s.run_attrs()  # the checksum verifies, or this raises
+                if a is None:
+                    row.update(ok=False, why=f"{f.name}: no results at all")
+                elif a["created_utc"] != created0:
+                    row["new_runs"] += 1  # --replace: a new complete run-0001
+                if a is not None:
+                    s.strides
             if leftovers(f):
                 row.setdefault("leftovers", []).extend(leftovers(f))
         rows.append(row)
