@@ -354,6 +354,9 @@ class Session:
     # -- reading with sentences ----------------------------------------------------------
     def _read(self, ds: h5py.Dataset, sel=()):
         """Read a dataset (or part); HDF5 errors (a damaged chunk) become a sentence."""
+        if isinstance(sel, slice) and sel.start in (None, 0) and sel.step is None and ds.shape \
+                and sel.stop is not None and sel.stop >= ds.shape[0]:
+            sel = ()  # the whole dataset: h5py's fast read path
         try:
             return ds[sel]
         except (OSError, RuntimeError, ValueError, TypeError) as e:
@@ -583,7 +586,8 @@ class Session:
         # rows claimed twice (a damaged row or n): both claimants are suspect
         idx = np.flatnonzero(ok)
         if len(idx) > 1:
-            o = idx[np.argsort(row[idx], kind="stable")]
+            r = row[idx]
+            o = idx if np.all(r[1:] >= r[:-1]) else idx[np.argsort(r, kind="stable")]
             end = row[o] + n[o]
             clash = row[o][1:] < end[:-1]
             if clash.any():
@@ -615,11 +619,13 @@ class Session:
         left out and counted."""
         ep = p["epoch"]
         n_back, n_pairs = 0, 0
-        for e in np.unique(ep[ok]):
+        epochs = [ep[0]] if len(ep) and np.all(ep == ep[0]) else np.unique(ep[ok])
+        for e in epochs:
             sel = np.flatnonzero(ok & (ep == e))
             if len(sel) < 2:
                 continue
-            o = sel[np.argsort(p["first_index"][sel], kind="stable")]
+            f_sel = p["first_index"][sel]
+            o = sel if np.all(f_sel[1:] >= f_sel[:-1]) else sel[np.argsort(f_sel, kind="stable")]
             fi = p["first_index"][o].astype(np.float64)
             t = p["t_s"][o]
             dfi = np.diff(fi)
