@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> None:
 
             traceback.print_exc()
         if e.filename:
-            click.echo(f"imugait: {file_write_error(e.filename, 'be written', e)}", err=True)
+            click.echo(f"imugait: {file_write_error(e.filename, 'be accessed', e)}", err=True)
         else:
             what, fix = describe_os_error(e)
-            click.echo(f"imugait: cannot write the output — {what} ({fix})", err=True)
+            click.echo(f"imugait: cannot write or read a file — {what} ({fix})", err=True)
         sys.exit(1)

@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -287,12 +288,59 @@ def test_recorder_notices_its_file_was_replaced_and_keeps_its_data(recorded, tmp
         assert s.stats("left")["n_samples"] > 200 and "replaced" in s.meta["stop_reason"]
 
 
-def test_second_results_writer_waits_its_turn(session):
-    """Storing results while another program holds the lock is refused with who holds it."""
-    with SessionLock(session, "analysed", command="imugait reprocess"):
-        with pytest.raises(SessionBusyError, match=r"is getting analysis results by imugait reprocess \(pid"):
-            process_session(session)
+def test_second_results_writer_waits_its_turn_but_never_for_a_recording(session):
+    """Two programs storing results into one file: the second waits for the first (a short
+    change); a file held by a recording is refused at once, naming the recorder."""
+    import threading
+
+    lock = SessionLock(session, "analysed", command="imugait reprocess").acquire()
+    threading.Timer(1.0, lock.release).start()
+    t = time.monotonic()
     assert process_session(session).startswith("run-")
+    assert time.monotonic() - t >= 0.9
+    with SessionLock(session, "recorded", command="imugait record"):
+        t = time.monotonic()
+        with pytest.raises(SessionBusyError, match=r"is being recorded by imugait record \(pid"):
+            process_session(session)
+        assert time.monotonic() - t < 5
+
+
+def test_a_session_reached_through_a_link_is_changed_where_it_is(session, tmp_path):
+    link = tmp_path / "study" / "runner1.h5"
+    link.parent.mkdir()
+    link.symlink_to(session)
+    assert run_cli(["analyze", link, "--out", tmp_path / "a", "--quiet"]) == 0
+    assert link.is_symlink() and os.path.realpath(link) == str(session)
+    with imugait.open_session(session) as s:
+        assert s.current_run == "run-0002"
+
+
+def _as_nobody():
+    if os.geteuid() != 0:
+        return None  # permissions apply already
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: file permissions cannot be tested here")
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def test_a_read_only_session_file_is_not_replaced(session, tmp_path):
+    """chmod a-w protects a session: `analyze` still writes its output folder, the file keeps
+    its bytes and permissions, and says why (run as an unprivileged user: root ignores modes)."""
+    pre = _as_nobody() or []
+    d = Path(tempfile.mkdtemp(prefix="imugait-ro-"))  # pytest's own folders are private to root
+    os.chmod(d, 0o777)
+    ro = d / "ro.h5"
+    shutil.copy(session, ro)
+    os.chmod(ro, 0o444)
+    before = ro.read_bytes()
+    r = subprocess.run(pre + [sys.executable, "-m", "imugait", "analyze", str(ro), "--out", str(d / "a"), "--quiet"],
+                       capture_output=True, text=True, timeout=180, cwd=d)
+    if pre and r.returncode != 0 and "Permission denied" in r.stderr and "imugait" not in r.stderr[:40]:
+        pytest.skip(f"the unprivileged user cannot run this checkout: {r.stderr.strip()[:200]}")
+    assert r.returncode == 0, r.stderr
+    assert "is read-only (file permissions)" in r.stderr and "results not stored" in r.stderr
+    assert ro.read_bytes() == before and (os.stat(ro).st_mode & 0o777) == 0o444
+    shutil.rmtree(d, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- disk full, read-only

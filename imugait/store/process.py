@@ -42,8 +42,8 @@ from imugait.errors import ImugaitError, InputFileError
 from imugait.store import schema as S
 from imugait.store.reader import Session, open_session, results_digest
 from imugait.store.repair import clear_write_flags, read_consistency_flags
-from imugait.store.writer import (SessionBusyError, SessionLock, SessionWriteError, finalize, rewrite_session,
-                                  utc_now_iso)
+from imugait.store.writer import (RESULTS_WAIT_S, SessionBusyError, SessionLock, SessionWriteError, finalize,
+                                  rewrite_session, utc_now_iso)
 
 __all__ = ["SessionAnalysis", "SessionBusyError", "analyse_session", "process_session", "recover_if_interrupted",
            "session_inputs", "store_analysis"]
@@ -329,7 +329,7 @@ def process_session(path, params=None, replace: bool = False, *, expect_uuid: st
     if not path.exists():
         raise InputFileError(path, None, "does not exist", "check the path")
     open_session(path).close()  # a clear sentence for files that are not sessions, before any lock
-    with (lock or SessionLock(path, "analysed")) as lock:
+    with (lock or SessionLock(path, "analysed", wait_s=RESULTS_WAIT_S)) as lock:
         recover_if_interrupted(path, lock)
         sa = analyse_session(path, params)
         if expect_uuid and sa.session_uuid != expect_uuid:
@@ -343,7 +343,7 @@ def try_store_analysis(path, sa: SessionAnalysis) -> tuple[str | None, str]:
     if sa.live:
         return None, f"{path}: results not stored in the file — it is still being recorded"
     try:
-        with SessionLock(path, "analysed") as lock:
+        with SessionLock(path, "analysed", wait_s=RESULTS_WAIT_S) as lock:
             recover_if_interrupted(path, lock)
             return store_analysis(path, sa, lock=lock), ""
     except ImugaitError as e:

@@ -273,6 +273,10 @@ class SessionBusyError(ImugaitError):
     """Another program is writing the session file (a recording, an import, results)."""
 
 
+LONG_PURPOSES = ("recorded", "imported")
+"""Lock purposes of writers that keep a file for long (and, for a recording, in SWMR mode)."""
+
+
 def utc_now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -358,10 +362,12 @@ class SessionLock:
     records the identity.
     """
 
-    def __init__(self, path, purpose: str, command: str | None = None):
-        self.path = Path(path)
+    def __init__(self, path, purpose: str, command: str | None = None, wait_s: float = 0.5):
+        # the real file: two links to one session share one lock
+        self.path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
         self.purpose = purpose
         self.command = command if command is not None else program_name()
+        self.wait_s = float(wait_s)
         self._fd = None
         self._depth = 0
 
@@ -369,12 +375,15 @@ class SessionLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self, wait_s: float = 0.5) -> "SessionLock":
+    def acquire(self, wait_s: float | None = None) -> "SessionLock":
+        """Take the lock; wait up to ``wait_s`` for another holder to finish a short change
+        (results, compaction, recovery) — never for a recording or an import."""
         if self._fd is not None:
             self._depth += 1
             return self
         lp = lock_path(self.path)
-        deadline = time.monotonic() + wait_s
+        deadline = time.monotonic() + (self.wait_s if wait_s is None else wait_s)
+        probe_deadline = time.monotonic() + 0.5  # a reader's probe holds the lock for microseconds
         while True:
             try:
                 fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
@@ -391,8 +400,9 @@ class SessionLock:
                 except ValueError:
                     holder = {}
                 os.close(fd)
-                if time.monotonic() < deadline:  # a reader probing the lock, or a holder just leaving
-                    time.sleep(0.02)
+                long_job = holder.get("purpose") in LONG_PURPOSES  # a recording: waiting is pointless
+                if time.monotonic() < (min(deadline, probe_deadline) if long_job else deadline):
+                    time.sleep(0.02)  # a reader probing the lock, or a short change finishing
                     continue
                 raise SessionBusyError(busy_sentence(self.path, holder)) from None
             except OSError:  # file system without locks (some network shares): identity only
@@ -481,8 +491,9 @@ def writer_alive(path, ident: dict) -> bool | None:
     (callers treat it as live). The lock comes first (held by every imugait writer, released
     by the kernel when it dies), then the identity stored in the file, then — for a writer
     on another machine — whether the file changed in the last ``UNKNOWN_WRITER_STALE_S``."""
-    if lock_holder(path) is not None:
-        return True
+    holder = lock_holder(path)
+    if holder is not None and holder.get("purpose", "recorded") in LONG_PURPOSES:
+        return True  # (a holder that only repairs or stores results is not the file's writer)
     alive = identity_alive(ident)
     if alive is not None:
         return alive

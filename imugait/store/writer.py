@@ -126,7 +126,13 @@ def write_file_atomically(path, data: bytes, tag: str, doing: str = "be written"
     path = Path(path)
     tmp = temp_sibling(path, tag)
     try:
+        mode = os.stat(path).st_mode & 0o7777 if path.exists() else None
+    except OSError:
+        mode = None
+    try:
         with open(tmp, "wb") as fh:
+            if mode is not None:
+                os.fchmod(fh.fileno(), mode)  # the new version keeps the file's permissions
             view = memoryview(data)
             step = 1 << 22
             half = len(view) // 2
@@ -164,6 +170,23 @@ def file_image(f: h5py.File) -> bytes:
     return f.id.get_file_image()
 
 
+RESULTS_WAIT_S = 60.0
+"""How long a change waits for another program's short change of the same file (results of a
+parallel `reprocess`, a compaction) before giving up with a sentence."""
+
+
+def _real(path) -> Path:
+    """A session reached through a symbolic link is changed where it really is (the link stays)."""
+    return Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+
+
+def _refuse_read_only(path: Path, doing: str) -> None:
+    """A file its owner made read-only (chmod a-w) is not replaced behind their back."""
+    if path.exists() and not os.access(path, os.W_OK):
+        raise SessionWriteError(f"{path}: is read-only (file permissions) — cannot {doing}; it is unchanged "
+                                "(make it writable, e.g. chmod u+w, to allow it)")
+
+
 def rewrite_session(path, edit, *, lock: SessionLock | None = None, purpose: str = "analysed",
                     tag: str = "results", doing: str = "store results in it"):
     """Change a session file atomically: ``edit(f)`` runs on an in-memory copy (an
@@ -171,9 +194,10 @@ def rewrite_session(path, edit, *, lock: SessionLock | None = None, purpose: str
     Holds the session lock (``lock`` if given, else a new one for ``purpose``). Returns what
     ``edit`` returns. The file must not carry write marks (see :func:`imugait.store.process.recover_if_interrupted`).
     """
-    path = Path(path)
+    path = _real(path)
+    _refuse_read_only(path, doing)
     lock = lock or SessionLock(path, purpose)
-    lock.acquire()
+    lock.acquire(wait_s=RESULTS_WAIT_S)
     try:
         try:
             before = os.stat(path)
@@ -808,7 +832,8 @@ def finalize(path, reason: str = "", recovered: bool = False, compact: bool = Tr
     :class:`SessionWriteError` when neither can be written (the file stays as it was:
     complete, only without its closing marks).
     """
-    path = Path(path)
+    path = _real(path)
+    _refuse_read_only(path, "be closed")
     attrs = {"closed_cleanly": not recovered, "closed_utc": utc_now_iso(), "stop_reason": str(reason)}
     if recovered:
         attrs["recovered_utc"] = utc_now_iso()
@@ -924,7 +949,9 @@ def recover_file(path, src: h5py.File | None = None, lock: SessionLock | None = 
     swap the copy in atomically. The old file's marks are never edited in place. Returns
     False when that is not possible here (read-only, disk full, another writer appeared,
     damage); the file is then left exactly as it was."""
-    path = Path(path)
+    path = _real(path)
+    if not os.access(path, os.W_OK):
+        return False  # read-only: read it as it is
     try:
         lock = lock or SessionLock(path, "repaired")
         lock.acquire(wait_s=0.0)
