@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "reprocess": ("imugait.compare.cli", "reprocess", "Re-analyse many sessions in parallel."),
     "report": ("imugait.compare.cli", "report", "One-page runner report for a session."),
     "group": ("imugait.compare.cli", "group", "Group study: paired before/after statistics across runners."),
+    "flexor-test": ("imugait.compare.flexor_cli", "flexor_test",
+                    "Hip-flexor length (modified Thomas test): guided, or on a recording."),
 }
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from imugait.analysis.flexor import analyze_flexor
 from imugait.compare.comparison import CompareParams, Comparison, compare
 from imugait.compare.data import SessionData
 from imugait.analysis.params import load_params
@@ -134,6 +135,7 @@ def load_session(path, params=None) -> SessionData:
         meta["raw_sha256"] = s.raw_sha256()  # provenance, and "the same recording twice" in compare
         meta["data_notes"] = notes
         meta["partial"] = bool(s.being_recorded)
+        has_flexor = s.flexor_test is not None or "thomas" in str(s.meta.get("protocol", "")).lower()
     if not inputs:
         raise InputFileError(path, "/sensors", "holds no samples to analyse", "record or import data first")
     res = analyze(left=inputs.get("left"), right=inputs.get("right"), params=p, fs_hz=fs or None)
@@ -141,6 +143,11 @@ def load_session(path, params=None) -> SessionData:
     meta["params_sha256"] = params_sha256(p)
     sd = session_from_result(path.stem, res, meta, path)
     sd.strides = add_meta_columns(sd.strides, path, meta)
+    if has_flexor:
+        # like the gait metrics, the test is recomputed from the raw data (one algorithm for both conditions)
+        sd.flexor = analyze_flexor(inputs.get("left"), inputs.get("right"), source=str(path)).to_dict()
+        if sd.strides.empty:
+            sd.calibration = {}  # no gait in a test session: its gait calibration says nothing
     return sd
 
 

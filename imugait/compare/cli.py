@@ -47,6 +47,7 @@ def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed,
     """
     from imugait.compare import api
     from imugait.compare.comparison import CompareParams
+    from imugait.compare.flexor import verdict_lines as flexor_verdict_lines
 
     sessions = list(sessions)
     before = list(before_opt)
@@ -79,6 +80,8 @@ def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed,
     for r in cmp.metrics:
         if r["metric"] in ("rom_deg", "asym_rom_pct") or r.get("significant"):
             click.echo(r["verdict"])
+    for line in flexor_verdict_lines(cmp.flexor):
+        click.echo(line)
     click.echo(f"Report: {cmp.report_path}")
     click.echo(f"Table:  {Path(out) / 'comparison.json'}")
 

@@ -955,6 +955,50 @@ def _small_rotation_matrix(rng, sd_rad):
     return M
 
 
+def apply_sensor_model(acc_true_mps2: np.ndarray, gyr_true_dps: np.ndarray, cfg: SimConfig, side: Side,
+                       rng: np.random.Generator):
+    """The sensor model (step 5 of the module docstring), applied to ideal signals in the
+    sensor frame: scale errors, axis misalignment, constant bias and random-walk drift, white
+    noise, int16 quantisation on ``cfg.acc_range_g``/``cfg.gyr_range_dps`` with clipping.
+
+    Every setting comes from ``cfg`` (``SimConfig``'s sensor fields; ``sensor_seed`` draws the
+    static errors from their own stream: "the same physical sensor"); ``rng`` draws drift
+    and noise (always, so ``sensor_errors=False`` does not shift the random stream).
+    Returns ``(acc_counts, gyr_counts, acc_scale_mps2, gyr_scale_dps, errors)`` with
+    ``errors`` the drawn values (empty for an ideal sensor). Also used by the hip-flexor test
+    simulator (:mod:`imugait.sim.flexor`), so both simulators share one sensor model."""
+    fs = float(cfg.fs_hz)
+    n = int(acc_true_mps2.shape[0])
+    acc_scale = cfg.acc_range_g * GRAVITY_MPS2 / 32768.0
+    gyr_scale = cfg.gyr_range_dps / 32768.0
+    params = {}
+    static = rng
+    if cfg.sensor_seed is not None:
+        static = np.random.default_rng([int(cfg.sensor_seed), 1 if side == "left" else 2, 77])
+    sc_a = 1.0 + static.normal(0, cfg.scale_error_sd_pct / 100.0, 3)
+    sc_g = 1.0 + static.normal(0, cfg.scale_error_sd_pct / 100.0, 3)
+    M_a = _small_rotation_matrix(static, math.radians(cfg.misalign_sd_deg))
+    M_g = _small_rotation_matrix(static, math.radians(cfg.misalign_sd_deg))
+    b_a = static.normal(0, cfg.acc_bias_sd_mps2, 3)
+    b_g = static.normal(0, cfg.gyr_bias_sd_dps, 3)
+    sqdt = math.sqrt(1.0 / fs)
+    rw_a = np.cumsum(rng.standard_normal((n, 3)), axis=0) * (cfg.acc_bias_rw_mps2_rts * sqdt)
+    rw_g = np.cumsum(rng.standard_normal((n, 3)), axis=0) * (cfg.gyr_bias_rw_dps_rts * sqdt)
+    nz_a = rng.standard_normal((n, 3)) * (cfg.acc_noise_density_mps2_rthz * math.sqrt(fs / 2.0))
+    nz_g = rng.standard_normal((n, 3)) * (cfg.gyr_noise_density_dps_rthz * math.sqrt(fs / 2.0))
+    if cfg.sensor_errors:
+        acc = (acc_true_mps2 @ (M_a * sc_a[:, None]).T) + b_a + rw_a + nz_a
+        gyr = (gyr_true_dps @ (M_g * sc_g[:, None]).T) + b_g + rw_g + nz_g
+        params.update(acc_bias_mps2=b_a, gyr_bias_dps=b_g, acc_scale_factor=sc_a, gyr_scale_factor=sc_g,
+                      acc_misalignment=M_a, gyr_misalignment=M_g,
+                      acc_bias_drift_end_mps2=rw_a[-1], gyr_bias_drift_end_dps=rw_g[-1])
+    else:
+        acc, gyr = acc_true_mps2.copy(), gyr_true_dps.copy()
+    acc_counts = np.clip(np.rint(acc / acc_scale), -32768, 32767).astype(np.int16)
+    gyr_counts = np.clip(np.rint(gyr / gyr_scale), -32768, 32767).astype(np.int16)
+    return acc_counts, gyr_counts, acc_scale, gyr_scale, params
+
+
 def simulate(cfg: SimConfig | None = None, **kw) -> SimRecording:
     """Simulate one recording. ``simulate(SimConfig(...))`` or ``simulate(gait="run", ...)``."""
     if cfg is None:
@@ -1037,36 +1081,11 @@ def _simulate_side(cfg: SimConfig, leg: _Leg, rng: np.random.Generator) -> SimSi
     gyr_true_dps = np.degrees(w_S)
     acc_true = f_S
     # --- sensor errors
-    acc_scale = cfg.acc_range_g * GRAVITY_MPS2 / 32768.0
-    gyr_scale = cfg.gyr_range_dps / 32768.0
     params = dict(clock_drift_ppm=drift_ppm, clock_offset_s=offset_s, t_first_true_s=t_start,
                   sensor_dist_m=cfg.sensor_dist_m, sensor_lateral_m=cfg.sensor_lateral_m,
                   stand_angle_deg=leg.stand_deg)
-    # draws always happen (so sensor_errors does not shift the random stream)
-    static = rng
-    if cfg.sensor_seed is not None:
-        static = np.random.default_rng([int(cfg.sensor_seed), 1 if side == "left" else 2, 77])
-    sc_a = 1.0 + static.normal(0, cfg.scale_error_sd_pct / 100.0, 3)
-    sc_g = 1.0 + static.normal(0, cfg.scale_error_sd_pct / 100.0, 3)
-    M_a = _small_rotation_matrix(static, math.radians(cfg.misalign_sd_deg))
-    M_g = _small_rotation_matrix(static, math.radians(cfg.misalign_sd_deg))
-    b_a = static.normal(0, cfg.acc_bias_sd_mps2, 3)
-    b_g = static.normal(0, cfg.gyr_bias_sd_dps, 3)
-    sqdt = math.sqrt(1.0 / fs)
-    rw_a = np.cumsum(rng.standard_normal((n, 3)), axis=0) * (cfg.acc_bias_rw_mps2_rts * sqdt)
-    rw_g = np.cumsum(rng.standard_normal((n, 3)), axis=0) * (cfg.gyr_bias_rw_dps_rts * sqdt)
-    nz_a = rng.standard_normal((n, 3)) * (cfg.acc_noise_density_mps2_rthz * math.sqrt(fs / 2.0))
-    nz_g = rng.standard_normal((n, 3)) * (cfg.gyr_noise_density_dps_rthz * math.sqrt(fs / 2.0))
-    if cfg.sensor_errors:
-        acc = (acc_true @ (M_a * sc_a[:, None]).T) + b_a + rw_a + nz_a
-        gyr = (gyr_true_dps @ (M_g * sc_g[:, None]).T) + b_g + rw_g + nz_g
-        params.update(acc_bias_mps2=b_a, gyr_bias_dps=b_g, acc_scale_factor=sc_a, gyr_scale_factor=sc_g,
-                      acc_misalignment=M_a, gyr_misalignment=M_g,
-                      acc_bias_drift_end_mps2=rw_a[-1], gyr_bias_drift_end_dps=rw_g[-1])
-    else:
-        acc, gyr = acc_true.copy(), gyr_true_dps.copy()
-    acc_counts = np.clip(np.rint(acc / acc_scale), -32768, 32767).astype(np.int16)
-    gyr_counts = np.clip(np.rint(gyr / gyr_scale), -32768, 32767).astype(np.int16)
+    acc_counts, gyr_counts, acc_scale, gyr_scale, errs = apply_sensor_model(acc_true, gyr_true_dps, cfg, side, rng)
+    params.update(errs)
     info = SensorInfo(
         side=side, kind="simulated", sample_rate_hz=fs, acc_scale_mps2=acc_scale, gyr_scale_dps=gyr_scale,
         acc_range_g=float(cfg.acc_range_g), gyr_range_dps=float(cfg.gyr_range_dps),

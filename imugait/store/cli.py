@@ -170,6 +170,19 @@ def _side_lines(s, side) -> list[str]:
     return lines
 
 
+def _flexor_lines(s, path) -> list[str]:
+    fx = s.flexor_test
+    if fx is None:
+        return []
+    per = []
+    for side, d in (fx.get("sides") or {}).items():
+        v = d.get("thigh_below_horizontal_deg")
+        if v is not None:
+            per.append(f"{side} {abs(v):.1f}° {'below' if v >= 0 else 'above'} horizontal ({d.get('n_holds')} holds)")
+    return [f"  flexor    {'; '.join(per) or 'no test hold'} · {fx.get('run_id')} · "
+            + ("current" if fx.get("current") else "OUT OF DATE — re-run `imugait flexor-test " + str(path) + "`")]
+
+
 def _result_lines(s, path) -> list[str]:
     runs = s.derived_runs
     if s.current_run is None:
@@ -224,6 +237,10 @@ def session_info_text(path) -> str:
                                                               zip(mk.t_s, mk.text)) if len(mk) else ""))
         except ImugaitError as e:
             lines.append(f"  markers   DAMAGED: {e}")
+        try:
+            lines.extend(_flexor_lines(s, path))
+        except ImugaitError as e:
+            lines.append(f"  flexor    DAMAGED: {e}")
         try:
             lines.extend(_result_lines(s, path))
         except ImugaitError as e:

@@ -45,6 +45,7 @@ import pandas as pd
 
 from imugait.conventions import SIDES
 from imugait.errors import InputFileError
+from imugait.store import flexor_schema
 from imugait.store import schema as S
 from imugait.store.repair import (SWMR_WRITE_FLAG, cleared_image, describe_writer, hdf5_write_locked,
                                   identity_from_attrs, superblock_info, writer_alive)
@@ -941,6 +942,19 @@ class Session:
             ALGORITHM_VERSION = None
         return a.get("raw_sha256") == self.raw_sha256() and (
             ALGORITHM_VERSION is None or str(a.get("algorithm_version")) == str(ALGORITHM_VERSION))
+
+    @property
+    def flexor_test(self) -> dict | None:
+        """The stored hip-flexor (Thomas) test result of the current run — the
+        ``flexor_test.json`` dict plus ``run_id`` and ``current`` — or None (see
+        :mod:`imugait.store.flexor_schema`)."""
+        try:
+            return flexor_schema.read_group(self._f.get(flexor_schema.GROUP), self.raw_sha256, self.path)
+        except InputFileError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a damaged group or attribute: a sentence, not a traceback
+            raise InputFileError(self.path, f"/{flexor_schema.GROUP}", f"cannot be read ({str(e).split('(')[0].strip()})",
+                                 f"re-run `imugait flexor-test {self.path}`") from e
 
     @property
     def duration_s(self) -> float:
