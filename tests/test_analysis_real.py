@@ -16,7 +16,7 @@ match_events, shin_events, foot_swing_end = gait_reference.match_events, gait_re
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "hugadb"
-REC = ROOT / "recordings" / "hugadb_walking_06"
+REC = ROOT / "imugait" / "data" / "hugadb_walking_06"
 
 
 @pytest.fixture(scope="module")

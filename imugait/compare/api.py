@@ -132,6 +132,7 @@ def load_session(path, params=None) -> SessionData:
             meta["speed_mps"] = float(speed)
         inputs, fs, notes = session_inputs(s)
         meta["sensors"] = {side: s.sensor_info(side).device_id or "" for side in s.sides}
+        meta["duration_s"] = float(s.duration_s)
         meta["raw_sha256"] = s.raw_sha256()  # provenance, and "the same recording twice" in compare
         meta["data_notes"] = notes
         meta["partial"] = bool(s.being_recorded)

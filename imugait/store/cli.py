@@ -11,6 +11,7 @@ import click
 from imugait.sim.options import gait_options, sensor_option
 
 from imugait.errors import ImugaitError
+from imugait.protocol.constants import SUPPORTED_RATES_HZ
 
 _OUT = click.Path(dir_okay=False, path_type=Path)
 
@@ -66,18 +67,56 @@ def record(left, right, simulate, out, duration_s, subject_id, condition, activi
     if out.exists() and not overwrite:
         raise ImugaitError(f"{out}: file exists — choose another --out name, or add --overwrite")
     # --overwrite: the old file stays until the new one replaces it (never one another program writes)
+    sim_fs = {}
+    if simulate and rate_hz is not None:
+        # the simulated sensors speak the open protocol: they run at its rates, and the
+        # simulation is generated at the asked rate (a sensor cannot up-sample)
+        if not any(abs(rate_hz - r) < 0.5 for r in SUPPORTED_RATES_HZ):
+            raise click.BadParameter(f"the simulated sensors (imugait open protocol) run at "
+                                     f"{', '.join(f'{r:g}' for r in SUPPORTED_RATES_HZ)} Hz — choose one of these",
+                                     param_hint="--rate")
+        sim_fs = {"fs_hz": float(rate_hz)}
     opts = RecordOptions(
         out=out, left=left, right=right, simulate=simulate, duration_s=duration_s,
         meta=dict(subject_id=subject_id, condition=condition, activity=activity, notes=notes),
         rate_hz=rate_hz, quiet=quiet, speed=speed, analyze_after=analyze_after,
         sim=dict(gait=gait, cadence_spm=cadence_spm, speed_mps=speed_mps, rom_deg=rom_deg,
                  asym_rom_deg=asym_rom_deg, asym_swing_pct=asym_swing_pct, seed=seed, sensor_seed=sensor_seed,
-                 stand_before_s=stand_before_s, sides=tuple(s.strip() for s in sides.split(",") if s.strip())),
+                 stand_before_s=stand_before_s, sides=tuple(s.strip() for s in sides.split(",") if s.strip()),
+                 **sim_fs),
         loss_pct=loss_pct, overwrite=overwrite,
     )
     code = run_record(opts)
+    for line in _record_notes(out, rate_hz):
+        click.echo(line, err=True)
     if code:
         sys.exit(code)
+
+
+def _record_notes(out: Path, rate_hz) -> list[str]:
+    """After a recording: samples lost (a visible count, not only in `imugait info`) and a
+    sensor that runs at another rate than --rate asked for."""
+    if not out.exists():
+        return []
+    from imugait.store.reader import open_session
+
+    notes = []
+    try:
+        with open_session(out) as s:
+            for side in s.sides:
+                st = s.stats(side)
+                expected = st["n_samples"] / (1 - st["gap_pct"] / 100) if 0 < st["gap_pct"] < 100 else st["n_samples"]
+                lost = int(round(expected - st["n_samples"]))
+                if lost > 0:
+                    notes.append(f"{out}: {side} sensor lost {lost} sample(s) ({st['gap_pct']:.2f} %) in "
+                                 f"{len(s.gaps(side))} gap(s) — see `imugait info {out}`")
+                rate = float(s.sensor_info(side).sample_rate_hz)
+                if rate_hz is not None and abs(rate - rate_hz) > 0.01 * rate_hz:
+                    notes.append(f"{out}: asked for {rate_hz:g} Hz, the {side} sensor recorded at {rate:g} Hz "
+                                 "(the nearest rate it supports)")
+    except ImugaitError:
+        return notes
+    return notes
 
 
 # --------------------------------------------------------------------------- import
@@ -93,9 +132,9 @@ def record(left, right, simulate, out, duration_s, subject_id, condition, activi
 @click.option("--condition", default="", help="Condition label, e.g. pre-stretch.")
 @click.option("--activity", default="", help="Activity or protocol.")
 @click.option("--notes", default="", help="Free notes.")
-@click.option("--acc-unit", type=click.Choice(["mps2", "g"]), default=None,
+@click.option("--acc-unit", type=click.Choice(["mps2", "g", "mg"]), default=None,
               help="CSV: accelerometer unit when the header does not say.")
-@click.option("--gyr-unit", type=click.Choice(["dps", "rps"]), default=None,
+@click.option("--gyr-unit", type=click.Choice(["dps", "rps", "mdps"]), default=None,
               help="CSV: gyroscope unit when the header does not say.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--analyze/--no-analyze", "analyze_after", default=False, show_default=True,

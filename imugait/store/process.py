@@ -39,6 +39,7 @@ import pandas as pd
 
 import imugait
 from imugait.errors import ImugaitError, InputFileError
+from imugait.inputcheck import ImuData, check_imu
 from imugait.store import schema as S
 from imugait.store.reader import Session, open_session, results_digest
 from imugait.store.repair import clear_write_flags, read_consistency_flags
@@ -110,7 +111,7 @@ def _dumps(obj) -> str:
 # -- session -> analysis inputs (the one implementation) -------------------------------------
 
 def session_inputs(s: Session, fs_hz: float | None = None) -> tuple[dict, dict, list[str]]:
-    """Analysis inputs of an open session: ``({side: (t_s, acc_mps2, gyr_dps)}, {side: fs_hz},
+    """Analysis inputs of an open session: ``({side: ImuData}, {side: fs_hz},
     notes)``. Sides with fewer than two samples are left out. The rate is ``fs_hz`` when
     given, else the configured one when the time stamps agree with it (5 %), else none (the
     analysis estimates it from the time stamps). ``notes``: sentences about what the inputs
@@ -135,7 +136,8 @@ def session_inputs(s: Session, fs_hz: float | None = None) -> tuple[dict, dict, 
             if len(s.sides) > 1:
                 notes.append(f"{s.path} {side}: no samples — analysed without this side")
             continue
-        inputs[side] = (t, acc, gyr)
+        inputs[side] = ImuData(t, acc, gyr, source=f"{s.path} ({side})", origin="session",
+                               time_column="session time")
         if fs_hz:
             fs[side] = float(fs_hz)
             continue
@@ -194,9 +196,10 @@ def _stat(path: Path) -> tuple:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def analyse_session(path, params=None, fs_hz: float | None = None) -> SessionAnalysis:
-    """Analyse a session file without changing it (a dead writer's marks excepted: see
-    :func:`open_session`). Works on a file that is still being recorded (``live``; the
+def analyse_session(path, params=None, fs_hz: float | None = None, fs_typed: bool = False) -> SessionAnalysis:
+    """Analyse a session file without changing it (a dead writer's file excepted: see
+    :func:`open_session`); ``fs_typed``: ``fs_hz`` was typed by a person (``--fs``) and must
+    agree with the time stamps. Works on a file that is still being recorded (``live``; the
     summary says the results are partial) and on a damaged one (what was left out is in
     ``notes`` and in the summary's ``session`` block)."""
     from imugait.analysis import AnalysisParams, analyze
@@ -213,6 +216,8 @@ def analyse_session(path, params=None, fs_hz: float | None = None) -> SessionAna
         st = _stat(path)
     if not inputs:
         raise InputFileError(path, "/sensors", "holds no samples to analyse", "record or import data first")
+    if fs_hz and fs_typed:  # a rate a person typed must agree with the time stamps (refused otherwise)
+        inputs = {k: check_imu(v, fs_hz=fs_hz, fs_typed=True) for k, v in inputs.items()}
     res = analyze(left=inputs.get("left"), right=inputs.get("right"), params=params, fs_hz=fs or None)
     res.summary["session"] = block
     return SessionAnalysis(path=path, result=res, params=params, fs_hz=fs, raw_sha256=raw_hash, session_uuid=uuid,
