@@ -200,7 +200,10 @@ def _side_lines(s, side) -> list[str]:
         lines.append(f"            the configured rate disagrees with the time stamps ({est:.2f} Hz): the analysis "
                      "uses the time stamps")
     links = s.link_events(side)
-    drops = int((links.state == "reconnecting").sum()) if len(links) else 0
+    # a drop is a "reconnecting" right after "connected"; further attempts of the same
+    # outage ("reconnecting" again, each retry) are not new drops
+    states = list(links.state) if len(links) else []
+    drops = sum(1 for a, b in zip(states, states[1:]) if a == "connected" and b == "reconnecting")
     if drops:
         lines.append(f"            {drops} link drop(s)")
     status = s.status(side)
