@@ -3,7 +3,7 @@ index; gaps kept; broken time refused. Expected values are computed by hand in c
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from imugait.timebase import TimebaseError, estimate_period_s, fit_timebase
 
@@ -135,6 +135,9 @@ def test_period_estimate_ignores_batching_and_gaps():
 
 
 @settings(max_examples=40, deadline=None)
+# found by a longer run: 100 Hz on a 4 ms clock (intervals 8 and 12 ms) took the median interval
+# as the period, 20 % off (3 s at the end of the file)
+@example(fs=100.0, res_ms=4.0, batch=1, jitter_ms=0.0, gap_s=0.0, ppm=0.0, seed=0)
 @given(fs=st.sampled_from([52.0, 100.0, 104.0, 200.0, 416.0]), res_ms=st.sampled_from([0.0, 1.0, 4.0, 10.0]),
        batch=st.sampled_from([1, 4, 12]), jitter_ms=st.sampled_from([0.0, 0.3]), gap_s=st.sampled_from([0.0, 1.5]),
        ppm=st.floats(-200, 200), seed=st.integers(0, 1000))
