@@ -233,7 +233,7 @@ def halves(files: list[Path], metrics=("rom_deg", "stance_s", "swing_pct", "cade
 TYPICAL = {"rom_deg": 55.0, "flex_peak_deg": 35.0, "ext_peak_deg": -15.0, "swing_pct": 62.0, "stance_s": 0.25,
            "stride_s": 0.72, "cadence_spm": 168.0}
 SHOW = {"s": (1000.0, " ms"), "deg": (1.0, "°"), "% points": (1.0, " pts"), "steps/min": (1.0, " spm")}
-APPLIES = {"kept_on": "kept on", "restrapped": "re-strapped", "sensor_changed": "other / unknown sensor"}
+APPLIES = {"kept_on": "kept on", "restrapped": "re-strapped, swapped or unknown"}
 
 
 def budget_table_markdown(budget) -> str:
@@ -243,21 +243,20 @@ def budget_table_markdown(budget) -> str:
         scale, unit = SHOW.get(m.unit, (1.0, " " + m.unit))
         for c in m.components:
             sd = f"{100 * c.sd_rel:g} % of the median" if c.sd_rel else f"{c.sd * scale:g}{unit}"
-            when = ", ".join(APPLIES[a] for a in ("kept_on", "restrapped", "sensor_changed") if a in c.applies)
+            when = ", ".join(APPLIES[a] for a in ("kept_on", "restrapped") if a in c.applies)
             status = c.status + (f" (awaits {c.awaits.split(':')[0]})" if c.awaits else "")
             refs = ", ".join(sorted(set(re.findall(r"\b([LDR]\d)\b", c.source)))) or c.source.split(";")[0]
             lines.append(f"| `{m.metric}` | {c.name} | {sd} | {when} | {status} | {refs} |")
-    lines += ["", "| metric (typical value) | one session, kept on | re-strapped, same sensor | re-strapped, other or "
-              "unknown sensor | measurement error alone moves one before/after difference by up to (MDC95; re-strapped, other "
-              "sensor) |",
+    lines += ["", "| metric (typical value) | one session, kept on | one session, re-strapped | measurement error alone "
+              "moves one before/after difference by up to (MDC95): kept on | re-strapped |",
               "|---|---|---|---|---|"]
     for name, med in TYPICAL.items():
         scale, unit = SHOW.get(budget.metric(name).unit, (1.0, ""))
         k = budget.session_sd(name, "kept_on", med) * scale
         r = budget.session_sd(name, "restrapped", med) * scale
-        x = budget.session_sd(name, "restrapped", med, sensor_changed=True) * scale
-        mdc = 1.959964 * math.sqrt(2.0) * x
-        lines.append(f"| `{name}` ({med * scale:g}{unit}) | {k:.3g}{unit} | {r:.3g}{unit} | {x:.3g}{unit} | {mdc:.2g}{unit} |")
+        z = 1.959964 * math.sqrt(2.0)
+        lines.append(f"| `{name}` ({med * scale:g}{unit}) | {k:.3g}{unit} | {r:.3g}{unit} | {z * k:.2g}{unit} | "
+                     f"{z * r:.2g}{unit} |")
     return "\n".join(lines)
 
 

@@ -11,7 +11,9 @@ the sensor stayed on the thigh:
   calibration's sensor-to-thigh rotation unchanged within a tolerance measured on real
   recordings of unmoved sensors (thigh long axis and flexion axis in the sensor frame);
 * **restrapped** — taken off and put back (rotation changed), swapped (device ids differ),
-  or unknown (no device id, e.g. a CSV import; no comparable calibration).
+  or unknown (no device id, e.g. a CSV import; no comparable calibration). A sensor put
+  back at another orientation measures the flexion with another mix of its axes, whose
+  scale errors differ — for the gyroscope's scale it is as good as another sensor.
 
 The numbers — per metric, per regime, each with its source — live in one data file,
 ``imugait/data/compare_error_budget.json`` (documented in docs/compare.md, "Error
@@ -24,11 +26,7 @@ Variance of the difference contributed by one component of SD σ (σ = ``sd``, o
 
 * ``shared = session`` (independent between sessions): ``σ_b²/k_b + σ_a²/k_a``;
 * ``shared = strapping`` (one value per strapping; sessions of one condition may share it,
-  so it is not divided by ``k``): ``σ_b² + σ_a²``;
-* ``shared = sensor`` (one value per physical sensor): ``w · (σ_b² + σ_a²)/2`` with
-  ``w = Σ_d (w_after(d) − w_before(d))²`` over devices ``d`` (``w(d)`` = share of a
-  condition's sessions recorded with ``d``; 2 for one sensor before and another after, 0
-  for the same sensor throughout), or ``1/k_b + 1/k_a`` when the identity is unknown.
+  so it is not divided by ``k``): ``σ_b² + σ_a²``.
 
 Asymmetry metrics (``100·ln(L/R)``) take their own ``analysis`` term plus, for each leg,
 the other terms of the source metric in that leg's regime as ``100 · σ / median``.
@@ -49,9 +47,8 @@ from imugait.compare.data import SessionData
 
 KEPT_ON = "kept_on"
 RESTRAPPED = "restrapped"
-SENSOR_CHANGED = "sensor_changed"
 REGIMES = (KEPT_ON, RESTRAPPED)
-SHARED = ("session", "strapping", "sensor")
+SHARED = ("session", "strapping")
 BUDGET_SCHEMA = "imugait.compare_error_budget/1"
 BUDGET_RESOURCE = ("data", "compare_error_budget.json")
 Z95 = 1.959963984540054
@@ -106,13 +103,13 @@ class ErrorBudget:
         return [{"metric": m.metric, "component": c.name, "status": c.status, "awaits": c.awaits}
                 for m in self.metrics.values() for c in m.components if c.status == "provisional" or c.awaits]
 
-    def session_sd(self, metric: str, regime: str, median: float = float("nan"), sensor_changed: bool = False) -> float:
+    def session_sd(self, metric: str, regime: str, median: float = float("nan")) -> float:
         """SD of one session's error of a per-leg metric in ``regime`` (all components that
         apply, root-sum-square) — the "SEM" of a single measurement of that leg."""
         mb = self.metrics.get(metric)
         if mb is None:
             return 0.0
-        v = sum(c.sd_at(median) ** 2 for c in mb.components if _applies(c, regime, sensor_changed))
+        v = sum(c.sd_at(median) ** 2 for c in mb.components if regime in c.applies)
         return math.sqrt(v)
 
     def summary(self) -> dict:
@@ -121,12 +118,6 @@ class ErrorBudget:
                 "tolerances_deg": {"long_axis": self.long_axis_tol_deg, "flexion_axis": self.flexion_axis_tol_deg,
                                    "neutral": self.neutral_tol_deg},
                 "provisional": self.provisional()}
-
-
-def _applies(c: Component, regime: str, sensor_changed: bool) -> bool:
-    if SENSOR_CHANGED in c.applies and sensor_changed:
-        return True
-    return regime in c.applies
 
 
 def parse_budget(d: dict, path: str = "") -> ErrorBudget:
@@ -143,8 +134,8 @@ def parse_budget(d: dict, path: str = "") -> ErrorBudget:
             if (sd > 0) == (sd_rel > 0) or sd < 0 or sd_rel < 0:
                 raise ValueError(f"{label}: give exactly one of 'sd' (> 0, in {m.get('unit')}) or 'sd_rel' (> 0)")
             applies = frozenset(c.get("applies", ()))
-            if not applies or not applies <= {KEPT_ON, RESTRAPPED, SENSOR_CHANGED}:
-                raise ValueError(f"{label}: 'applies' must name kept_on, restrapped and/or sensor_changed")
+            if not applies or not applies <= set(REGIMES):
+                raise ValueError(f"{label}: 'applies' must name kept_on and/or restrapped")
             if c.get("shared") not in SHARED:
                 raise ValueError(f"{label}: 'shared' must be one of {', '.join(SHARED)}")
             if not c.get("source"):
@@ -187,19 +178,13 @@ def session_device(s: SessionData, side: str) -> str:
     return str(d.get(side) or "") if isinstance(d, dict) else ""
 
 
-def sensor_identity(before: list[SessionData], after: list[SessionData], side: str) -> tuple[str, float]:
-    """``(status, weight)``: ``"same"``/``"different"`` with ``w = Σ_d (w_after(d) − w_before(d))²``
-    over devices ``d`` when every session names its device, else ``("unknown", 1/k_b + 1/k_a)``
-    (each session may have been recorded with its own sensor)."""
-    ids_b = [session_device(s, side) for s in before if side in s.sides]
-    ids_a = [session_device(s, side) for s in after if side in s.sides]
-    if not ids_b or not ids_a:
-        return "unknown", 0.0
-    if "" in ids_b or "" in ids_a:
-        return "unknown", 1.0 / len(ids_b) + 1.0 / len(ids_a)
-    devs = set(ids_b) | set(ids_a)
-    w = float(sum((ids_a.count(d) / len(ids_a) - ids_b.count(d) / len(ids_b)) ** 2 for d in devs))
-    return ("same" if w == 0.0 else "different"), w
+def sensor_identity(before: list[SessionData], after: list[SessionData], side: str) -> str:
+    """``"same"`` when every session of both conditions names the same device for ``side``,
+    ``"different"`` when they all name one and the names differ, else ``"unknown"``."""
+    ids = [session_device(s, side) for s in before + after if side in s.sides]
+    if not ids or "" in ids:
+        return "unknown"
+    return "same" if len(set(ids)) == 1 else "different"
 
 
 def _unit(v) -> np.ndarray | None:
@@ -286,18 +271,13 @@ class LegRegime:
     side: str
     regime: str              # kept_on | restrapped
     sensor: str              # same | different | unknown
-    sensor_weight: float     # weight of the sensor_scale term (see module docstring)
     calibration: CalibrationChange
     reason: str
     assumed: bool = False    # kept_on only because the user said so (CompareParams.assume_kept_on)
 
-    @property
-    def sensor_changed(self) -> bool:
-        return self.sensor_weight > 0
-
     def to_dict(self) -> dict:
         c = self.calibration
-        return {"side": self.side, "regime": self.regime, "sensor": self.sensor, "sensor_weight": self.sensor_weight,
+        return {"side": self.side, "regime": self.regime, "sensor": self.sensor,
                 "calibration": c.status, "long_axis_change_deg": c.long_axis_change_deg,
                 "flexion_axis_change_deg": c.flexion_axis_change_deg, "neutral_change_deg": c.neutral_change_deg,
                 "assumed": self.assumed, "reason": self.reason}
@@ -311,15 +291,15 @@ def leg_regime(before: list[SessionData], after: list[SessionData], side: str, b
     data cannot show (an unknown device id, a missing calibration) but never overrides
     evidence of the contrary (a turned calibration, different device ids)."""
     b = budget or load_budget()
-    ident, w = sensor_identity(before, after, side)
+    ident = sensor_identity(before, after, side)
     cal = calibration_change(before, after, side, b)
     who = f"{side} sensor"
     if cal.status == "changed":
-        return LegRegime(side, RESTRAPPED, ident, w, cal, f"{who} taken off and put back: " + "; ".join(cal.reasons))
+        return LegRegime(side, RESTRAPPED, ident, cal, f"{who} taken off and put back: " + "; ".join(cal.reasons))
     if ident == "different":
         ids_b = sorted({session_device(s, side) for s in before if side in s.sides})
         ids_a = sorted({session_device(s, side) for s in after if side in s.sides})
-        return LegRegime(side, RESTRAPPED, ident, w, cal,
+        return LegRegime(side, RESTRAPPED, ident, cal,
                          f"different sensors on the {side} thigh (before {', '.join(ids_b)}; after {', '.join(ids_a)})")
     unknown = []
     if ident == "unknown":
@@ -328,16 +308,16 @@ def leg_regime(before: list[SessionData], after: list[SessionData], side: str, b
         unknown.extend(cal.reasons)
     if unknown:
         if assume_kept_on:
-            return LegRegime(side, KEPT_ON, ident, 0.0, cal,
+            return LegRegime(side, KEPT_ON, ident, cal,
                              f"{who}: stated to have stayed on ({'; '.join(unknown)}; nothing in the data contradicts it)",
                              assumed=True)
-        return LegRegime(side, RESTRAPPED, ident, w, cal,
+        return LegRegime(side, RESTRAPPED, ident, cal,
                          f"{who}: cannot tell whether it stayed on — " + "; ".join(unknown)
                          + " — so the re-strapped error budget is used")
     moved = [f"{name} {v:.1f}° (tolerance {t:g}°)" for name, v, t in
              (("long axis", cal.long_axis_change_deg, b.long_axis_tol_deg),
               ("flexion axis", cal.flexion_axis_change_deg, b.flexion_axis_tol_deg)) if math.isfinite(v)]
-    return LegRegime(side, KEPT_ON, ident, 0.0, cal,
+    return LegRegime(side, KEPT_ON, ident, cal,
                      f"{who} stayed on: same device, strap calibration unchanged ({', '.join(moved)})")
 
 
@@ -362,13 +342,11 @@ class MeasurementVariance:
         return math.sqrt(sum(v for k, v in self.parts.items() if k in names))
 
 
-def _component_var(c: Component, med_b: float, med_a: float, k_b: int, k_a: int, w_sensor: float) -> float:
+def _component_var(c: Component, med_b: float, med_a: float, k_b: int, k_a: int) -> float:
     sb, sa = c.sd_at(med_b), c.sd_at(med_a)
     if c.shared == "session":
         return sb ** 2 / k_b + sa ** 2 / k_a
-    if c.shared == "strapping":
-        return sb ** 2 + sa ** 2
-    return w_sensor * (sb ** 2 + sa ** 2) / 2.0
+    return sb ** 2 + sa ** 2  # strapping: once per condition
 
 
 def measurement_variance(metric: str, side: str, regimes: dict, medians: dict, k_b: int, k_a: int,
@@ -393,12 +371,12 @@ def measurement_variance(metric: str, side: str, regimes: dict, medians: dict, k
         med_b = medians.get(("before", side, metric), float("nan"))
         med_a = medians.get(("after", side, metric), float("nan"))
         for c in mb.components:
-            if _applies(c, reg.regime, reg.sensor_changed):
-                add(c.name, _component_var(c, med_b, med_a, k_b, k_a, reg.sensor_weight))
+            if reg.regime in c.applies:
+                add(c.name, _component_var(c, med_b, med_a, k_b, k_a))
     else:
         for c in mb.components:  # the asymmetry's own analysis term
             if c.shared == "session":
-                add(c.name, _component_var(c, 0.0, 0.0, k_b, k_a, 0.0))
+                add(c.name, _component_var(c, 0.0, 0.0, k_b, k_a))
         src = b.metric(mb.source_metric) if mb.source_metric else None
         for leg, reg in regimes.items():
             if src is None:
@@ -408,9 +386,9 @@ def measurement_variance(metric: str, side: str, regimes: dict, medians: dict, k
             if not (math.isfinite(med_b) and math.isfinite(med_a) and med_b and med_a):
                 continue
             for c in src.components:
-                if c.name == "analysis" or not _applies(c, reg.regime, reg.sensor_changed):
+                if c.name == "analysis" or reg.regime not in c.applies:
                     continue
-                v = _component_var(c, med_b, med_a, k_b, k_a, reg.sensor_weight)
+                v = _component_var(c, med_b, med_a, k_b, k_a)
                 # an error of σ on a leg's median is 100·σ/median points of 100·ln(L/R)
                 add(c.name, v * (100.0 / (0.5 * (abs(med_b) + abs(med_a)))) ** 2)
     return MeasurementVariance(float(sum(parts.values())), parts)
