@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -210,7 +211,7 @@ def test_budget_widens_angle_intervals_by_regime_not_timing():
     assert row(assumed, "left", "rom_deg").regime == "kept_on"
 
 
-def test_restrapped_hip_range_change_below_its_mdc_reads_no_clear_change():
+def test_restrapped_hip_range_change_below_its_mdc_reads_no_clear_change(tmp_path):
     b = [placed("b", 1)]
     moved = compare(b, [placed("a", 2, cal_left=TURNED, left_shift=1.5)], CP)
     r = row(moved, "left", "rom_deg")
@@ -225,6 +226,9 @@ def test_restrapped_hip_range_change_below_its_mdc_reads_no_clear_change():
     assert d["regimes"]["left"]["regime"] == "restrapped" and d["regimes"]["right"]["regime"] == "kept_on"
     assert d["error_budget"]["tolerances_deg"]["flexion_axis"] > 0 and d["error_budget"]["provisional"]
     assert all("regime" in m for m in d["metrics"])
+    html = Path(moved.write(tmp_path, figures=False)).read_text()
+    assert "Sensor placement" in html and "Left leg: sensor re-strapped" in html and "Right leg: sensor stayed on" in html
+    assert "re-strapping alone moves hip range by up to" in html
 
 
 def test_guard_band_reports_the_wider_interval_and_the_exact_one_beside_it():

@@ -314,11 +314,12 @@ def leg_regime(before: list[SessionData], after: list[SessionData], side: str, b
         return LegRegime(side, RESTRAPPED, ident, cal,
                          f"{who}: cannot tell whether it stayed on — " + "; ".join(unknown)
                          + " — so the re-strapped error budget is used")
-    moved = [f"{name} {v:.1f}° (tolerance {t:g}°)" for name, v, t in
-             (("long axis", cal.long_axis_change_deg, b.long_axis_tol_deg),
-              ("flexion axis", cal.flexion_axis_change_deg, b.flexion_axis_tol_deg)) if math.isfinite(v)]
+    moved = [f"{name} {v:.1f}°" for name, v in (("long axis", cal.long_axis_change_deg),
+                                                 ("flexion axis", cal.flexion_axis_change_deg)) if math.isfinite(v)]
+    tol = (f"{b.flexion_axis_tol_deg:g}°" if b.long_axis_tol_deg == b.flexion_axis_tol_deg
+           else f"{b.long_axis_tol_deg:g}° and {b.flexion_axis_tol_deg:g}°")
     return LegRegime(side, KEPT_ON, ident, cal,
-                     f"{who} stayed on: same device, strap calibration unchanged ({', '.join(moved)})")
+                     f"{who} stayed on: same device, strap calibration unchanged ({', '.join(moved)}; tolerance {tol})")
 
 
 # ----------------------------------------------------------------------------- variance

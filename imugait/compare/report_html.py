@@ -80,7 +80,14 @@ def _card(r) -> str:
             f"<div class='what'>{_fmt(r['before_median'], info)} → {_fmt(r['after_median'], info)}</div></div>")
 
 
-REGIME_TITLE = {"kept_on": "sensor stayed on", "restrapped": "re-strapped, swapped or unknown"}
+def _regime_title(reg) -> str:
+    if reg.regime == "kept_on":
+        return "sensor stayed on" + (" (as stated)" if reg.assumed else "")
+    if reg.calibration.status == "changed":
+        return "sensor re-strapped"
+    if reg.sensor == "different":
+        return "different sensors"
+    return "cannot tell — treated as re-strapped"
 
 
 def _placement_section(cmp) -> str:
@@ -93,7 +100,7 @@ def _placement_section(cmp) -> str:
         mdc = next((r.get("measurement_mdc95") for r in rows if r["side"] == side and r["metric"] == "rom_deg"), None)
         what = (f" Measurement error alone moves this leg's hip range by up to {mdc:.1f}° between the runs."
                 if mdc is not None and math.isfinite(mdc) else "")
-        items.append(f"<li><b>{esc(side.capitalize())} leg: {esc(REGIME_TITLE.get(reg.regime, reg.regime))}</b> — "
+        items.append(f"<li><b>{esc(side.capitalize())} leg: {esc(_regime_title(reg))}</b> — "
                      f"{esc(reg.reason)}.{esc(what)}</li>")
     return "<h2>Sensor placement</h2><ul class='verdicts'>" + "".join(items) + "</ul>"
 
