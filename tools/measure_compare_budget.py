@@ -131,6 +131,27 @@ def _axes_first_seconds(r, side: str, seconds: float = 20.0) -> dict:
     return {"long_axis": list(c.long_axis), "flexion_axis": list(c.flexion_axis), "gyro_x10_corrupted": corrupted}
 
 
+def _rom_difference(ra, rb, side: str) -> dict:
+    """Hip-range difference of two recordings of one thigh, with its stride-bootstrap SD and
+    the kept-on budget's SD (is the pair consistent with a sensor that stayed on?)."""
+    from imugait.compare.budget import load_budget
+
+    x = []
+    for r in (ra, rb):
+        try:
+            res = analyze(**{side: r.imu(side)}, fs_hz=r.fs_hz)
+        except (ImugaitError, ValueError):
+            return {}
+        st = res.strides[(res.strides["side"] == side) & res.strides["valid"].astype(bool)].sort_values("ic_s")
+        if res.calibration[side].failed or len(st) < 10:
+            return {}
+        x.append(st["rom_deg"].to_numpy(float))
+    q = bootstrap_median_diff([x[0]], [x[1]], n_boot=2000, seed=1)
+    budget_sd = math.sqrt(2.0) * load_budget().session_sd("rom_deg", "kept_on", float(np.median(x[0])))
+    return {"rom_diff_deg": q["diff"], "rom_sampling_sd_deg": q["sampling_sd"], "rom_kept_on_budget_sd_deg": budget_sd,
+            "rom_z": q["diff"] / math.hypot(q["sampling_sd"], budget_sd), "n_strides": [len(v) for v in x]}
+
+
 def same_subject_pairs(files: list[Path]) -> dict:
     """R2: recordings of one subject and activity, compared pairwise (axes only)."""
     groups: dict = {}
@@ -148,11 +169,14 @@ def same_subject_pairs(files: list[Path]) -> dict:
             for j in range(i + 1, len(fs)):
                 for side in SIDES:
                     a, b = axes[i][side], axes[j][side]
-                    pairs.append({"subject": subj, "activity": act, "files": [fs[i].name, fs[j].name],
-                                  "dates": [recs[i].date, recs[j].date], "side": side,
-                                  "long_axis_deg": angle_deg(a["long_axis"], b["long_axis"]),
-                                  "flexion_axis_deg": angle_deg(a["flexion_axis"], b["flexion_axis"], signless=True),
-                                  "gyro_x10_corrupted": a["gyro_x10_corrupted"] or b["gyro_x10_corrupted"]})
+                    pair = {"subject": subj, "activity": act, "files": [fs[i].name, fs[j].name],
+                            "dates": [recs[i].date, recs[j].date], "side": side,
+                            "long_axis_deg": angle_deg(a["long_axis"], b["long_axis"]),
+                            "flexion_axis_deg": angle_deg(a["flexion_axis"], b["flexion_axis"], signless=True),
+                            "gyro_x10_corrupted": a["gyro_x10_corrupted"] or b["gyro_x10_corrupted"]}
+                    if not pair["gyro_x10_corrupted"]:
+                        pair.update(_rom_difference(recs[i], recs[j], side))
+                    pairs.append(pair)
     summ = {}
     if pairs:
         summ = {k: float(max(p[k] for p in pairs)) for k in ("long_axis_deg", "flexion_axis_deg")}
@@ -294,7 +318,10 @@ def main(argv=None) -> int:
         for p in pairs["pairs"]:
             print(f"R2 subject {p['subject']} {p['side']:5s} {p['files'][0]} vs {p['files'][1]} ({p['dates'][0]} / "
                   f"{p['dates'][1]}): long axis {p['long_axis_deg']:.1f}°, flexion axis {p['flexion_axis_deg']:.1f}°"
-                  + (" (gyro x10-corrupted: axes only)" if p["gyro_x10_corrupted"] else ""))
+                  + (" (gyro x10-corrupted: axes only)" if p["gyro_x10_corrupted"] else "")
+                  + (f"; hip range {p['rom_diff_deg']:+.2f}° (stride-bootstrap SD {p['rom_sampling_sd_deg']:.2f}°, "
+                     f"kept-on budget SD {p['rom_kept_on_budget_sd_deg']:.2f}°, z {p['rom_z']:+.2f}, strides "
+                     f"{p['n_strides'][0]}/{p['n_strides'][1]})" if "rom_diff_deg" in p else ""))
         if not pairs["pairs"]:
             print("R2: no subject with two recordings among the files given (the full HuGaDB set is in BlackPer/Legpro)")
     if every or a.rom_error:
