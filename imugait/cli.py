@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("imugait.demo", "demo", "Two simulated runs (before/after stretching) end to end."),
     "simulate": ("imugait.sim.cli", "simulate", "Write simulated thigh IMU CSVs with ground truth."),
     "scan": ("imugait.acquire.cli", "scan", "List nearby supported BLE sensors."),
+    "check-sensor": ("imugait.acquire.cli", "check_sensor", "Check one sensor before a run (gravity, gyro, rate)."),
     "record": ("imugait.store.cli", "record", "Record a session to HDF5 (BLE or simulated)."),
     "import": ("imugait.store.cli", "import_cmd", "Import CSV or HuGaDB files into a session."),
     "info": ("imugait.store.cli", "info", "Summarise a session file."),
@@ -31,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "reprocess": ("imugait.compare.cli", "reprocess", "Re-analyse many sessions in parallel."),
     "report": ("imugait.compare.cli", "report", "One-page runner report for a session."),
     "group": ("imugait.compare.cli", "group", "Group study: paired before/after statistics across runners."),
+    "flexor-test": ("imugait.compare.flexor_cli", "flexor_test",
+                    "Hip-flexor length (modified Thomas test): guided, or on a recording."),
 }
 
 

@@ -82,3 +82,34 @@ def test_analyze_hugadb_text_file(tmp_path):
     assert r.exit_code == 0, r.output
     df = pd.read_csv(tmp_path / "o" / "strides.csv")
     assert set(df.side) == {"left", "right"} and df.valid.sum() > 20
+
+
+def test_analyze_with_a_params_file(tmp_path):
+    """`--params` takes AnalysisParams names (or a summary.json); a typo is one clear sentence,
+    a parameter of an older version is ignored with a warning."""
+    import warnings
+
+    import pytest
+
+    from imugait.analysis.params import load_params
+    from imugait.errors import ImugaitError
+
+    good = tmp_path / "p.json"
+    good.write_text(json.dumps({"rom_floor_deg": 60.0}))
+    r = CliRunner().invoke(analyze, ["--right", str(REC / "right.csv"), "--params", str(good), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["params"]["rom_floor_deg"] == 60.0
+    assert s["sides"]["right"]["rejected"].get("rom_below_floor", 0) > 50  # the walking ROM is ≈ 49°
+    # the summary.json just written works as a parameter file too
+    assert load_params(tmp_path / "o" / "summary.json").rom_floor_deg == 60.0
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"rom_flor_deg": 60.0}))
+    with pytest.raises(ImugaitError, match="rom_flor_deg"):
+        load_params(bad)
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"ic_default_frac_walk": 0.1, "rom_floor_deg": 12.0}))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        assert load_params(old).rom_floor_deg == 12.0
+    assert any("ic_default_frac_walk" in str(x.message) for x in w)

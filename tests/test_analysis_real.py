@@ -7,9 +7,12 @@ import pandas as pd
 import pytest
 
 from imugait.analysis import analyze
-from imugait.analysis.reference import match_events, shin_events
 from imugait.store.csvio import read_imu_csv
 from imugait.store.hugadb import read_hugadb
+from tool_modules import load_tool
+
+gait_reference = load_tool("gait_reference")  # validation only: not part of the package
+match_events, shin_events, foot_swing_end = gait_reference.match_events, gait_reference.shin_events, gait_reference.foot_swing_end
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "hugadb"
@@ -94,8 +97,6 @@ def test_thigh_ic_consistent_with_foot_gyro(name, max_sd_s):
     foot gyroscope's end of swing rotation (less noisy than the shin minimum). Measured
     (1.2.0): 06 excerpt 17 / 6 ms, 01 excerpt 5 / 4 ms SD; the 1.1.0 impact rule gave
     12 / 15 and 10 / 12 ms."""
-    from imugait.analysis.reference import foot_swing_end
-
     f = DATA / name
     r = read_hugadb(f)
     df = pd.read_csv(f, sep="\t", skiprows=3)

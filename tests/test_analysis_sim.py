@@ -5,18 +5,17 @@ import pytest
 
 from imugait.analysis import AnalysisParams, analyze
 from imugait.sim.gait import SimConfig, simulate
+from tool_modules import load_tool
 
-import importlib.util
-from pathlib import Path
-
-_spec = importlib.util.spec_from_file_location("imugait_validate", Path(__file__).resolve().parents[1] / "tools" / "validate.py")
-_validate = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_validate)
-match_truth = _validate.match_truth
+match_truth = load_tool("validate").match_truth
 
 
 def _run(**kw):
-    cfg = SimConfig(**{"duration_s": 40, "fs_hz": 100.0, "strap": "random", **kw})
+    """A simulated recording analysed. The legs follow the templates' event timing exactly
+    (``timing_sd_pct=0``): these tests check the pipeline end to end (calibration, angle,
+    strides) on known truth; the real-data accuracy is in test_analysis_running.py and
+    docs/validation.md."""
+    cfg = SimConfig(**{"duration_s": 40, "fs_hz": 100.0, "strap": "random", "timing_sd_pct": 0.0, **kw})
     rec = simulate(cfg)
     inp = {s: (v.t_true_s, v.acc_mps2, v.gyr_dps) for s, v in rec.sides.items()}
     return rec, analyze(inp.get("left"), inp.get("right"), fs_hz=cfg.fs_hz)

@@ -4,16 +4,9 @@ import numpy as np
 import pytest
 
 from imugait.acquire.base import PacketEvent, StatusEvent
-from imugait.acquire.decode import (
-    DecodedPacket,
-    ImugaitDecoder,
-    KindDecoder,
-    NoInfoYet,
-    PacketTracker,
-    decoder_kinds,
-    make_decoder,
-    register_decoder,
-)
+from imugait.acquire.decode import DecodedPacket, NoInfoYet, PacketTracker
+from imugait.acquire.kinds.imugait.decoder import ImugaitDecoder
+from imugait.acquire.kinds.registry import KINDS, decoder_kinds, make_decoder
 from imugait.protocol import imu
 from imugait.protocol.errors import PacketError
 from imugait.sim.firmware import FirmwareFaults, VirtualSensor, synthetic_side
@@ -130,7 +123,7 @@ def test_tracker_exact_against_firmware_faults(seed):
     vs = VirtualSensor(src, mtu=185, faults=faults)
     dec = ImugaitDecoder("left")
     dec.set_info(imu.decode_info(vs.read_info()).to_sensor_info())
-    tr = dec.make_tracker()
+    tr = PacketTracker("left", seq_modulus=dec.seq_modulus, index_modulus=dec.index_modulus)
     vs.write_control(imu.cmd_start(), 0.0)
     arrivals = []
     started_again = False
@@ -188,20 +181,14 @@ def test_imugait_decoder_blocks_and_status():
         dec.decode(PacketEvent("right", b"\x01" * 30, 1.0, channel="pmd_acc"))
 
 
-def test_registry():
+def test_registry_is_a_static_table():
     assert {"imugait", "simulated", "polar", "movesense"} <= set(decoder_kinds())
     with pytest.raises(KeyError):
         make_decoder("nonexistent", "left")
-
-    class Fake(KindDecoder):
-        kind = "fake-test"
-
-        def decode(self, event):
-            return []
-
-    register_decoder("fake-test", Fake)
-    d = make_decoder("fake-test", "left")
-    assert isinstance(d, Fake) and d.side == "left" and d.make_tracker().index_modulus is None
+    for name, kind in KINDS.items():
+        d = make_decoder(name, "left")
+        assert isinstance(d, kind.decoder) and d.side == "left"
+    assert KINDS["polar"].keep_raw and KINDS["movesense"].keep_raw and not KINDS["imugait"].keep_raw
 
 
 def test_device_overflow_counted_exactly_on_a_clean_link():
@@ -209,7 +196,7 @@ def test_device_overflow_counted_exactly_on_a_clean_link():
     vs = VirtualSensor(src, mtu=185, faults=FirmwareFaults(disconnects=((2.0, 7.0),)))
     dec = ImugaitDecoder("left")
     dec.set_info(imu.decode_info(vs.read_info()).to_sensor_info())
-    tr = dec.make_tracker()
+    tr = PacketTracker("left", seq_modulus=dec.seq_modulus, index_modulus=dec.index_modulus)
     vs.write_control(imu.cmd_start(), 0.0)
     for t in np.arange(0.0, 12.0, 0.05):
         for ts, ch, b in vs.poll_timed(float(t)):

@@ -14,7 +14,8 @@ import struct
 import numpy as np
 import pytest
 
-from imugait.protocol import polar as P
+from imugait.acquire.kinds.polar import wire as P
+from imugait.acquire.kinds.pairing import TimePairer
 from imugait.protocol.errors import PacketError, TooShort, Truncated, UnknownType
 
 
@@ -85,13 +86,14 @@ def test_acc_compressed_type0_published_frame():
 def test_acc_compressed_type1_published_frame_and_timestamps():
     f = P.decode_frame(ACC_COMP_T1)
     assert f.values.tolist() == [[-15, 20, 1008], [-20, 17, 1008]]
-    # Polar: previous frame at 100 ns, this frame (2 samples) ends at 101 ns -> 100, 101 ... their
-    # rule puts sample i at prev + (i+1)·(ts-prev)/n: with the 25 % plausibility check against a
-    # 1 GHz nominal rate (period 1 ns) we get 100.5 and 101 ns.
-    tl = P.PmdStreamTimeline(rate_hz=1e9)
+    # Polar: previous frame at 100 ns, this frame (2 samples) ends at 101 ns; their rule puts
+    # sample i at prev + (i+1)·(ts-prev)/n = 100.5, 101 (PmdTimeStampUtils.kt:27,65-67). Nominal
+    # rate 2 GHz (period 0.5 ns) so that our 25 % plausibility check keeps Polar's spacing.
+    tl = P.PmdStreamTimeline(rate_hz=2e9)
     tl.prev_ts_ns = 100
     t, first = tl.place(f)
-    assert t[-1] == 101 and first == 0
+    assert t.tolist() == [100.5, 101.0] and first == 0  # AccDataTest.kt:258-259 (100 after Kotlin's round-half-even)
+    np.testing.assert_array_equal(P.frame_units(f, 1.0), [[-15, 20, 1008], [-20, 17, 1008]])  # mG as sent
 
 
 def test_gyro_compressed_type0_published_frame():
@@ -126,13 +128,13 @@ def test_hand_built_delta_frame_bit_packing():
     assert f.values.tolist() == [[1, -1, 300], [2, -3, 307], [-6, -3, 310]]
 
 
-@pytest.mark.parametrize("meas", [P.MEAS_ACC, P.MEAS_GYRO])
-@pytest.mark.parametrize("compressed", [True, False])
-def test_encode_decode_round_trip(meas, compressed):
+@pytest.mark.parametrize("meas, compressed, ftype", [(P.MEAS_ACC, True, 0), (P.MEAS_ACC, True, 1),
+                                                     (P.MEAS_GYRO, True, 0), (P.MEAS_ACC, False, 1)])
+def test_encode_decode_round_trip(meas, compressed, ftype):
     rng = np.random.default_rng(3)
     v = np.cumsum(rng.integers(-3000, 3000, size=(40, 3)), axis=0)
     v = np.clip(v, -32768, 32767).astype(np.int16)
-    b = P.encode_frame(meas, 123456789, v, compressed=compressed)
+    b = P.encode_frame(meas, 123456789, v, compressed=compressed, frame_type=ftype)
     f = P.decode_frame(b)
     assert f.compressed == compressed and f.measurement == meas and f.timestamp_ns == 123456789
     np.testing.assert_array_equal(f.values, v)
@@ -164,83 +166,180 @@ def test_malformed_frames_raise_typed_errors(data, err):
     assert ei.value.protocol == "polar" and ei.value.reason
 
 
-def test_settings_and_commands():
-    cmd = P.cmd_start(P.MEAS_ACC, sample_rate_hz=416, range_units=8)
-    req = P.decode_cp_request(cmd)
-    assert req.op == P.OP_START and req.measurement == P.MEAS_ACC
-    assert req.settings == {P.SET_SAMPLE_RATE: [416], P.SET_RESOLUTION: [16], P.SET_RANGE: [8]}
-    assert P.cmd_sdk_mode(True) == bytes([2, 9]) and P.cmd_sdk_mode(False) == bytes([3, 9])
-    s = P.decode_settings(hx("00 02 34 00 A0 01 05 01") + struct.pack("<f", 2.44e-4))
+# ------------------------------------------------------------------------------------------
+# Vendor vectors added for issue #11. SDK = polarofficial/polar-ble-sdk @ 8fb5311c;
+# test dir T = sources/Android/android-communications/library/src/test/java/com/polar/
+# androidcommunications/api/ble/model/gatt/client/pmd/
+# ------------------------------------------------------------------------------------------
+G = 9.80665
+
+# SPEC = technical_documentation/Polar_Measurement_Data_Specification.pdf at 0d58c747^, page 10
+SPEC_START_ACC = hx("02 02 00 01 34 00 01 01 10 00 02 01 08 00 04 01 03")
+SPEC_START_REPLY = hx("F0 02 02 00 00 05 01 40 DA 7F 39")
+# SPEC p10 data frame as quoted (first bytes only); the block count byte 1D (29 samples) is set
+# to 02 here: the two delta samples whose bytes the page shows
+SPEC_DATA_PREFIX = hx("02 64 6C 76 C4 3C C6 7F 07 80 D0 FF 65 01 E4 0F 08 02 FC 07 FF 0C 13 F2")
+
+# SDK issue #186 (jimmyzumthurm, 2023-09-08): a 228-byte ACC frame from a Verity Sense that was
+# already streaming on connect (type 0x80; the SPEC-era FACTOR 2.44e-4 applies)
+ISSUE_186 = hx(
+    "02 96 5B 06 5D EE AB 7F 09 80 8E F1 B9 FB 34 FB 08 1D 2A 1A 1D 2B EE E5 ED DB F1 99 02 FB A7 F0 D7 EB 0B D7"
+    " 04 19 D7 06 38 E7 34 12 10 5B 0C 36 24 07 2F 22 E7 57 DE F3 1B F2 1F 07 E4 05 F4 F4 F4 E7 FC 11 FA 0F FC"
+    " F3 1A 12 04 2F FD 14 25 E8 1B 15 17 3C 01 F4 32 BA FF 13 06 FA F6 DB FA E4 AC F8 C0 AE FE BC A0 E1 E0 0A"
+    " 0A EB E3 DF 3E F4 ED CB 20 80 FD FA 33 00 81 07 32 E4 FF BE 12 DA 07 91 48 FC EE 47 62 C0 0A 3F C4 AF 42"
+    " FE FE A3 00 08 0A EC 1D 06 E7 2A FE E7 20 C3 E3 22 FF D0 0F E9 2B F4 01 0D 17 01 D0 08 34 E7 FA 53 CA BA"
+    " 01 0A 0D BD 27 00 41 EB EA BF 6F 77 F7 B4 5F AC FB E7 E1 33 DF 7C 09 ED 5F 3F 0B FC 1B E4 62 BF 02 47 24"
+    " 00 02 13 36 D8 4F 01 10 D7 13 F1 02 EE 3F 88 E0 3E")
+# SDK issue #443 (giulianosrebuli, 2024-02-23): START with CHANNELS, reply F0 02 02 00 00, then a
+# 227-byte 0x81 frame; here its first 48 bytes = header, reference and the first delta block
+# (8 bits × 10 samples) — a complete frame on its own
+ISSUE_443_FIRST_BLOCK = hx(
+    "02 00 41 6F C4 12 45 93 0A 81 EE 02 1F FE 82 FF 08 0A 10 DA 20 D6 A3 0B D9 CB E7 D6 F6 C4 E6 F1 E1 F3 E0 15"
+    " 1A FE 28 1B F8 37 2C 25 20 13 19 11")
+# SDK issue #331 (ghup1, 2023-02-17): the first 0x81 frame after START (reply F0 02 02 00 00),
+# as far as quoted (111 delta bytes); the block count 3B (59) is set to 31 (49 samples, the
+# whole samples those bytes hold)
+ISSUE_331_PREFIX = hx(
+    "02 9c 58 29 13 84 57 73 07 81 fa ff 21 00 f4 03 06 31 83 d0 eb c6 f1 ef 3a f2 1b fd ef 07 bf 1f 00 77 0f 24 7e"
+    " 30 10 41 ef 0f 3f e0 0b ff ef 0f 42 e1 03 80 00 e0 c2 50 f4 bd 0f 00 03 e0 f7 7e 40 08 42 2f 00 c0 af 17 3b"
+    " a1 27 c0 b0 03 3d 30 f4 7c 6e 10 83 fe 03 bf e0 1b 43 81 f3 3e 22 00 3c 30 00 3e 20 10 7e cf ff ca ef e3 81"
+    " 60 00 3f 3f 00 05 0f e8 c2 0f 0c be df 1f 80 ef 13 04 7f f7")
+
+
+def test_spec_start_reply_and_data_sequence():
+    assert P.cmd_start(P.MEAS_ACC, 52, 8) == SPEC_START_ACC  # rate, resolution, range, CHANNELS
+    r = P.decode_cp_response(SPEC_START_REPLY)
+    assert r.ok and r.op == P.OP_START and r.measurement == P.MEAS_ACC and not r.more
+    assert r.factor() == pytest.approx(2.44e-4, rel=1e-3)
+    f = P.decode_frame(SPEC_DATA_PREFIX)
+    assert f.compressed and f.frame_type == 0
+    assert f.values.tolist() == [[-48, 357, 4068], [-52, 364, 4067], [-40, 383, 4053]]  # SPEC p10
+    mg = P.frame_units(f, r.factor())
+    assert np.linalg.norm(mg, axis=1) == pytest.approx([996.5, 996.4, 993.4], abs=0.1)  # still: ≈ 1 g
+    with pytest.raises(Truncated):  # the page's frame as quoted is a prefix, not a frame
+        P.decode_frame(SPEC_DATA_PREFIX[:17] + b"\x1d" + SPEC_DATA_PREFIX[18:])
+
+
+def test_acc_type0_with_factor_is_g_times_1000():
+    f = P.decode_frame(ACC_COMP_T0)
+    mg = P.frame_units(f, 2.44e-4)  # AccDataTest.kt:172-189: (factor × value × 1000).toInt()
+    assert int(mg[0, 0]) == int(np.float32(2.44e-4) * 1905 * 1000) == 464
+    assert int(mg[1, 2]) == int(2.44e-4 * (-29282 - 85) * 1000)
+
+
+def test_acc_raw_type1_is_mg_without_factor():
+    f = P.decode_frame(ACC_RAW_T1)
+    np.testing.assert_array_equal(P.frame_units(f, 2.44e-4)[0], [-9, -1, 999])  # AccData.kt:70-89: no factor
+
+
+def test_gyro_float_frame_is_multiplied_by_the_factor():
+    f = P.decode_frame(GYR_COMP_T1)
+    dps = P.frame_units(f, 0.5)  # GyrDataTest.kt:149-215 "with factor" 0.5
+    assert dps[0].tolist() == [0.5, 5.0, 10.0]
+    np.testing.assert_array_equal(P.frame_units(P.decode_frame(GYR_COMP_T0), 1.0), [[-22, 8, 13], [-23, 11, 16]])
+
+
+def test_raw_gyro_frames_are_refused():
+    with pytest.raises(UnknownType):  # GyrData.kt:36-38; SPEC p4 (RFU)
+        P.decode_frame(hx("05 00 00 00 00 00 00 00 00 00 01 00 02 00 03 00"))
+
+
+def test_timestamp_rules_of_the_sdk():
+    # PmdTimeStampUtilsTest.kt:59-86 "samples time stamps based on frequency": 10 samples, 1 Hz, ts 10 s
+    f = P.PmdFrame(P.MEAS_ACC, 10_000_000_000, 1, True, np.zeros((10, 3), np.int64))
+    t, _ = P.PmdStreamTimeline(1.0).place(f)
+    assert t.tolist() == [k * 1e9 for k in range(1, 11)]
+    # PmdTimeStampUtilsTest.kt:108-140 "based on previous time stamp test 1": prev 1 s, ts 11 s
+    tl = P.PmdStreamTimeline(1.0)
+    tl.prev_ts_ns = 1_000_000_000
+    t, _ = tl.place(P.PmdFrame(P.MEAS_ACC, 11_000_000_000, 1, True, np.zeros((10, 3), np.int64)))
+    assert t.tolist() == [k * 1e9 for k in range(2, 12)]
+
+
+def test_start_reply_with_factor_and_already_in_state():
+    # BlePmdClientTest.kt:897-945: START reply carrying FACTOR 2.5 (IEEE-754 0x40200000)
+    r = P.decode_cp_response(hx("F0 02 01 00 00 05 01") + struct.pack("<I", 0x40200000))
+    assert r.ok and r.factor() == 2.5
+    # BlePmdClientTest.kt:979-1008: ALREADY_IN_STATE for START ACC
+    r = P.decode_cp_response(hx("F0 02 02 06 00"))
+    assert r.status == P.ST_ALREADY_IN_STATE and not r.ok and r.parameters == b"" and r.factor() == 1.0
+    # current Verity firmware: no FACTOR in the START reply (#331, #443) -> 1.0 (BlePMDClient.kt:75-82)
+    assert P.decode_cp_response(hx("F0 02 02 00 00")).factor() == 1.0
+
+
+def test_device_initiated_stop_and_chained_replies():
+    # BlePmdClientTest.kt:158-218: "01" (no content) and "01 01 02" (PPG and ACC stopped)
+    assert P.decode_cp_notification(hx("01")) == P.DeviceStop(())
+    assert P.decode_cp_notification(hx("01 01 02")) == P.DeviceStop((1, 2))
+    # BlePMDClient.kt:209-223: a reply with "more" is continued by the next one
+    asm = P.CpReplyAssembler()
+    assert asm.feed(P.decode_cp_response(hx("F0 01 02 00 01 00 01 34 00"))) is None
+    done = asm.feed(P.decode_cp_response(hx("F0 01 02 00 00 04 01 03")))
+    assert done.settings() == {P.SET_SAMPLE_RATE: [52], P.SET_CHANNELS: [3]}
+
+
+def test_every_status_code_has_a_sentence():
+    assert sorted(P.STATUS_NAMES) == list(range(15))  # PmdControlPointResponse.kt:15-31
+    assert "charger" in P.status_advice(P.ST_DEVICE_IN_CHARGER)
+    assert "busy" in P.status_advice(P.ST_INVALID_STATE)
+
+
+def test_settings_security_and_measurement_type_bits():
+    s = P.decode_settings(hx("00 02 34 00 A0 01 06 01") + bytes(16) + hx("05 01") + struct.pack("<f", 2.44e-4))
     assert s[P.SET_SAMPLE_RATE] == [52, 416] and s[P.SET_FACTOR][0] == pytest.approx(2.44e-4)
+    f = P.decode_frame(bytes([0x82]) + ACC_COMP_T1[1:])  # recording-type bits set (PmdMeasurementType.kt:29)
+    assert f.measurement == P.MEAS_ACC
 
 
-def _frames(meas, t0_ns, n_frames, per, rate, vals, phase_ns=0):
-    out = []
-    period = 1e9 / rate
-    for k in range(n_frames):
-        last = (k + 1) * per - 1
-        ts = int(round(t0_ns + phase_ns + last * period))
-        out.append(P.encode_frame(meas, ts, vals[k * per : (k + 1) * per]))
-    return out
+@pytest.mark.parametrize("frame, n, factor, still_g", [
+    (ISSUE_186, 63, 2.44e-4, True),
+    (ISSUE_331_PREFIX, 50, 1.0, True),
+    (ISSUE_443_FIRST_BLOCK, 11, 1.0, False),
+])
+def test_real_captured_frames(frame, n, factor, still_g):
+    f = P.decode_frame(frame)
+    assert f.n == n
+    g = np.linalg.norm(P.frame_units(f, factor), axis=1) / 1000.0
+    if still_g:
+        assert abs(g.mean() - 1.0) < 0.05, g.mean()
+    else:  # #443's sensor was moving: still about one g, not a quarter of it
+        assert 0.8 < g.mean() < 1.2, g.mean()
 
 
-def test_decoder_pairs_acc_gyro_and_counts_lost_frame_as_gap():
-    rate, per, nf = 208.0, 10, 12
-    rng = np.random.default_rng(0)
-    acc = rng.integers(-2000, 2000, size=(per * nf, 3)).astype(np.int16)
-    gyr = rng.integers(-2000, 2000, size=(per * nf, 3)).astype(np.int16)
-    fa = _frames(P.MEAS_ACC, 10**12, nf, per, rate, acc)
-    fg = _frames(P.MEAS_GYRO, 10**12, nf, per, rate, gyr, phase_ns=700_000)  # 0.7 ms later
-    del fa[5]  # one ACC frame lost on the link
-    dec = P.PolarDecoder("left", P.PolarSettings(rate_hz=rate))
-    blocks = []
-    for a, g in zip(fa + [None], fg):
-        if a is not None:
-            blocks += dec.feed(a)
-        blocks += dec.feed(g)
-    idx = np.concatenate([b.sample_index for b in blocks])
-    got_acc = np.concatenate([b.acc_counts for b in blocks])
-    got_gyr = np.concatenate([b.gyr_counts for b in blocks])
-    expected = np.array([i for i in range(per * nf) if not (50 <= i < 60)])
-    np.testing.assert_array_equal(idx, expected)  # exact gap of 10 samples at 50..59
-    np.testing.assert_array_equal(got_acc, acc[expected])
-    np.testing.assert_array_equal(got_gyr, gyr[expected])
-    assert dec.tl[P.MEAS_ACC].missing_samples == 10
-    assert blocks[0].acc_scale_mps2 == pytest.approx(2.44e-4 * 9.80665)
-    t = np.concatenate([b.t_dev_s for b in blocks])
-    np.testing.assert_allclose(np.diff(t)[:40], 1 / rate, rtol=1e-6)
+def test_331_reference_sample_is_in_mg():
+    f = P.decode_frame(ISSUE_331_PREFIX)
+    assert f.values[0].tolist() == [-6, 33, 1012]  # #331: the reference of a 0x81 frame, mG
 
 
-def test_engine_decoder_keeps_index_across_reconnect_and_new_epoch_on_clock_reset():
+def test_decoder_uses_frame_type_units_and_pairs_by_time():
     from imugait.acquire.base import PacketEvent
-    from imugait.acquire.decode import make_decoder
+    from imugait.acquire.kinds.registry import make_decoder
     from imugait.types import SensorInfo
 
-    rate, per = 52.0, 4
     dec = make_decoder("polar", "left")
-    dec.set_info(SensorInfo("left", "polar", rate, 2.44e-4 * 9.80665, 0.061, 8, 2000))
-    v = np.arange(per * 3 * 20, dtype=np.int16).reshape(-1, 3)
+    dec.set_info(SensorInfo("left", "polar", 52.0, 8 * G / 32768, 2000 / 32768, 8, 2000))
 
-    def frames(t0_ns, k0, n_frames):
-        out = []
-        for k in range(k0, k0 + n_frames):
-            ts = int(t0_ns + ((k + 1) * per - 1) * 1e9 / rate)
-            chunk = v[(k % 20) * per:(k % 20 + 1) * per]
-            out += [P.encode_frame(P.MEAS_ACC, ts, chunk), P.encode_frame(P.MEAS_GYRO, ts + 100_000, chunk)]
-        return out
+    def ev(b, ch="pmd_data"):
+        return PacketEvent("left", b, 1.0, ch)
 
-    def feed(fr):
-        out = []
-        for b in fr:
-            out += dec.decode(PacketEvent("left", b, 0.0, "pmd_data"))
-        return out
+    acc = np.tile([0, 0, 1000], (20, 1))  # 1000 mG
+    gyr = np.tile([0, 0, 100], (20, 1))  # counts; × FACTOR 0.061 -> 6.1 °/s
+    fa = P.encode_frame(P.MEAS_ACC, 10**12, acc, frame_type=1)
+    fg = P.encode_frame(P.MEAS_GYRO, 10**12 + 100_000, gyr, frame_type=0)
+    assert dec.decode(ev(fa)) == [] and dec.unstarted_frames == 1  # not started on this connection: dropped
+    dec.decode(ev(hx("F0 02 02 00 00"), "pmd_cp"))
+    dec.decode(ev(P.encode_cp_response(2, 5, 0, P.encode_settings({P.SET_FACTOR: 0.061})), "pmd_cp"))
+    out = dec.decode(ev(fa)) + dec.decode(ev(fg))
+    blocks = [p.block for p in out]
+    a = np.concatenate([b.acc_mps2 for b in blocks])
+    w = np.concatenate([b.gyr_dps for b in blocks])
+    assert len(a) >= 19 and np.allclose(a[:, 2], G, atol=0.003) and np.allclose(w[:, 2], 6.1, atol=0.07)
 
-    a = feed(frames(10**12, 0, 5))
-    dec.reset()  # reconnect: 3 frames (12 samples) were never measured/sent
-    b = feed(frames(10**12, 8, 3))
-    idx_a = np.concatenate([p.block.sample_index for p in a])
-    idx_b = np.concatenate([p.block.sample_index for p in b])
-    assert idx_b[0] - idx_a[-1] - 1 == 3 * per  # the outage is one exact gap
-    assert {p.boot_id for p in a + b} == {0} and all(p.seq is None for p in a + b)
-    c = feed(frames(10**10, 0, 2))  # device clock restarted far in the past
-    assert {p.boot_id for p in c} == {1} and c[0].block.first_index == 0
+
+def test_pairer_counts_a_lost_frame_as_a_gap():
+    p = TimePairer(100.0)
+    t = np.arange(50) / 100.0
+    p.add_acc(np.delete(t, range(20, 30)), np.delete(np.arange(50), range(20, 30)), np.zeros((40, 3)))
+    p.add_gyr(t + 0.0007, np.arange(50), np.ones((50, 3)))
+    idx = np.concatenate([r.first_index + np.arange(len(r.t_dev_s)) for r in p.pop()])
+    assert 20 not in idx and 30 in idx and idx[0] == 0

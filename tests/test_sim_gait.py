@@ -26,6 +26,8 @@ def _steady(s):
 # Typical values from /work/shared/notes/gait.md ("Typical values"):
 # walking stance ~60 %, cadence ~100-120 steps/min, thigh range ~40-45 deg;
 # running stance ~35-40 % (jogging), cadence ~150-190 steps/min, thigh range ~45-65 deg.
+# Measured anchors of the templates (docs/simulator.md): walking thigh peaks +24.6 / -15.7 deg
+# (Fukuchi 2018, WBDS01 T05); running duty factor 32-39 % at 2.5-3.5 m/s (Fukuchi 2017).
 def test_walking_matches_typical_values(walk):
     for side, s in walk.sides.items():
         st = _steady(s)
@@ -33,8 +35,8 @@ def test_walking_matches_typical_values(walk):
         assert 100 <= st["cadence_spm"].median() <= 120
         assert 57 <= 100 - st["swing_pct"].median() <= 63
         assert 40 <= st["rom_deg"].median() <= 45
-        assert 25 <= st["flex_peak_deg"].median() <= 30
-        assert -15 <= st["ext_peak_deg"].median() <= -10
+        assert 22 <= st["flex_peak_deg"].median() <= 30
+        assert -20 <= st["ext_peak_deg"].median() <= -12
         cv = st["stride_s"].std() / st["stride_s"].mean() * 100
         assert 1.5 <= cv <= 3.5
 
@@ -44,7 +46,7 @@ def test_running_matches_typical_values(run):
         st = _steady(s)
         assert len(st) >= 55, side
         assert 150 <= st["cadence_spm"].median() <= 190
-        assert 35 <= 100 - st["swing_pct"].median() <= 40
+        assert 32 <= 100 - st["swing_pct"].median() <= 40
         assert 45 <= st["rom_deg"].median() <= 65
         assert 0.16 <= st["stance_s"].median() <= 0.30  # contact time 160-300 ms
 
@@ -55,19 +57,24 @@ def test_running_rom_rises_with_speed():
         rec = simulate(SimConfig(gait="run", duration_s=25, seed=3, speed_mps=v, sides=("right",)))
         roms.append(_steady(rec.sides["right"])["rom_deg"].median())
     assert roms[0] < roms[1] < roms[2]
-    assert 45 <= roms[0] and roms[2] <= 67
+    assert 45 <= roms[0] and roms[2] <= 80  # Fukuchi 2017: 46-51 deg at 2.5 m/s, 78 at 4.5 m/s
 
 
 def test_event_timing_relative_to_peaks(walk, run):
-    for rec, lo, hi in ((walk, 0.10, 0.13), (run, 0.15, 0.20)):
+    """The measured relations the templates carry (docs/simulator.md), each leg with its own
+    timing offsets (SD 1.5 % of the stride): walking IC 11-13 % of the stride after peak thigh
+    flexion and TO 8-10 % after peak extension (Fukuchi 2018); running IC 18-24 % after peak
+    flexion and TO 18-49 ms *before* peak extension (Fukuchi 2017, force plate)."""
+    for rec, lo, hi in ((walk, 0.10, 0.13), (run, 0.18, 0.24)):
         for s in rec.sides.values():
             st = _steady(s)
             ic_after_flex = ((st["next_ic_s"] - st["flex_peak_s"]) / st["stride_s"]).median()
-            assert lo - 0.01 <= ic_after_flex <= hi + 0.01
-    for s in walk.sides.values():
-        st = _steady(s)
-        lead_ms = ((st["to_s"] - st["ext_peak_s"]) * 1000).median()
-        assert 50 <= lead_ms <= 100
+            assert lo - 0.035 <= ic_after_flex <= hi + 0.035
+    for rec, lo_ms, hi_ms in ((walk, 50, 150), (run, -80, -10)):
+        for s in rec.sides.values():
+            st = _steady(s)
+            to_after_ext_ms = ((st["to_s"] - st["ext_peak_s"]) * 1000).median()
+            assert lo_ms <= to_after_ext_ms <= hi_ms
 
 
 def test_standing_still_reads_gravity_and_bias():

@@ -12,68 +12,50 @@ looked for, and only those are connected):
 1. One scan finds every named sensor (address any case, or exact advertised name) and its
    kind (from the advertisement, or as given). The :class:`bleak.backends.device.BLEDevice`
    found is what is connected to (a string address would trigger a scan per connect).
-2. Connect, read metadata, configure rate and range, start streaming (per kind, below), emit
-   :class:`InfoEvent` and ``LinkEvent("connected")``.
+2. Connect; the kind's GATT session (``imugait.acquire.kinds.<kind>.session``, listed in
+   :mod:`imugait.acquire.kinds.registry`) reads metadata, configures rate and range and starts
+   streaming; then ``InfoEvent`` and ``LinkEvent("connected")``.
 3. Notification callbacks do only this: stamp ``time.monotonic()``, enqueue
    ``(side, channel, bytes, t)``. One consumer task turns the queue into
    :class:`PacketEvent` s for the sink; decoding happens in the engine.
 4. Link supervisor: an unexpected disconnect emits ``LinkEvent("reconnecting")`` and
    reconnects with backoff (``backoff_initial_s`` doubling to ``backoff_max_s``, forever,
-   until :meth:`stop`), re-reads metadata, re-subscribes and restarts streaming, then emits
-   ``InfoEvent`` + ``LinkEvent("connected")``. The samples missed meanwhile are a gap in
-   the sample index, which the engine's tracker counts. :meth:`stop` is intentional: it
-   stops streaming, disconnects and emits ``LinkEvent("stopped", intentional=True)`` —
-   never a loss.
-
-Kinds:
-
-* ``imugait`` — read INFO; subscribe DATA, STATUS, CONTROL; on first connect SET_RATE /
-  SET_RANGE when asked (re-read INFO after), then START. After a reconnect the firmware is
-  usually still streaming (START answers with the next index) and sends its FIFO backlog.
-* ``polar`` — Verity Sense PMD: SDK mode on when the rate is above 52 Hz, start ACC and GYRO
-  with rate / range / 16 bit; the FACTOR in the start responses gives the scales.
-* ``movesense`` — GSP: HELLO, SUBSCRIBE ``/Meas/IMU6/<rate>``.
+   until :meth:`stop`), sets the sensor up again, then emits ``InfoEvent`` +
+   ``LinkEvent("connected")``. The samples missed meanwhile are a gap in the sample index,
+   which the engine's tracker counts.
+5. Never waiting silently: a sensor that is connected but sends no data within its kind's
+   ``first_data_timeout_s`` of starting (or falls silent for longer than that, at least
+   10 s) is restarted, with ``LinkEvent("reconnecting", reason="… no data …")`` saying so;
+   a session that reports a problem (Polar: the device stopped its streams) is restarted
+   the same way. A sensor that refuses its configuration on the first connect, or says
+   something no retry can fix (e.g. it is on its charger), ends the run with that sentence
+   (:class:`SensorSetupError`).
+6. :meth:`stop` is intentional: it stops streaming, disconnects and emits
+   ``LinkEvent("stopped", intentional=True)`` — never a loss.
 """
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from imugait.acquire.base import InfoEvent, LinkEvent, PacketEvent, Sink, Source, StatusEvent
-from imugait.conventions import GRAVITY_MPS2, Side, parse_side
+from bleak import BleakClient
+from bleak.exc import BleakDeviceNotFoundError
+
+from imugait.acquire.base import InfoEvent, LinkEvent, PacketEvent, Sink, Source
+from imugait.acquire.kinds.base import (DeviceInfo, GattSession, SensorSetupError, SensorSpec, SensorUnusableError,
+                                        SessionHost)
+from imugait.acquire.kinds.registry import BLE_KINDS, KINDS
+from imugait.acquire.scan import bluetooth_unavailable, find_sensor, find_sensors
+from imugait.conventions import Side
 from imugait.errors import ImugaitError
-from imugait.types import SensorInfo
 
-BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
-FIRMWARE_REV_UUID = "00002a26-0000-1000-8000-00805f9b34fb"
+__all__ = ["BleSource", "SensorSpec", "SensorSetupError", "SensorUnusableError", "LinkStats", "bluez_available",
+           "demo_ble_source", "DEMO_ADDRESSES"]
 
-
-class SensorSetupError(ImugaitError):
-    """A sensor refused the configuration (rate, range) or answered nonsense."""
-
-
-@dataclass(frozen=True)
-class SensorSpec:
-    """One sensor the user named: ``side`` and ``ident`` (address or exact name).
-    ``kind`` ``None`` = from the advertisement; ``rate_hz`` / ranges ``None`` = per source
-    defaults."""
-
-    side: Side
-    ident: str
-    kind: str | None = None
-    rate_hz: float | None = None
-    acc_range_g: int | None = None
-    gyr_range_dps: int | None = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "side", parse_side(self.side))
-
-
-DEFAULT_RATE_HZ = {"imugait": None, "polar": 208, "movesense": 208}
+SILENCE_MIN_S = 10.0
 
 
 @dataclass
@@ -85,277 +67,7 @@ class LinkStats:
     attempts: int = 0
     failures: list = field(default_factory=list)  # (t, reason)
     notifications: int = 0
-
-
-# =====================================================================================
-# Per-kind sessions: what to do on a connected BleakClient
-# =====================================================================================
-class _Session(abc.ABC):
-    kind = ""
-
-    def __init__(self, spec: SensorSpec, address: str, name: str, enqueue, emit):
-        self.spec = spec
-        self.side = spec.side
-        self.address = address
-        self.name = name
-        self.enqueue = enqueue  # enqueue(side, channel, data, t)
-        self.emit = emit  # emit(event), ordered with the packets
-        self.client = None
-        self.first_setup_done = False
-        self._responses: asyncio.Queue = asyncio.Queue()
-
-    def _cb(self, channel: str):
-        side = self.side
-        enqueue = self.enqueue
-
-        def on_notify(_char, data: bytearray) -> None:
-            t = time.monotonic()
-            enqueue(side, channel, bytes(data), t)
-
-        return on_notify
-
-    def _response_cb(self):
-        q = self._responses
-
-        def on_response(_char, data: bytearray) -> None:
-            q.put_nowait(bytes(data))
-
-        return on_response
-
-    async def _await_response(self, match, timeout_s: float = 3.0) -> bytes:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise SensorSetupError(f"{self.side} sensor {self.name or self.address}: no answer to a command within {timeout_s:g} s")
-            data = await asyncio.wait_for(self._responses.get(), left)
-            if match(data):
-                return data
-
-    async def _read_optional(self, uuid: str) -> bytes | None:
-        try:
-            return bytes(await self.client.read_gatt_char(uuid))
-        except Exception:  # noqa: BLE001 - optional characteristic
-            return None
-
-    @abc.abstractmethod
-    async def setup(self, client) -> SensorInfo:
-        """Kind-specific: check the services, read metadata, configure rate/range, subscribe."""
-
-    def _require(self, client, service_uuid: str, what: str, fix: str) -> None:
-        """A sensor of this kind must offer ``service_uuid``; say what to do if not."""
-        if client.services.get_service(service_uuid) is None:
-            raise SensorSetupError(
-                f"{self.side} sensor {self.name or self.address} does not offer the {what} service — {fix}"
-            )
-
-    async def shutdown(self) -> None:
-        """Best effort: tell the sensor to stop streaming (user stop)."""
-
-
-class _ImugaitSession(_Session):
-    kind = "imugait"
-
-    def __init__(self, *a, **k):
-        super().__init__(*a, **k)
-        from imugait.protocol import constants as C
-        from imugait.protocol import imu
-
-        self.C, self.imu = C, imu
-        self._token = 0
-        self.applied_rate_hz: float | None = None
-
-    async def _control(self, cmd_fn, *args) -> object:
-        self._token = (self._token + 1) % 256
-        tok = self._token
-        while not self._responses.empty():
-            self._responses.get_nowait()
-        await self.client.write_gatt_char(self.C.CONTROL_UUID, cmd_fn(*args, token=tok), response=True)
-
-        def match(b):
-            try:
-                r = self.imu.decode_control_response(b)
-            except Exception:  # noqa: BLE001
-                return False
-            return r.token == tok
-
-        return self.imu.decode_control_response(await self._await_response(match))
-
-    async def _info(self) -> SensorInfo:
-        rec = self.imu.decode_info(await self.client.read_gatt_char(self.C.INFO_UUID))
-        return rec.to_sensor_info(side=self.side, device_id=self.address, name=self.name)
-
-    async def setup(self, client) -> SensorInfo:
-        C = self.C
-        self.client = client
-        self._require(client, C.SERVICE_UUID, "imugait sensor",
-                      "is it running firmware that follows firmware_protocol/README.md?")
-        await client.start_notify(C.CONTROL_UUID, self._response_cb())
-        info = await self._info()
-        # configure whenever the sensor's settings differ from what was asked — on the first
-        # connect, and again after a device reboot (settings back to defaults); after a plain
-        # link loss the firmware kept them and keeps streaming
-        want_rate, want_acc, want_gyr = self.spec.rate_hz, self.spec.acc_range_g, self.spec.gyr_range_dps
-        need_rate = want_rate is not None and abs(want_rate - info.sample_rate_hz) > 1e-6 * want_rate
-        need_range = (want_acc is not None and want_acc != info.acc_range_g) or (
-            want_gyr is not None and want_gyr != info.gyr_range_dps)
-        if need_rate and not (self.first_setup_done and self.applied_rate_hz == info.sample_rate_hz):
-            r = await self._control(self.imu.cmd_set_rate, float(want_rate))
-            if not r.ok and r.status_name == "invalid_state":
-                await self._control(self.imu.cmd_stop)
-                r = await self._control(self.imu.cmd_set_rate, float(want_rate))
-            if not r.ok:
-                raise SensorSetupError(f"{self.side} sensor refused rate {want_rate:g} Hz ({r.status_name})")
-        if need_range:
-            rng = (int(want_acc or info.acc_range_g), int(want_gyr or info.gyr_range_dps))
-            r = await self._control(self.imu.cmd_set_range, *rng)
-            if not r.ok and r.status_name == "invalid_state":
-                await self._control(self.imu.cmd_stop)
-                r = await self._control(self.imu.cmd_set_range, *rng)
-            if not r.ok:
-                raise SensorSetupError(f"{self.side} sensor refused the range ±{rng[0]} g / ±{rng[1]} °/s ({r.status_name})")
-        if need_rate or need_range:
-            info = await self._info()
-        self.applied_rate_hz = info.sample_rate_hz  # the nearest rate the sensor offers
-        await client.start_notify(C.STATUS_UUID, self._cb("status"))
-        await client.start_notify(C.DATA_UUID, self._cb("data"))
-        r = await self._control(self.imu.cmd_start)
-        if not r.ok:
-            raise SensorSetupError(f"{self.side} sensor did not start streaming ({r.status_name})")
-        st = await self._read_optional(C.STATUS_UUID)
-        if st is not None:
-            self.enqueue(self.side, "status", st, time.monotonic())
-        self.first_setup_done = True
-        return info
-
-    async def shutdown(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._control(self.imu.cmd_stop), 2.0)
-
-
-class _PolarSession(_Session):
-    kind = "polar"
-
-    def __init__(self, *a, **k):
-        super().__init__(*a, **k)
-        from imugait.protocol import polar as P
-
-        self.P = P
-
-    async def _cp(self, cmd: bytes):
-        P = self.P
-        while not self._responses.empty():
-            self._responses.get_nowait()
-        await self.client.write_gatt_char(P.PMD_CP_UUID, cmd, response=True)
-
-        def match(b):
-            return len(b) >= 4 and b[0] == P.CP_RESPONSE_CODE and b[1] == cmd[0] and b[2] == cmd[1]
-
-        return P.decode_cp_response(await self._await_response(match))
-
-    async def setup(self, client) -> SensorInfo:
-        P = self.P
-        self.client = client
-        rate = int(self.spec.rate_hz or DEFAULT_RATE_HZ["polar"])
-        acc_range = int(self.spec.acc_range_g or 8)
-        gyr_range = int(self.spec.gyr_range_dps or 2000)
-        self._require(client, P.PMD_SERVICE_UUID, "Polar Measurement Data",
-                      "only the Polar Verity Sense streams accelerometer and gyroscope; update its firmware with Polar Flow")
-        await client.start_notify(P.PMD_CP_UUID, self._response_cb())
-        await client.start_notify(P.PMD_DATA_UUID, self._cb("pmd_data"))
-        if rate not in P.NORMAL_MODE_RATES_HZ:
-            if rate not in P.SDK_MODE_RATES_HZ:
-                raise SensorSetupError(f"Polar Verity Sense streams at {P.SDK_MODE_RATES_HZ} Hz, not {rate}")
-            r = await self._cp(P.cmd_sdk_mode(True))
-            if not (r.ok or r.status == P.ST_ALREADY_IN_STATE):
-                raise SensorSetupError(f"Polar Verity Sense refused SDK mode ({r.status_name}); firmware 1.1.5+ is needed for {rate} Hz")
-        factors = {}
-        for meas, rng in ((P.MEAS_ACC, acc_range), (P.MEAS_GYRO, gyr_range)):
-            r = await self._cp(P.cmd_start(meas, sample_rate_hz=rate, range_units=rng, resolution_bits=16))
-            if r.status == P.ST_ALREADY_IN_STATE:
-                await self._cp(P.cmd_stop(meas))
-                r = await self._cp(P.cmd_start(meas, sample_rate_hz=rate, range_units=rng, resolution_bits=16))
-            if not r.ok:
-                raise SensorSetupError(f"Polar Verity Sense refused {P.MEAS_NAMES[meas]} at {rate} Hz, range {rng} ({r.status_name})")
-            s = P.decode_settings(r.parameters) if r.parameters else {}
-            factors[meas] = s.get(P.SET_FACTOR, [None])[0]
-        acc_factor = factors[P.MEAS_ACC] or acc_range / 32768.0
-        gyr_factor = factors[P.MEAS_GYRO] or gyr_range / 32768.0
-        fw = await self._read_optional(FIRMWARE_REV_UUID)
-        batt = await self._read_optional(BATTERY_LEVEL_UUID)
-        if batt:
-            self.emit(StatusEvent(self.side, time.monotonic(), battery_pct=float(batt[0])))
-        return SensorInfo(
-            side=self.side, kind="polar", sample_rate_hz=float(rate),
-            acc_scale_mps2=float(acc_factor) * GRAVITY_MPS2, gyr_scale_dps=float(gyr_factor),
-            acc_range_g=float(acc_range), gyr_range_dps=float(gyr_range),
-            firmware=(fw or b"").decode("ascii", "replace").strip("\x00"), device_id=self.address, name=self.name,
-        )
-
-    async def shutdown(self) -> None:
-        P = self.P
-        for cmd in (P.cmd_stop(P.MEAS_ACC), P.cmd_stop(P.MEAS_GYRO), P.cmd_sdk_mode(False)):
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._cp(cmd), 2.0)
-
-
-class _MovesenseSession(_Session):
-    kind = "movesense"
-    REF = 99
-
-    def __init__(self, *a, **k):
-        super().__init__(*a, **k)
-        from imugait.protocol import movesense as M
-
-        self.M = M
-
-    def _notify_cb(self):
-        """Command results go to the response queue; everything else is data."""
-        side, enqueue, q, M = self.side, self.enqueue, self._responses, self.M
-
-        def on_notify(_char, data: bytearray) -> None:
-            t = time.monotonic()
-            if data and data[0] == M.RESP_COMMAND_RESULT:
-                q.put_nowait(bytes(data))
-            else:
-                enqueue(side, "gsp", bytes(data), t)
-
-        return on_notify
-
-    async def _cmd(self, cmd: bytes, ref: int) -> int:
-        while not self._responses.empty():
-            self._responses.get_nowait()
-        await self.client.write_gatt_char(self.M.GSP_WRITE_UUID, cmd, response=True)
-        r = await self._await_response(lambda b: len(b) >= 4 and b[1] == ref)
-        return int.from_bytes(r[2:4], "little")
-
-    async def setup(self, client) -> SensorInfo:
-        M = self.M
-        self.client = client
-        rate = int(self.spec.rate_hz or DEFAULT_RATE_HZ["movesense"])
-        path = M.imu6_path(rate)
-        self._require(client, M.GSP_SERVICE_UUID, "Movesense GATT Sensor Data",
-                      "flash firmware that includes Movesense's GATT Sensor Data app (gatt_sensordata_app)")
-        await client.start_notify(M.GSP_NOTIFY_UUID, self._notify_cb())
-        await self._cmd(M.cmd_hello(0), 0)
-        status = await self._cmd(M.cmd_subscribe(self.REF, path), self.REF)
-        if status != 200:
-            raise SensorSetupError(f"Movesense refused {path} (status {status})")
-        batt = await self._read_optional(BATTERY_LEVEL_UUID)
-        if batt:
-            self.emit(StatusEvent(self.side, time.monotonic(), battery_pct=float(batt[0])))
-        return SensorInfo(
-            side=self.side, kind="movesense", sample_rate_hz=float(rate),
-            acc_scale_mps2=M.ACC_SCALE_MPS2, gyr_scale_dps=M.GYR_SCALE_DPS,
-            acc_range_g=M.ACC_RANGE_G, gyr_range_dps=M.GYR_RANGE_DPS, device_id=self.address, name=self.name,
-        )
-
-    async def shutdown(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._cmd(self.M.cmd_unsubscribe(self.REF), self.REF), 2.0)
-
-
-SESSIONS = {"imugait": _ImugaitSession, "polar": _PolarSession, "movesense": _MovesenseSession}
+    restarts: list = field(default_factory=list)  # (t, reason): sensor silent or stopped by itself
 
 
 # =====================================================================================
@@ -366,12 +78,15 @@ class _Link:
         self.spec = spec
         self.found = found
         self.device = found.device
-        self.session: _Session | None = None
+        self.kind = found.kind
+        self.session: GattSession | None = None
         self.client = None
         self.disconnected = asyncio.Event()
         self.intentional = False
         self.stats = LinkStats()
         self.task: asyncio.Task | None = None
+        self.last_data_t: float | None = None
+        self.problem: tuple[str, bool] | None = None
 
 
 class BleSource(Source):
@@ -394,8 +109,6 @@ class BleSource(Source):
         """``sensors`` as :class:`SensorSpec` s, or simply ``left=`` / ``right=`` (address or
         name). ``rate_hz`` / ``acc_range_g`` / ``gyr_range_dps`` apply to every sensor that
         does not set its own."""
-        from dataclasses import replace
-
         if sensors is None:
             sensors = [SensorSpec(side, ident) for side, ident in (("left", left), ("right", right)) if ident]
         elif left or right:
@@ -429,6 +142,23 @@ class BleSource(Source):
     # ---- the only thing a notification does --------------------------------------------
     def _enqueue(self, side, channel, data, t) -> None:
         self._queue.put_nowait((side, channel, data, t))
+        link = self.links.get(side)
+        if link is not None and link.session is not None and link.session.is_data(channel, data):
+            link.last_data_t = t
+
+    def _problem(self, side: Side, reason: str, fatal: bool) -> None:
+        """A session says its sensor must be restarted (or, ``fatal``, the run must end)."""
+        link = self.links.get(side)
+        if link is None or link.problem is not None:
+            return
+        link.problem = (reason, bool(fatal))
+        link.disconnected.set()  # wakes the supervisor
+
+    def device_info(self, side: Side) -> DeviceInfo:
+        """Model, firmware and battery the sensor's standard services reported (empty before
+        its first connection)."""
+        link = self.links.get(side)
+        return link.session.device_info if link is not None and link.session is not None else DeviceInfo()
 
     def _emit(self, event) -> None:
         """Events from the supervisor go through the same queue as packets (order kept)."""
@@ -461,8 +191,6 @@ class BleSource(Source):
                 sink(pe)
 
     async def run(self, sink: Sink) -> None:
-        from imugait.acquire.scan import find_sensors
-
         self._queue = asyncio.Queue()
         self._stop = asyncio.Event()
         if self._stopping:
@@ -471,7 +199,7 @@ class BleSource(Source):
         found = await find_sensors([s.ident for s in self.specs], timeout_s=self.scan_timeout_s)
         for spec, f in zip(self.specs, found):
             kind = spec.kind or f.kind
-            if kind not in SESSIONS:
+            if kind not in BLE_KINDS:
                 raise SensorSetupError(
                     f"{spec.side} sensor {spec.ident!r} ({f.name or f.address}) is not a sensor imugait can read "
                     f"(seen as {f.label}) — supported: imugait protocol, Polar Verity Sense, Movesense"
@@ -522,12 +250,38 @@ class BleSource(Source):
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._stop.wait(), s)
 
+    async def _watch(self, link: _Link) -> str:
+        """Wait while the sensor streams. Returns why the connection must end: ``"lost"``
+        (disconnected), ``"stopping"``, or a sentence (silent sensor, or the session's
+        problem — a fatal one raises :class:`SensorSetupError`)."""
+        session = link.session
+        first_timeout = float(session.first_data_timeout_s)
+        silence = max(first_timeout, SILENCE_MIN_S)
+        t_start = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if link.last_data_t is None or link.last_data_t < t_start:
+                left, what = t_start + first_timeout - now, f"no data within {first_timeout:.0f} s of starting"
+            else:
+                left, what = link.last_data_t + silence - now, f"no data for {silence:.0f} s"
+            if left > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(link.disconnected.wait(), left)
+            if self._stopping:
+                return "stopping"
+            if link.problem is not None:
+                reason, fatal = link.problem
+                if fatal:
+                    raise SensorSetupError(reason)
+                return reason
+            if link.disconnected.is_set():
+                return "lost"
+            if link.last_data_t is None or link.last_data_t < t_start or time.monotonic() - link.last_data_t >= silence:
+                if left <= 0:
+                    return (f"{session.label} is connected but sent {what} — restarting it (wake it, check "
+                            "that no phone app is connected to it)")
+
     async def _supervise(self, link: _Link, sink: Sink) -> None:
-        from bleak import BleakClient
-        from bleak.exc import BleakDeviceNotFoundError
-
-        from imugait.acquire.scan import bluetooth_unavailable, find_sensor
-
         side = link.spec.side
         backoff = self.backoff_initial_s
         first = True
@@ -537,6 +291,7 @@ class BleSource(Source):
             link.stats.attempts += 1
             link.disconnected = asyncio.Event()
             link.intentional = False
+            link.problem = None
 
             def on_disconnect(_client, _link=link):
                 _link.stats.disconnects.append((time.monotonic(), _link.intentional or self._stopping))
@@ -547,7 +302,9 @@ class BleSource(Source):
             try:
                 await client.connect()
                 if link.session is None:
-                    link.session = SESSIONS[link.kind](link.spec, link.found.address, link.found.name, self._enqueue, self._emit)
+                    host = SessionHost(self._enqueue, self._emit,
+                                       lambda why, fatal, _side=side: self._problem(_side, why, fatal))
+                    link.session = KINDS[link.kind].session(link.spec, link.found.address, link.found.name, host)
                 info = await link.session.setup(client)
                 if self._stopping:
                     raise asyncio.CancelledError
@@ -557,17 +314,23 @@ class BleSource(Source):
                 self._emit(LinkEvent(side, "connected", t, reason="" if first else "reconnected"))
                 first = False
                 backoff = self.backoff_initial_s
-                await link.disconnected.wait()
-                if self._stopping:
+                why = await self._watch(link)
+                if why == "stopping":
                     break
-                reason = "link lost"
-                # the sensor went away: clean up and retry at once (backoff after failures)
+                if why == "lost":
+                    reason = "link lost"
+                else:  # silent, or stopped by itself: restart it (not a link loss)
+                    reason = why
+                    link.stats.restarts.append((time.monotonic(), why))
+                    await self._disconnect(link, intentional=True, shutdown=False)
+                    await self._sleep_or_stop(backoff)
                 await self._disconnect(link)
                 continue
             except asyncio.CancelledError:
                 break
             except Exception as e:  # noqa: BLE001 - the supervisor keeps trying until stopped
-                if isinstance(e, SensorSetupError) and first:
+                if isinstance(e, SensorSetupError) and (first or isinstance(e, SensorUnusableError)
+                                                        or str(e) == (link.problem or ("", False))[0]):
                     link.stats.failures.append((time.monotonic(), str(e)))
                     await self._disconnect(link)
                     raise
@@ -586,12 +349,12 @@ class BleSource(Source):
             backoff = min(backoff * 2.0, self.backoff_max_s)
         await self._disconnect(link, intentional=True)
 
-    async def _disconnect(self, link: _Link, intentional: bool = False) -> None:
+    async def _disconnect(self, link: _Link, intentional: bool = False, shutdown: bool = True) -> None:
         client = link.client
         if client is None:
             return
         link.intentional = link.intentional or intentional
-        if intentional and client.is_connected and link.session is not None:
+        if intentional and shutdown and client.is_connected and link.session is not None:
             await link.session.shutdown()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.disconnect(), 5.0)

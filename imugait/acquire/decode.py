@@ -6,12 +6,12 @@ Two parts:
   packets from sequence numbers *and* sample indices (both wrap on the wire and are
   unwrapped here), keeps the list of gaps (first missing sample index, count), and starts
   a new epoch when the device's boot id changes (reboot: index and time restart).
-* A registry ``kind -> decoder`` (:func:`register_decoder`, :func:`make_decoder`). A
-  decoder turns :class:`~imugait.acquire.base.PacketEvent` bytes into
-  :class:`DecodedPacket` s (a :class:`~imugait.types.SampleBlock` plus the wire counters the
-  tracker needs) and STATUS notifications into :class:`~imugait.acquire.base.StatusEvent` s.
-  The ``imugait`` kind lives here; ``polar`` and ``movesense`` register themselves from
-  their own modules (imported lazily by :func:`make_decoder`).
+* :class:`KindDecoder`, the base of every kind's decoder: it turns
+  :class:`~imugait.acquire.base.PacketEvent` bytes into :class:`DecodedPacket` s (a
+  :class:`~imugait.types.SampleBlock` plus the wire counters the tracker needs) and status
+  notifications into :class:`~imugait.acquire.base.StatusEvent` s. The decoders themselves
+  live with their kind (``imugait.acquire.kinds.<kind>.decoder``) and are listed in the static
+  table :mod:`imugait.acquire.kinds.registry` (``make_decoder``).
 
 Malformed bytes raise :class:`~imugait.protocol.errors.PacketError`; the engine counts them
 (``PacketTracker.note_malformed``) and carries on.
@@ -21,17 +21,13 @@ from __future__ import annotations
 
 import abc
 import bisect
-import importlib
 import math
 from dataclasses import dataclass, field, replace
-from typing import Callable, Literal
+from typing import Literal
 
-import numpy as np
-
-from imugait.acquire.base import PacketEvent, StatusEvent
+from imugait.acquire.base import PacketEvent, StatusEvent  # noqa: F401 - StatusEvent in docs
 from imugait.conventions import Side
 from imugait.protocol import constants as C
-from imugait.protocol import imu
 from imugait.protocol.errors import PacketError
 from imugait.types import SampleBlock, SensorInfo
 
@@ -444,86 +440,6 @@ class KindDecoder(abc.ABC):
         """Return a list of :class:`DecodedPacket` and/or :class:`StatusEvent`; raise a
         :class:`~imugait.protocol.errors.PacketError` for malformed bytes."""
 
-    def make_tracker(self) -> PacketTracker:
-        return PacketTracker(self.side, seq_modulus=self.seq_modulus, index_modulus=self.index_modulus)
-
-
-_REGISTRY: dict[str, Callable[[Side], KindDecoder]] = {}
-# kinds whose decoder lives in another module, imported on first use
-_LAZY: dict[str, str] = {"polar": "imugait.protocol.polar", "movesense": "imugait.protocol.movesense"}
-
-
-def register_decoder(kind: str, factory: Callable[[Side], KindDecoder]) -> None:
-    """Register ``factory(side) -> KindDecoder`` for sensors of ``kind``."""
-    _REGISTRY[kind] = factory
-
-
-def decoder_kinds() -> list[str]:
-    return sorted(set(_REGISTRY) | set(_LAZY))
-
-
-def make_decoder(kind: str, side: Side) -> KindDecoder:
-    """A fresh decoder for ``kind`` (``"imugait"``, ``"simulated"``, ``"polar"``, ...)."""
-    if kind not in _REGISTRY and kind in _LAZY:
-        try:
-            importlib.import_module(_LAZY[kind])
-        except ImportError as e:
-            raise KeyError(f"decoder for sensor kind {kind!r} is not available ({e})") from e
-    if kind not in _REGISTRY:
-        raise KeyError(f"no decoder registered for sensor kind {kind!r}; known: {decoder_kinds()}")
-    return _REGISTRY[kind](side)
-
-
-class ImugaitDecoder(KindDecoder):
-    """The imugait open protocol: channel ``"data"`` (DATA notifications) and
-    ``"status"`` (STATUS notifications)."""
-
-    kind = "imugait"
-    seq_modulus = C.SEQ_MODULUS
-    index_modulus = C.INDEX_MODULUS
-
-    def decode(self, event: PacketEvent) -> list:
-        if event.channel == "status":
-            st = imu.decode_status(event.data)
-            return [
-                StatusEvent(
-                    side=self.side,
-                    t_host_s=event.t_arrival_host_s,
-                    battery_pct=st.battery_pct,
-                    fifo_overflow=st.fifo_overflow,
-                    device_dropped_samples=st.dropped_samples,
-                    extra={"boot_id": st.boot_id, "fifo_fill_samples": st.fifo_fill_samples, "streaming": st.streaming,
-                           "charging": st.charging, "link_backlog": st.link_backlog, "t_dev_us": st.t_dev_us,
-                           "flags": st.flags},
-                )
-            ]
-        if event.channel != "data":
-            raise PacketError(f"channel {event.channel!r} is not part of the imugait protocol", what=event.channel,
-                              data=event.data)
-        p = imu.decode_data(event.data)
-        info = self.info
-        if info is None:
-            raise NoInfoYet("DATA before INFO: sample rate and scale factors unknown", what="data", data=event.data)
-        t0 = p.t_dev_us * 1e-6
-        t_dev = t0 + np.arange(p.n, dtype=np.float64) / info.sample_rate_hz
-        block = SampleBlock(
-            side=self.side,
-            first_index=p.first_index,
-            t_dev_s=t_dev,
-            acc_counts=p.acc_counts,
-            gyr_counts=p.gyr_counts,
-            acc_scale_mps2=info.acc_scale_mps2,
-            gyr_scale_dps=info.gyr_scale_dps,
-            seq=p.seq,
-            t_arrival_host_s=event.t_arrival_host_s,
-            extra={"boot_id": p.boot_id, "flags": p.flags, "tx_delay_us": p.tx_delay_us},
-        )
-        return [DecodedPacket(block, p.seq, p.boot_id, p.overflow_before, clock_usable=not p.is_backlog,
-                              t_dev_handoff_s=p.t_handoff_dev_s(info.sample_rate_hz))]
-
-
-register_decoder("imugait", ImugaitDecoder)
-register_decoder("simulated", ImugaitDecoder)  # virtual sensors speak the imugait protocol
 
 
 def with_index(block: SampleBlock, first_index: int, **extra) -> SampleBlock:
@@ -540,10 +456,6 @@ __all__ = [
     "PacketTracker",
     "DecodedPacket",
     "KindDecoder",
-    "ImugaitDecoder",
     "NoInfoYet",
-    "register_decoder",
-    "make_decoder",
-    "decoder_kinds",
     "with_index",
 ]

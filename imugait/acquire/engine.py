@@ -34,7 +34,8 @@ import numpy as np
 
 from imugait.acquire.base import BlockEvent, InfoEvent, LinkEvent, PacketEvent, Source, StatusEvent
 from imugait.acquire.clock import ClockMapper
-from imugait.acquire.decode import DecodedPacket, Gap, KindDecoder, PacketTracker, make_decoder, with_index
+from imugait.acquire.decode import DecodedPacket, Gap, KindDecoder, PacketTracker, with_index
+from imugait.acquire.kinds.registry import make_decoder
 from imugait.conventions import Side
 from imugait.protocol.errors import PacketError
 from imugait.types import SampleBlock, SensorInfo
@@ -140,13 +141,17 @@ class Acquisition:
     t0_host_s  session start on the host clock (default: ``time.monotonic()`` now).
     reorder_wait_s  how long to hold blocks behind a gap that the link may still fill.
     clock_window_s  :class:`ClockMapper` window.
+    on_packet  ``on_packet(event: PacketEvent)`` — every notification as received, before it is
+               decoded (the recorder keeps the raw bytes of commercial sensors with it).
     """
 
     def __init__(self, source: Source, on_block: Callable | None = None, on_event: Callable | None = None, *,
-                 t0_host_s: float | None = None, reorder_wait_s: float = 0.25, clock_window_s: float = 60.0):
+                 t0_host_s: float | None = None, reorder_wait_s: float = 0.25, clock_window_s: float = 60.0,
+                 on_packet: Callable | None = None):
         self.source = source
         self.on_block = on_block or (lambda block, t_s: None)
         self.on_event = on_event or (lambda ev: None)
+        self.on_packet = on_packet
         self.t0_host_s = float(time.monotonic() if t0_host_s is None else t0_host_s)
         self.reorder_wait_s = float(reorder_wait_s)
         self.clock_window_s = float(clock_window_s)
@@ -190,7 +195,8 @@ class Acquisition:
                 try:
                     st.decoder = make_decoder(ev.info.kind, ev.side)
                     if st.tracker is None:
-                        st.tracker = st.decoder.make_tracker()
+                        st.tracker = PacketTracker(ev.side, seq_modulus=st.decoder.seq_modulus,
+                                                   index_modulus=st.decoder.index_modulus)
                 except KeyError:
                     st.decoder = None  # a kind that sends BlockEvents (files)
             if st.decoder is not None:
@@ -239,6 +245,11 @@ class Acquisition:
         self._emit(ev)
 
     def _on_packet(self, ev: PacketEvent) -> None:
+        if self.on_packet is not None:
+            try:
+                self.on_packet(ev)
+            except Exception as e:  # noqa: BLE001 - a consumer bug must not stop acquisition
+                self.errors.append(f"on_packet: {e!r}")
         st = self._side(ev.side)
         st.last_packet_host_s = ev.t_arrival_host_s
         if st.decoder is None:

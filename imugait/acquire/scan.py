@@ -18,9 +18,9 @@ import asyncio
 from dataclasses import dataclass, field
 
 from imugait.errors import BluetoothUnavailableError, DeviceNotFoundError
+from imugait.acquire.kinds.movesense import wire as M
+from imugait.acquire.kinds.polar import wire as P
 from imugait.protocol import constants as IMU
-from imugait.protocol import movesense as M
-from imugait.protocol import polar as P
 
 KINDS = ("imugait", "polar", "movesense")
 KIND_LABELS = {

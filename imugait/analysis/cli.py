@@ -33,8 +33,10 @@ def _is_hugadb(path) -> bool:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("imugait-analysis"), show_default=True,
               help="Folder for strides.csv and summary.json.")
 @click.option("--fs", "fs_hz", type=float, default=None, help="Nominal sample rate in Hz (default: estimated from time stamps).")
+@click.option("--params", "params_file", type=click.Path(path_type=Path), default=None,
+              help="JSON file of analysis parameters (AnalysisParams names; a summary.json's \"params\" works too).")
 @click.option("--quiet", is_flag=True, help="Do not print the summary.")
-def analyze(session, left, right, out_dir, fs_hz, quiet):
+def analyze(session, left, right, out_dir, fs_hz, params_file, quiet):
     """Analyse a session file (.h5), a HuGaDB .txt file, a folder with left.csv/right.csv, or
     --left/--right CSV files.
 
@@ -43,7 +45,9 @@ def analyze(session, left, right, out_dir, fs_hz, quiet):
     and leg; times in the input's clock) and summary.json (per-leg summaries, asymmetry).
     """
     from imugait.analysis.api import analyze as run, format_summary
+    from imugait.analysis.params import load_params
 
+    params = load_params(params_file)  # before reading data: a bad parameter file fails fast
     inputs, fs = {}, {}
     source = ""
     if session is not None and (left or right):
@@ -93,7 +97,7 @@ def analyze(session, left, right, out_dir, fs_hz, quiet):
     if fs_hz:
         fs = {k: fs_hz for k in inputs}
     fs = {k: v for k, v in fs.items() if v}
-    res = run(inputs.get("left"), inputs.get("right"), fs_hz=fs or None)
+    res = run(inputs.get("left"), inputs.get("right"), params=params, fs_hz=fs or None)
     res.summary["source"] = source
     paths = res.write(out_dir)
     if not quiet:

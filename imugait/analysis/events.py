@@ -1,23 +1,31 @@
-"""Gait events from one thigh: initial contact (IC) and toe-off (TO).
+"""Stage 5 — gait events from one thigh: initial contact (IC) and toe-off (TO).
 
-Both work on the calibrated signals the pipeline keeps: thigh angle ``ang`` (deg), flexion
-angular velocity ``w`` (dps, flexion +) and accelerometer norm ``an`` (g), indexed by the
-global sample index. They only look at a bounded window after the fiducial they start from,
-which bounds the pipeline's latency.
+Pure functions of the signal buffer and the segmentation's peaks; sources and measured
+numbers for every constant are in ``docs/analysis.md`` ("Events").
 
-IC: the foot strikes shortly after peak thigh flexion (walking ≈ 8–13 % of the stride later,
-running 15–20 %). The fiducial is the *first* zero crossing of the raw flexion angular velocity
-(flexion → extension) around the detected flexion peak — on real thighs the angle often has a
-flat or double-humped top (terminal-swing stop, then a post-contact rebound), so the global
-maximum of the angle jumps between the humps while the first velocity zero crossing does not.
-Walking: IC = that crossing + ``ic_default_frac_walk`` of the stride. Running (large impacts):
-the steepest rise of the accelerometer norm in ``[F + a·T, F + b·T]`` when a transient clearly
-stands out and lies near the prediction; otherwise the crossing + ``ic_default_frac_run``.
+**Gait weight** ``w`` (0 walking … 1 running) — a smoothstep of the stride time between
+``walk_stride_s`` (0.92 s, cadence 130 spm) and ``run_stride_s`` (0.80 s, 150 spm). Every
+event offset is ``(1 − w)·walk + w·run``, so the rules change continuously with cadence; a
+stride whose label flips between "walk" and "run" moves its events by at most the part of
+the difference its cadence implies, never by a step.
 
-TO: near peak thigh extension E; in walking TO follows E by ≈ 50–100 ms (the thigh starts to
-flex while the toes are still on the ground): TO = E + ``to_ef_frac`` (18 %) of the way from E
-to the next flexion-velocity zero crossing, so it follows a longer or shorter swing. In running
-TO is close to E: TO = E + ``to_frac_run`` of the stride.
+**IC** — the forward swing of the thigh ends, the thigh retracts ("swing-leg retraction")
+and the foot lands. The fiducial is the *rise crossing* ``x_r``: the moment the thigh angle,
+rising from peak extension E towards the next peak flexion F, crosses
+``E + rise_level_frac·(F − E)`` (80 %). It lies on the steep part of the swing, so it does
+not depend on the shape of the flexion peak (flat or double-humped on real thighs).
+``IC = x_r + ((1 − w)·ic_after_rise_walk_frac + w·ic_after_rise_run_frac)·T``.
+Running strides (``w ≥ 0.5``) move IC onto a clear accelerometer impact (jerk ≥
+``ic_jerk_ratio`` × the stride's median and ≥ ``ic_min_jerk_gps``, norm ≥ ``run_impact_g``)
+within ``ic_impact_window_frac``·T of that prediction — a refinement, never a requirement.
+
+**TO** — close to peak thigh extension: in walking the thigh starts to flex in double
+support, before the toes leave the ground (TO after E); in running the thigh keeps
+extending for a few tens of ms after toe-off (TO before E). The fiducial is the *trough
+centre* ``x_t``: the middle between the moments the angle falls below and rises above
+``E + trough_level_frac·(F − E)`` (10 %) — in walking the trough is flat and its minimum
+wanders by ±2 % of the stride.
+``TO = x_t + ((1 − w)·to_after_trough_walk_frac + w·to_after_trough_run_frac)·T``.
 """
 
 from __future__ import annotations
@@ -26,98 +34,132 @@ import math
 
 import numpy as np
 
-from imugait.analysis.params import AnalysisParams
+from imugait.analysis.params import EventSettings
+from imugait.analysis.segment import Peak
+from imugait.analysis.signals import SignalBuffer
 
 
-def _window(sig, a: int, b: int):
-    base = sig.base
-    a = max(a, base)
-    b = min(b, sig.end)
-    return a, b
-
-
-def flexion_zero_crossing(sig, f_idx: float, T_s: float, fs_hz: float, p: AnalysisParams) -> float:
-    """First downward zero crossing of the flexion angular velocity ``w`` (flexion → extension)
-    in ``[F − ic_zc_start_frac·T, F + ic_zc_end_frac·T]`` whose angle is within
-    ``ic_zc_level_frac`` × (range over the stride before F) of the peak flexion value;
-    fractional index (linear interpolation). Falls back to ``f_idx`` when there is none."""
-    base = sig.base
-    fi = int(round(f_idx))
-    s0, s1 = _window(sig, fi - int(round(p.ic_zc_start_frac * T_s * fs_hz)), fi + int(round(p.ic_zc_end_frac * T_s * fs_hz)) + 1)
-    r0, r1 = _window(sig, fi - int(round(T_s * fs_hz)), fi + 1)
-    if s1 - s0 < 2 or r1 - r0 < 3 or not (base <= fi < sig.end):
-        return float(f_idx)
-    ang = sig["ang"]
-    win = ang[r0 - base: r1 - base]
-    lev = float(ang[fi - base]) - p.ic_zc_level_frac * float(win.max() - win.min())
-    w = sig["w"][s0 - base: s1 - base]
-    a = ang[s0 - base: s1 - base]
-    idx = np.flatnonzero((w[:-1] >= 0) & (w[1:] < 0))
-    for i in idx:
-        if max(a[i], a[i + 1]) >= lev:
-            return float(s0 + i + w[i] / (w[i] - w[i + 1]))
-    return float(f_idx)
-
-
-def initial_contact(sig, f_idx: float, T_ref_s: float, fs_hz: float, p: AnalysisParams):
-    """Return (fractional global index of IC, info dict).
-
-    1. Fiducial x0: the first flexion-velocity zero crossing at peak flexion
-       (:func:`flexion_zero_crossing`; ``f_idx`` if none).
-    2. Walking: IC = x0 + ``ic_default_frac_walk`` · T (method ``flexion_zero_crossing``; the
-       thigh accelerometer's impact is not used — on real 59 Hz thighs its timing scatters
-       2–3× more than the kinematic fiducial, see docs/analysis.md).
-    3. Running (cadence and an impact ≥ ``run_impact_g``): the largest accelerometer jerk ``|Δacc|·fs`` (g/s) in ``[F + a·T, F + b·T]``
-       (``ic_search_frac``) if it stands out (≥ ``ic_jerk_ratio`` × the median jerk over the
-       stride before F, ≥ ``ic_min_jerk_gps``) and lies within ``ic_max_dev_frac`` · T of the
-       prediction x0 + ``ic_default_frac_run`` · T; otherwise that prediction.
-    """
-    T = min(max(T_ref_s, p.min_stride_s), p.max_stride_s)
-    fi = int(round(f_idx))
-    a, b = _window(sig, fi + int(round(p.ic_search_frac[0] * T * fs_hz)), fi + int(round(p.ic_search_frac[1] * T * fs_hz)) + 1)
-    info = {"impact_g": 0.0, "method": "fraction"}
-    if b - a < 3:
-        return float(f_idx), info
-    base = sig.base
-    an = sig["an"][a - base: b - base]
-    info["impact_g"] = float(an.max())
-    gait = classify_gait(T, info["impact_g"], p)
-    x0 = flexion_zero_crossing(sig, f_idx, T, fs_hz, p)
-    frac = p.ic_default_frac_run if gait == "run" else p.ic_default_frac_walk
-    pred = float(x0 + frac * T * fs_hz)
-    if gait != "run" or info["impact_g"] < p.run_impact_g:
-        # walking, or a running cadence without a running impact (e.g. gait initiation,
-        # a ±2 g accelerometer): the kinematic fiducial
-        info["method"] = "flexion_zero_crossing"
-        return pred, info
-    jk = sig["jk"][a - base: b - base]
-    k = int(np.argmax(jk))
-    a2, b2 = _window(sig, fi - int(round(T * fs_hz)), fi)  # the stride before F: already final
-    ref = float(np.median(sig["jk"][a2 - base: b2 - base])) if b2 - a2 > 3 else 0.0
-    info["jerk_ratio"] = float(jk[k] / ref) if ref > 0 else float("inf")
-    if p.ic_use_impact and info["jerk_ratio"] >= p.ic_jerk_ratio and jk[k] >= p.ic_min_jerk_gps:
-        # the jerk sample k spans samples k-1..k: the transient starts within it
-        ic = float(a + k) - 0.5
-        if abs(ic - pred) <= p.ic_max_dev_frac * T * fs_hz:
-            info["method"] = "impact"
-            return ic, info
-        info["method"] = "fraction_impact_too_far"
-    return pred, info
-
-
-def toe_off(sig, e_idx: int, f0: int, f1: int, ic0: float, ic1: float, stride_s: float, gait: str, fs_hz: float, p: AnalysisParams):
-    frac = p.to_frac_run if gait == "run" else p.to_frac_walk
-    if p.to_ef_frac is not None and gait != "run":
-        x1 = flexion_zero_crossing(sig, f1, stride_s, fs_hz, p)
-        k = p.to_ef_frac
-        return float(e_idx + k * (x1 - e_idx)), {"method": "ext_to_flex_fraction"}
-    return float(e_idx + frac * stride_s * fs_hz), {"method": "ext_peak_offset"}
-
-
-def classify_gait(stride_s: float, impact_g: float, p: AnalysisParams) -> str:
+def gait_weight(stride_s: float, s: EventSettings) -> float:
+    """0 (walking) … 1 (running): smoothstep of the stride time between ``walk_stride_s``
+    and ``run_stride_s``."""
     if not (stride_s > 0 and math.isfinite(stride_s)):
-        return ""
-    cad = 120.0 / stride_s
-    if (cad >= p.run_cadence_spm and impact_g >= p.run_impact_g) or cad >= 170:
-        return "run"
-    return "walk"
+        return 0.0
+    x = (s.walk_stride_s - stride_s) / (s.walk_stride_s - s.run_stride_s)
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def gait_label(weight: float) -> str:
+    """The reported ``gait`` column: "run" when the gait weight is ≥ 0.5."""
+    return "run" if weight >= 0.5 else "walk"
+
+
+def blend(weight: float, walk: float, run: float) -> float:
+    return (1.0 - weight) * walk + weight * run
+
+
+def rise_crossing(sig: SignalBuffer, flex: Peak, base: Peak | None, stride_s: float, fs_hz: float,
+                  level_frac: float, rom_hint_deg: float | None = None) -> float:
+    """Fractional global index where the raw angle, rising towards ``flex``, last crosses
+    ``base + level_frac·(flex − base)``. ``base`` is the peak extension before ``flex``; when
+    there is none (start of a bout), the angle's minimum in the 0.7 stride before ``flex``.
+
+    When the data (the recording or a segment after a gap) start during that forward swing,
+    the first sample serves as the base if the angle rises from it and it lies in the lowest
+    quarter of the range (``rom_hint_deg``, e.g. the flexion peak minus the next extension
+    peak): the level moves by at most 0.25·(1 − level_frac) of the range, a few ms. A "peak"
+    that rose by less than half of ``rom_hint_deg`` is a wiggle, not a forward swing (the
+    first motion out of standing). In these cases, and when no crossing is found, NaN: that
+    IC is unknown, not guessed."""
+    fi = int(math.floor(flex.index))
+    lo_lim = fi - int(0.8 * stride_s * fs_hz)
+    if base is None or base.index < lo_lim or base.index >= flex.index:
+        lo = fi - int(0.7 * stride_s * fs_hz)
+        a0, brk = sig.window("segment_start", lo, fi + 1)
+        starts = np.flatnonzero(brk)
+        data_lo = max(a0, a0 + int(starts[-1]) if starts.size else a0)  # first sample of this data run
+        a, w = sig.window("thigh_angle_deg", data_lo, fi + 1)
+        if w.size < 3:
+            return float("nan")
+        k = int(np.argmin(w))
+        if k == 0:  # no minimum inside the window: the swing began before it
+            if data_lo == lo or rom_hint_deg is None or not (flex.angle_deg - w[0] >= 0.75 * rom_hint_deg):
+                return float("nan")  # still falling at the window's start, or too little of the swing seen
+        base = Peak(float(a + k), float(w[k]))
+    if rom_hint_deg is not None and flex.angle_deg - base.angle_deg < 0.5 * rom_hint_deg:
+        return float("nan")  # a small wiggle (e.g. out of standing), not a forward swing
+    level = base.angle_deg + level_frac * (flex.angle_deg - base.angle_deg)
+    a, w = sig.window("thigh_angle_deg", int(math.floor(base.index)), fi + 2)
+    up = np.flatnonzero((w[:-1] < level) & (w[1:] >= level))
+    if not up.size:
+        return float("nan")
+    i = int(up[-1])
+    return float(a + i + (level - w[i]) / (w[i + 1] - w[i]))
+
+
+def initial_contact(sig: SignalBuffer, flex: Peak, base: Peak | None, stride_s: float, fs_hz: float,
+                    s: EventSettings, rom_hint_deg: float | None = None, weight: float | None = None) -> tuple[float, dict]:
+    """(fractional global index of the IC that follows the flexion peak ``flex``, info);
+    NaN when the forward swing before ``flex`` is not in the data. ``stride_s``: the stride
+    this IC closes (F → F). ``weight``: the gait weight to use (default: from ``stride_s``;
+    the pipeline passes the weight of the bout's recent median stride)."""
+    T = min(max(stride_s, s.min_stride_s), s.max_stride_s)
+    w = gait_weight(T, s) if weight is None else weight
+    x = rise_crossing(sig, flex, base, T, fs_hz, s.rise_level_frac, rom_hint_deg)
+    if not math.isfinite(x):
+        return float("nan"), {"method": "unknown", "gait_weight": w, "impact_g": 0.0}
+    ic = x + blend(w, s.ic_after_rise_walk_frac, s.ic_after_rise_run_frac) * T * fs_hz
+    info = {"method": "rise_crossing", "gait_weight": w, "impact_g": 0.0}
+    half = s.ic_impact_window_frac * T * fs_hz
+    a0, an = sig.window("acc_norm_g", int(math.floor(ic - half)), int(math.ceil(ic + half)) + 1)
+    if an.size:
+        info["impact_g"] = float(an.max())
+    if not (s.ic_impact_refine and w >= 0.5 and an.size >= 3 and info["impact_g"] >= s.run_impact_g):
+        return float(ic), info
+    _, jk = sig.window("acc_jerk_gps", a0, a0 + an.size)
+    k = int(np.argmax(jk))
+    fi = int(math.floor(flex.index))
+    _, ref_w = sig.window("acc_jerk_gps", fi - int(T * fs_hz), fi)  # the stride before F: already final
+    ref = float(np.median(ref_w)) if ref_w.size > 3 else 0.0
+    info["jerk_ratio"] = float(jk[k] / ref) if ref > 0 else float("inf")
+    if info["jerk_ratio"] >= s.ic_jerk_ratio and jk[k] >= s.ic_min_jerk_gps:
+        info["method"] = "impact"
+        return float(a0 + k) - 0.5, info  # the jerk sample k spans samples k-1..k: the transient starts within it
+    return float(ic), info
+
+
+def trough_centre(sig: SignalBuffer, ext: Peak, flex_before: Peak, flex_after: Peak, level_frac: float) -> float:
+    """Fractional global index midway between the last downward crossing of
+    ``ext + level_frac·(flex_before − ext)`` before ``ext`` and the first upward crossing after
+    it (linear interpolation). Falls back to ``ext.index`` when a crossing is missing."""
+    level = ext.angle_deg + level_frac * (flex_before.angle_deg - ext.angle_deg)
+    ei = int(math.floor(ext.index))
+    a, w = sig.window("thigh_angle_deg", int(math.floor(flex_before.index)), ei + 2)
+    dn = np.flatnonzero((w[:-1] > level) & (w[1:] <= level))
+    b, v = sig.window("thigh_angle_deg", ei, int(math.ceil(flex_after.index)) + 1)
+    up = np.flatnonzero((v[:-1] < level) & (v[1:] >= level))
+    if not (dn.size and up.size):
+        return float(ext.index)
+    i, j = int(dn[-1]), int(up[0])
+    fall = a + i + (w[i] - level) / (w[i] - w[i + 1])
+    rise = b + j + (level - v[j]) / (v[j + 1] - v[j])
+    return 0.5 * (fall + rise)
+
+
+def toe_off(sig: SignalBuffer, ext: Peak, flex_before: Peak, flex_after: Peak, stride_s: float, fs_hz: float,
+            s: EventSettings, weight: float | None = None) -> float:
+    """Fractional global index of toe-off from the extension trough between ``flex_before``
+    and ``flex_after``."""
+    T = min(max(stride_s, s.min_stride_s), s.max_stride_s)
+    w = gait_weight(T, s) if weight is None else weight
+    x = trough_centre(sig, ext, flex_before, flex_after, s.trough_level_frac)
+    return float(x + blend(w, s.to_after_trough_walk_frac, s.to_after_trough_run_frac) * T * fs_hz)
+
+
+def ic_lookahead_frac(s: EventSettings, weight: float | None = None) -> float:
+    """How far after a flexion peak (fraction of the stride) the IC that follows it may lie,
+    and the impact window be read: for a stride of gait weight ``weight``, else for any."""
+    if weight is None:
+        return max(s.ic_after_rise_walk_frac, s.ic_after_rise_run_frac) + s.ic_impact_window_frac
+    refine = s.ic_impact_window_frac if (s.ic_impact_refine and weight >= 0.5) else 0.0
+    return blend(weight, s.ic_after_rise_walk_frac, s.ic_after_rise_run_frac) + refine

@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from imugait.analysis.flexor import analyze_flexor
 from imugait.compare.comparison import CompareParams, Comparison, compare
 from imugait.compare.data import SessionData
+from imugait.analysis.params import load_params
 from imugait.errors import InputFileError
 
 META_COLUMNS = ("file", "session", "subject_id", "condition", "activity", "created_utc",
@@ -34,49 +36,10 @@ META_COLUMNS = ("file", "session", "subject_id", "condition", "activity", "creat
 
 
 def analysis_params(params=None):
-    """``None`` (defaults) | ``AnalysisParams`` | dict | path of a JSON file -> ``AnalysisParams``.
-
-    Unknown keys are an error (a typo must not silently fall back to the default)."""
-    from imugait.analysis import AnalysisParams
-
-    if params is None:
-        return AnalysisParams()
-    if isinstance(params, AnalysisParams):
-        return params
-    if isinstance(params, (str, Path)):
-        p = Path(params)
-        try:
-            d = json.loads(p.read_text())
-        except FileNotFoundError:
-            raise InputFileError(p, None, "does not exist", "give a JSON file of analysis parameters") from None
-        except ValueError as e:
-            raise InputFileError(p, f"line {getattr(e, 'lineno', '?')}", f"is not valid JSON ({e.msg if hasattr(e, 'msg') else e})",
-                                 "write the parameters as a JSON object, e.g. {\"rom_floor_deg\": 15}") from None
-        if isinstance(d, dict) and "params" in d and isinstance(d["params"], dict):
-            d = d["params"]  # accept a provenance.json / summary.json
-        if not isinstance(d, dict):
-            raise InputFileError(p, None, "must hold a JSON object of parameter names and values", None)
-        return _params_from_dict(d, where=str(p))
-    if isinstance(params, dict):
-        return _params_from_dict(params, where="params")
-    raise TypeError(f"params must be None, AnalysisParams, dict or a JSON path, not {type(params).__name__}")
-
-
-def _params_from_dict(d: dict, where: str):
-    from dataclasses import fields
-
-    from imugait.analysis import AnalysisParams
-
-    names = {f.name for f in fields(AnalysisParams)}
-    unknown = sorted(set(d) - names - {"algorithm_version"})  # to_dict() adds the version
-    if unknown:
-        from imugait.errors import ImugaitError
-
-        raise ImugaitError(f"{where}: unknown analysis parameter(s) {', '.join(unknown)} — "
-                           f"valid names are listed in docs/analysis.md (AnalysisParams)")
-    if hasattr(AnalysisParams, "from_dict"):
-        return AnalysisParams.from_dict(d)
-    return AnalysisParams(**d)
+    """``None`` | ``AnalysisParams`` | dict | path of a JSON file -> ``AnalysisParams`` — the
+    analysis' own loader (:func:`imugait.analysis.params.load_params`, the one place
+    parameters are loaded)."""
+    return load_params(params)
 
 
 def params_dict(params) -> dict:
@@ -166,6 +129,7 @@ def load_session(path, params=None) -> SessionData:
         inputs = {side: s.imu(side) for side in s.sides}
         meta["sensors"] = {side: s.sensor_info(side).device_id or "" for side in s.sides}
         meta["raw_sha256"] = s.raw_sha256()  # provenance, and "the same recording twice" in compare
+        has_flexor = s.flexor_test is not None or "thomas" in str(s.meta.get("protocol", "")).lower()
     inputs = {k: v for k, v in inputs.items() if len(v[0]) > 1}
     if not inputs:
         raise InputFileError(path, "/sensors", "holds no samples to analyse", "record or import data first")
@@ -174,6 +138,11 @@ def load_session(path, params=None) -> SessionData:
     meta["params_sha256"] = params_sha256(p)
     sd = session_from_result(path.stem, res, meta, path)
     sd.strides = add_meta_columns(sd.strides, path, meta)
+    if has_flexor:
+        # like the gait metrics, the test is recomputed from the raw data (one algorithm for both conditions)
+        sd.flexor = analyze_flexor(inputs.get("left"), inputs.get("right"), source=str(path)).to_dict()
+        if sd.strides.empty:
+            sd.calibration = {}  # no gait in a test session: its gait calibration says nothing
     return sd
 
 

@@ -51,6 +51,7 @@ def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed,
     """
     from imugait.compare import api
     from imugait.compare.comparison import CompareParams
+    from imugait.compare.flexor import verdict_lines as flexor_verdict_lines
 
     sessions = list(sessions)
     before = list(before_opt)
@@ -86,6 +87,8 @@ def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed,
     for r in cmp.metrics:
         if r["metric"] in ("rom_deg", "asym_rom_pct") or r.get("significant"):
             click.echo(r["verdict"])
+    for line in flexor_verdict_lines(cmp.flexor):
+        click.echo(line)
     click.echo(f"Report: {cmp.report_path}")
     click.echo(f"Table:  {Path(out) / 'comparison.json'}")
 
@@ -101,8 +104,11 @@ def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed,
 @click.option("--no-write", is_flag=True, help="Do not modify the session files (analyse and write CSVs only).")
 @click.option("--scheduler", default=None,
               help="Run on Dask distributed: a scheduler address (tcp://host:8786) or 'local' to start a local cluster.")
+@click.option("--redecode", is_flag=True,
+              help="Polar/Movesense sessions: decode them again from their raw notifications into "
+                   "OUT/redecoded/<name>.h5 first (the originals are not modified), then analyse those.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def reprocess(paths, params_file, jobs, out_dir, replace, no_write, scheduler, quiet):
+def reprocess(paths, params_file, jobs, out_dir, replace, no_write, scheduler, quiet, redecode):
     """Re-analyse many sessions in parallel (files or folders, *.h5 recursively).
 
     Results go into each session (a new derived run with provenance; sessions already
@@ -116,7 +122,8 @@ def reprocess(paths, params_file, jobs, out_dir, replace, no_write, scheduler, q
     from imugait.compare.reprocess import reprocess as run
 
     res = run(paths, params=params_file, jobs=jobs, out_dir=out_dir, replace=replace, write=not no_write,
-              scheduler=scheduler, progress=not quiet, command="imugait reprocess " + " ".join(sys.argv[2:]))
+              scheduler=scheduler, progress=not quiet, command="imugait reprocess " + " ".join(sys.argv[2:]),
+              redecode=redecode)
     n = len(res.sessions)
     nf = len(res.failed)
     click.echo(f"{n - nf}/{n} sessions processed in {res.seconds:.1f} s "

@@ -21,6 +21,7 @@ from imugait.compare import stats
 from imugait.compare.budget import (KEPT_ON, RESTRAPPED, LegRegime, leg_regime, load_budget,
                                     measurement_variance, session_device)
 from imugait.compare.data import SessionData, pair_left_right
+from imugait.compare.flexor import compare_flexor
 from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS
 
 SCHEMA = "imugait.comparison/1"
@@ -90,6 +91,7 @@ class Comparison:
     mdc_source: str
     series: dict = field(default_factory=dict, repr=False)  # (cond, side, metric) -> list of (t, x) per session
     report_path: Path | None = None
+    flexor: dict | None = None  # hip-flexor test section (imugait.compare.flexor), when a session holds a test
     regimes: dict = field(default_factory=dict)  # side -> budget.LegRegime (kept_on | restrapped, and why)
     budget: dict = field(default_factory=dict)   # budget.ErrorBudget.summary() of the budget used
 
@@ -98,7 +100,7 @@ class Comparison:
         return [_clean(r) for r in self.table.to_dict(orient="records")]
 
     def verdicts(self) -> list[str]:
-        return list(self.table["verdict"])
+        return list(self.table["verdict"]) if "verdict" in self.table else []
 
     def to_dict(self) -> dict:
         def sess(s: SessionData) -> dict:
@@ -116,6 +118,7 @@ class Comparison:
             "after": [sess(s) for s in self.after],
             "warnings": self.warnings,
             "metrics": self.metrics,
+            **({"flexor": _clean(self.flexor)} if self.flexor is not None else {}),
         }
 
     def to_json(self, path) -> Path:
@@ -409,6 +412,15 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
     p = params or CompareParams()
     if not before or not after:
         raise ValueError("compare needs at least one session before and one after")
+    flexor = compare_flexor(before, after)
+    all_before, all_after = list(before), list(after)
+    if flexor is not None:
+        # hip-flexor test sessions without gait take no part in the gait comparison
+        before = [s for s in before if not (s.flexor and s.strides.empty)]
+        after = [s for s in after if not (s.flexor and s.strides.empty)]
+        if not before or not after:
+            return Comparison(table=pd.DataFrame(), warnings=[], before=all_before, after=all_after, params=p,
+                              mdc_source="none", flexor=flexor)
     rows: list[dict] = []
     series: dict = {}
     mdc_sources: set[str] = set()
@@ -521,6 +533,6 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
             warnings.append({"kind": "few_strides", "session": s.name,
                              "message": f"{s.name}: only {n} valid strides — results are uncertain; record at least 2–3 minutes."})
     src = "; ".join(sorted(mdc_sources)) if mdc_sources else "none"
-    return Comparison(table=table, warnings=[_clean(w) for w in warnings], before=list(before),
-                      after=list(after), params=p, mdc_source=src, series=series, regimes=regimes,
+    return Comparison(table=table, warnings=[_clean(w) for w in warnings], before=all_before,
+                      after=all_after, params=p, mdc_source=src, series=series, flexor=flexor, regimes=regimes,
                       budget=budget.summary())

@@ -23,6 +23,7 @@ class SessionData:
     ``calibration[side]``: dict with any of ``neutral_deg``, ``flexion_axis`` (3-vector,
     sensor frame), ``long_axis`` (3-vector), ``calibrated`` (bool).
     ``meta``: session metadata (subject, condition, created, speed_mps, ...).
+    ``flexor``: the hip-flexor test result (``flexor_test.json`` dict) when the session holds one.
     """
 
     name: str
@@ -31,6 +32,7 @@ class SessionData:
     calibration: dict[str, dict] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
     path: Path | None = None
+    flexor: dict | None = None
 
     def valid_strides(self, side: str | None = None) -> pd.DataFrame:
         df = self.strides

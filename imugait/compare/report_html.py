@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from imugait import __version__
+from imugait.compare.flexor import report_html as flexor_report_html
 from imugait.compare.metrics import metric_info
 
 CSS = """
@@ -115,6 +116,12 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
     names_b = ", ".join(s.name for s in cmp.before)
     names_a = ", ".join(s.name for s in cmp.after)
     body.append(f"<div class='sub'>Before: {esc(names_b)}<br>After: {esc(names_a)}</div>")
+    if cmp.flexor is not None:
+        body.append(flexor_report_html(cmp.flexor, figures=figures, out=out))
+    if not rows:  # hip-flexor test sessions only: no gait to compare
+        path = out / "report.html"
+        path.write_text(page("imugait before/after comparison", "\n".join(body)), encoding="utf-8")
+        return path
     main = [r for r in key if r["metric"] in ("rom_deg", "asym_rom_pct", "cadence_spm", "stance_s", "swing_pct")]
     body.append("<h2>Key results</h2><div class='cards'>" + "".join(_card(r) for r in main[:8]) + "</div>")
     body.append("<ul class='verdicts'>" + "".join(f"<li>{esc(r['verdict'])}</li>" for r in key

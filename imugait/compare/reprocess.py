@@ -77,12 +77,23 @@ def _same_params(stored_json: str | None, pdict: dict) -> bool:
 
 
 def process_one(path: str, params: dict | None, out_dir: str | None, name: str | None = None,
-                write: bool = True, replace: bool = False) -> dict:
-    """Reprocess one session; never raises (errors are returned). Runs in worker processes."""
+                write: bool = True, replace: bool = False, redecode: bool = False) -> dict:
+    """Reprocess one session; never raises (errors are returned). Runs in worker processes.
+    ``redecode``: first decode the session again from its raw notifications into
+    ``OUT/redecoded/<name>.h5`` (:mod:`imugait.store.redecode`; the original is not touched)
+    and analyse that file."""
     t0 = time.perf_counter()
     rec = {"file": str(path), "name": name or Path(path).stem, "ok": False, "status": "failed", "error": "",
            "run_id": "", "raw_sha256": "", "n_strides": 0, "n_valid": 0, "seconds": 0.0, "table": None}
     try:
+        if redecode:
+            from imugait.store.redecode import redecode_session
+
+            target = Path(out_dir or ".") / "redecoded" / f"{rec['name']}.h5"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            redecode_session(path, target, overwrite=True)
+            rec["redecoded"] = str(target)
+            path = str(target)
         from imugait import open_session
         from imugait.analysis import ALGORITHM_VERSION
 
@@ -367,7 +378,7 @@ def _run_dask(files, kw, jobs, scheduler, progress, sink):
 
 def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed", *, replace: bool = False,
               write: bool = True, scheduler: str | None = None, progress: bool = True,
-              command: str | None = None, keep_table: bool | None = None) -> ReprocessResult:
+              command: str | None = None, keep_table: bool | None = None, redecode: bool = False) -> ReprocessResult:
     """See the module docstring. ``params``: None | AnalysisParams | dict | JSON path.
     ``keep_table``: hold the combined stride table in memory (default: only when
     ``out_dir`` is None — with an output folder it is streamed to disk session by session
@@ -390,7 +401,7 @@ def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed"
         out.mkdir(parents=True, exist_ok=True)
     remote = bool(scheduler) and scheduler != "local"  # its workers get absolute paths
     kw = {str(f): dict(params=pdict, out_dir=(str(out.resolve()) if remote else str(out)) if out else None,
-                       name=names[str(f)], write=write, replace=replace) for f in files}
+                       name=names[str(f)], write=write, replace=replace, redecode=redecode) for f in files}
     order = {str(f): i for i, f in enumerate(files)}
     sink = _CombinedWriter(out, order, keep=(out is None) if keep_table is None else bool(keep_table))
     try:

@@ -57,6 +57,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 from imugait.conventions import SIDES  # noqa: E402
 from imugait.live import metrics as M  # noqa: E402
 from imugait.live.backend import LiveBackend  # noqa: E402
+from imugait.live.flexor_panel import FlexorPanel  # noqa: E402
 from imugait.live.model import LiveModel, Snapshot  # noqa: E402
 from imugait.live.widgets import (  # noqa: E402
     BIG_PT, DASH, MID_PT, SMALL_PT, AsymmetryPanel, CalibrationPanel, HealthPanel, PhasePortrait,
@@ -149,6 +150,13 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.marker_button.clicked.connect(self._marker)
         self.marker_button.setEnabled(False)
         self.marker_button.setToolTip("Stores the text at the current time in the recording.")
+        self.flexor_button = QtWidgets.QPushButton("Thomas test")
+        self.flexor_button.setFont(font(MID_PT))
+        self.flexor_button.setCheckable(True)
+        self.flexor_button.setToolTip("Hip-flexor length test (modified Thomas test) with prompts and a hold timer.")
+        self.flexor_button.clicked.connect(self._toggle_flexor)
+        top.addWidget(self.flexor_button)
+        top.addSpacing(16)
         rec.addWidget(self.subject, 0, 0)
         rec.addWidget(self.condition, 0, 1)
         rec.addWidget(self.rec_button, 0, 2)
@@ -162,8 +170,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         left = QtWidgets.QVBoxLayout()
         self.signal = SignalView(self.model.window_s)
         self.bars = StrideBars()
+        self.flexor_panel = FlexorPanel()
+        self.flexor_panel.next_button.clicked.connect(lambda: self.backend.next_flexor_step())
+        self.flexor_panel.hide()
         left.addWidget(self.signal, 5)
         left.addWidget(self.bars, 4)
+        left.addWidget(self.flexor_panel, 4)
         body.addLayout(left, 3)
 
         right = QtWidgets.QVBoxLayout()
@@ -218,6 +230,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._update_top(snap)
         if full or self._frame % self.phase_every == 0:
             self.phase.update_view(snap)
+        self._update_flexor(snap, full)
         self.lat.frame_cost_s.append(time.monotonic() - t_start)
 
     def _strides_arrived(self) -> None:
@@ -298,6 +311,30 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     _rec_busy = False
 
+    def _update_flexor(self, snap: Snapshot, full: bool) -> None:
+        """Test mode: the panel replaces the stride bars while the test runs or shows a result."""
+        fx = snap.flexor or {}
+        on = bool(fx.get("active")) or fx.get("result") is not None
+        if on != self.flexor_panel.isVisible() and (on or not self.flexor_button.isChecked()):
+            self.flexor_panel.setVisible(on)
+            self.bars.setVisible(not on)
+        if self.flexor_button.isChecked() != bool(fx.get("active")) and not self._flexor_busy:
+            self.flexor_button.setChecked(bool(fx.get("active")))
+        set_text(self.flexor_button, "■ End test" if fx.get("active") else "Thomas test")
+        set_style(self.flexor_button, "background:#2e9e44; color:white;" if fx.get("active") else "")
+        if on and (full or self._frame % self.slow_every == 0):
+            self.flexor_panel.update_view(snap)
+
+    _flexor_busy = False
+
+    def _toggle_flexor(self, checked: bool) -> None:
+        self._flexor_busy = True
+        try:
+            fut = self.backend.start_flexor_test() if checked else self.backend.stop_flexor_test()
+            fut.add_done_callback(self._command_done)
+        finally:
+            self._flexor_busy = False
+
     # ---- commands -----------------------------------------------------------------
     def _toggle_record(self, checked: bool) -> None:
         self._rec_busy = True
@@ -363,14 +400,14 @@ def run_live(*, simulate: bool = False, left: str | None = None, right: str | No
              duration_s: float | None = None, screenshot: str | Path | None = None,
              out_dir: str | Path = "recordings", params=None, sim_config=None, fps: float = 30.0,
              size: tuple[int, int] = (1600, 950), subject: str = "", condition: str = "",
-             record: bool = False) -> int:
+             record: bool = False, flexor_test: bool = False) -> int:
     """Open the live dashboard and block until it is closed (or ``duration_s`` elapsed).
 
     Exactly one of ``simulate``, ``left``/``right`` (BLE addresses), ``replay`` (session
     file) or ``source`` (a :class:`~imugait.acquire.base.Source`) chooses the data.
     ``screenshot`` saves the window to a PNG at the end (with ``duration_s``: after that many
     seconds). ``record`` starts recording right away (``subject``/``condition`` as given).
-    Returns 0.
+    ``flexor_test`` starts the hip-flexor test mode with the first sample. Returns 0.
     """
     ensure_qt_platform()
     app = qapp()
@@ -380,6 +417,8 @@ def run_live(*, simulate: bool = False, left: str | None = None, right: str | No
     win.subject.setText(subject)
     win.condition.setText(condition)
     win.resize(*size)
+    if flexor_test:  # a simulated runner follows the script, a real one is waited for
+        backend.start_flexor_test(wait_for_calibration=not simulate)
     if record:
         backend.start_recording(subject, condition)  # from the first sample on
     backend.start()

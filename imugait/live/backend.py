@@ -108,6 +108,11 @@ class LiveBackend:
         self.n_blocks = {s: 0 for s in SIDES}
         self.n_samples = {s: 0 for s in SIDES}
         self.error: BaseException | None = None
+        self._flexor = None  # FlexorAnalyzer while the test mode is on
+        self._flexor_proto = None
+        self._flexor_next_t = -math.inf
+        self._flexor_at_start = None
+        self._flexor_in_recording = False
 
     # ---- lifecycle (any thread) -------------------------------------------------------
     def start(self) -> "LiveBackend":
@@ -163,6 +168,24 @@ class LiveBackend:
     def recalibrate(self, side: Side | None = None) -> concurrent.futures.Future:
         return self._call(self._recalibrate(side))
 
+    def start_flexor_test(self, steps=None, wait_for_calibration: bool = True) -> concurrent.futures.Future:
+        """Start the hip-flexor (Thomas) test mode: from now on both thighs also feed the
+        test's analyzer and the protocol prompts run on session time (``steps``: default
+        :func:`imugait.analysis.flexor.protocol_steps`). Called before :meth:`start`, the test
+        starts with the first sample."""
+        if self._thread is None:
+            fut: concurrent.futures.Future = concurrent.futures.Future()
+            self._flexor_at_start = ((steps, wait_for_calibration), fut)
+            return fut
+        return self._call(self._start_flexor(steps, wait_for_calibration))
+
+    def stop_flexor_test(self) -> concurrent.futures.Future:
+        """End the test mode; the Future gives the result dict (also in the model)."""
+        return self._call(self._stop_flexor())
+
+    def next_flexor_step(self) -> concurrent.futures.Future:
+        return self._call(self._next_flexor_step())
+
     # ---- worker thread ----------------------------------------------------------------
     def _thread_main(self) -> None:
         loop = asyncio.new_event_loop()
@@ -194,6 +217,9 @@ class LiveBackend:
             t0 = getattr(self.acq, "t0_host_s", None)
             if isinstance(t0, (int, float)) and math.isfinite(t0):
                 self.model.session_t0_host_s = float(t0)
+            if self._flexor_at_start is not None:
+                args, fut = self._flexor_at_start
+                fut.set_result(await self._start_flexor(*args))
             if self._record_at_start is not None:
                 args, fut = self._record_at_start
                 try:
@@ -207,6 +233,8 @@ class LiveBackend:
             finally:
                 health_task.cancel()
             self._flush_pipelines(final=True)
+            if self._flexor is not None:
+                await self._stop_flexor()
             self._update_health()
             for s in sides:
                 self.model.set_link(s, "stopped", "source ended")
@@ -284,6 +312,8 @@ class LiveBackend:
             if fs is None:
                 return
             self._pipelines[side] = self._make_pipeline(side, fs)
+        if self._flexor is not None:
+            self._flexor_push(side, np.asarray(t_s, dtype=np.float64), acc, gyr)
         self._pending[side].append((np.asarray(t_s, dtype=np.float64), acc, gyr))
         self._pending_n[side] += len(block)
         fs = getattr(self._pipelines[side], "fs_hz", None) or 200.0
@@ -395,6 +425,9 @@ class LiveBackend:
         t0 = self.model.session_t0_host_s
         if t0 is not None:
             meta.setdefault("t0_host_s", float(t0))
+        if self._flexor is not None:
+            meta.setdefault("protocol", "modified Thomas test")
+            self._flexor_in_recording = True
         writer = SessionWriter(path, meta)
         self._writer = writer
         self._writer_sides = set()
@@ -428,6 +461,53 @@ class LiveBackend:
             log.exception("writer could not store %r", ev)
             self.model.set_recording(error=f"recording: {e}")
 
+    # hip-flexor test mode (worker thread)
+    FLEXOR_UPDATE_S = 0.2
+    """The test's live state is refreshed every this many seconds of session time."""
+
+    async def _start_flexor(self, steps, wait_for_calibration: bool) -> bool:
+        from imugait.analysis.flexor import FlexorAnalyzer, ProtocolRunner, protocol_steps
+
+        self._flexor = FlexorAnalyzer(source=self.label)
+        self._flexor_proto = ProtocolRunner(steps or protocol_steps(), wait_for_calibration=wait_for_calibration)
+        self._flexor_next_t = -math.inf
+        self._flexor_in_recording = self._writer is not None
+        self.model.set_flexor(reset=True, active=True, state=None, step=None, result=None)
+        return True
+
+    def _flexor_push(self, side: Side, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
+        a = self._flexor
+        a.push(side, t_s, acc, gyr)
+        t = float(t_s[-1])
+        if t < self._flexor_next_t:
+            return
+        self._flexor_next_t = t + self.FLEXOR_UPDATE_S
+        state = a.update()
+        proto = self._flexor_proto
+        t_now = self.model.t_now_s()
+        for _i, st, t0 in proto.advance(t_now, state.phase not in ("waiting_for_standing", "refused")):
+            if self._writer is not None:  # the prompts are part of the recording's context
+                try:
+                    self._writer.add_marker(t0, f"flexor-test: {st.kind}" + (f" {st.side}" if st.side else "")
+                                            + f" — {st.prompt}")
+                except Exception as e:  # noqa: BLE001 - keep acquiring, tell the user
+                    self.model.set_recording(error=f"marker not stored: {e}")
+        step = None if proto.finished else (proto.index, len(proto.steps), proto.step, proto.time_left(t_now))
+        self.model.set_flexor(state=state, step=step, finished=proto.finished)
+
+    async def _next_flexor_step(self) -> None:
+        if self._flexor_proto is not None:
+            self._flexor_proto.next_step()
+            self._flexor_next_t = -math.inf
+
+    async def _stop_flexor(self) -> dict | None:
+        a, self._flexor = self._flexor, None
+        if a is None:
+            return None
+        result = a.result().to_dict()
+        self.model.set_flexor(active=False, result=result, step=None)
+        return result
+
     async def _stop_recording(self, reason: str = "user stop") -> str | None:
         w = self._writer
         if w is None:
@@ -448,6 +528,19 @@ class LiveBackend:
             self.model.set_recording(error=f"closing the recording failed: {e}")
         finally:
             self.model.set_recording(active=False, path=None, last_path=path, n_blocks=self._rec_blocks)
+        if path and (self._flexor is not None or self._flexor_in_recording):
+            # a hip-flexor test ran while recording: store its result in the session (batch,
+            # the same algorithm, on exactly what the file holds)
+            self._flexor_in_recording = False
+            try:
+                from imugait.store.flexor import analyze_session, write_result
+
+                res = analyze_session(path)
+                if not res.refused:
+                    write_result(path, res)
+            except Exception as e:  # noqa: BLE001 - the recording itself is safe; tell the user
+                log.exception("storing the flexor test failed")
+                self.model.set_recording(error=f"flexor test not stored in the session: {e}")
         return path
 
     async def _add_marker(self, text: str) -> float:

@@ -31,8 +31,14 @@ import click
 @click.option("--duration", "duration_s", type=float, default=None,
               help="Close after this many seconds (runs headless when there is no display).")
 @click.option("--fps", type=float, default=30.0, show_default=True, help="Redraw rate.")
+@click.option("--flexor-test", "flexor_test", is_flag=True,
+              help="Start in the hip-flexor (Thomas) test mode; with --simulate a simulated runner follows its prompts.")
+@click.option("--sim-left-deg", type=float, default=8.0, show_default=True,
+              help="With --simulate --flexor-test: the runner's left thigh, degrees below the horizontal.")
+@click.option("--sim-right-deg", type=float, default=3.0, show_default=True,
+              help="With --simulate --flexor-test: the right thigh, degrees below the horizontal.")
 def live(simulate, left, right, replay, speed, gait, seed, sim_minutes, sim_asym_deg, out_dir, subject, condition, record, screenshot,
-         duration_s, fps):
+         duration_s, fps, flexor_test, sim_left_deg, sim_right_deg):
     """Open the live dashboard: thigh angles, strides, asymmetry, sensor health, recording.
 
     \b
@@ -52,6 +58,11 @@ def live(simulate, left, right, replay, speed, gait, seed, sim_minutes, sim_asym
         raise click.BadParameter("must be more than 0.1 minutes", param_hint="--sim-minutes")
     sim_config = (default_sim_config(gait=gait, seed=seed, asym_rom_deg=sim_asym_deg, duration_s=60.0 * sim_minutes)
                   if simulate else None)
+    if simulate and flexor_test:
+        from imugait.analysis.flexor import protocol_steps
+        from imugait.sim.flexor import follow_protocol
+
+        sim_config = follow_protocol(protocol_steps(), sim_left_deg, sim_right_deg, seed=seed)
     run_live(simulate=simulate, left=left, right=right, replay=replay, speed=speed, duration_s=duration_s,
              screenshot=screenshot, out_dir=out_dir, sim_config=sim_config, fps=fps, subject=subject,
-             condition=condition, record=record)
+             condition=condition, record=record, flexor_test=flexor_test)

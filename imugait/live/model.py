@@ -165,6 +165,9 @@ class Snapshot:
     new_arrivals_host_s: np.ndarray          # host arrival times of raw blocks new since last snapshot
     new_strides: tuple[tuple[StrideResult, float, float], ...]
     """(stride, host time of its closing contact, host time the pipeline emitted it), new since last."""
+    flexor: dict = field(default_factory=dict)
+    """Hip-flexor test mode (empty when off): ``active``, ``state`` (FlexorLiveState), ``step``
+    (index, count, Step, seconds left), ``result`` (flexor_test.json dict once the test ended)."""
 
 
 @dataclass
@@ -212,6 +215,7 @@ class LiveModel:
         self._markers: deque = deque(maxlen=marker_history)
         self._recording: dict = {"active": False, "path": None, "n_blocks": 0, "started_t_s": float("nan"),
                                  "subject": "", "condition": "", "last_path": None, "error": ""}
+        self._flexor: dict = {}
         self._source = ""
         self._error = ""
         self._finished = False
@@ -328,6 +332,15 @@ class LiveModel:
             self._recording.update(fields)
             self._version += 1
 
+    def set_flexor(self, **fields) -> None:
+        """Hip-flexor test mode: update its fields (``active``, ``state``, ``step``, ``result``);
+        ``set_flexor(active=False, reset=True)`` clears them."""
+        with self._lock:
+            if fields.pop("reset", False):
+                self._flexor = {}
+            self._flexor.update(fields)
+            self._version += 1
+
     def set_error(self, text: str) -> None:
         with self._lock:
             self._error = str(text)
@@ -405,5 +418,5 @@ class LiveModel:
                 t_now_s=t_now, window_s=w, sides=sides, markers=tuple(self._markers),
                 recording=dict(self._recording), source=self._source, error=self._error,
                 finished=self._finished, version=self._version, new_arrivals_host_s=arrivals,
-                new_strides=new_strides,
+                new_strides=new_strides, flexor=dict(self._flexor),
             )

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from imugait.protocol import constants as C
 from imugait.sim.bluez import CharSpec, EmulatedPeripheral, ServiceSpec
-from imugait.sim.virtual_commercial import BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID
+from imugait.acquire.kinds.base import BATTERY_LEVEL_UUID
+from imugait.sim.virtual_commercial import BATTERY_SERVICE_UUID
 
 
 class ImugaitPeripheral(EmulatedPeripheral):

@@ -43,25 +43,35 @@ from scipy.interpolate import CubicSpline
 from imugait.conventions import GRAVITY_MPS2, SIDES, Side
 from imugait.types import SensorInfo
 
-SIM_VERSION = "1.0"
+SIM_VERSION = "2.0"
 
 # --------------------------------------------------------------------------------------
-# Templates: thigh angle (deg, relative to vertical, flexion +) vs. phase (IC at 0).
-# Shapes follow published thigh/hip sagittal kinematics (walking: Winter 2009 hip angle
-# minus ~10 deg pelvic tilt; running: Novacheck 1998). Peak flexion precedes IC by
-# ~12 % (walk) / ~18 % (run); peak extension precedes TO by ~6 % of the stride (walk,
-# 50-100 ms) and ~2 % (run).
+# Templates: thigh angle (deg, relative to the standing neutral, flexion +) vs. phase (IC at 0),
+# taken from measured gait (docs/simulator.md, "Where the timing comes from"):
+#
+# * walking: the sagittal thigh angle (hip flexion minus pelvic tilt) of the mean treadmill
+#   gait cycle of participant WBDS01 at speed T05 in Fukuchi, Fukuchi & Duarte 2018,
+#   "A public dataset of overground and treadmill walking kinematics and kinetics in healthy
+#   individuals", PeerJ 6:e4640, doi:10.7717/peerj.4640 (CC-BY-4.0), sampled every 5 % of
+#   the cycle; toe-off (vertical force < threshold) at 61.3 %. Peak flexion at 87 % (IC 13 %
+#   of the stride later), peak extension at 52 % (TO 9 % of the stride later).
+# * running: the mean mocap thigh angle (cluster long axis, lab sagittal plane, minus the
+#   standing neutral) of RBDS001 and RBDS008 at 3.5 m/s in Fukuchi, Fukuchi & Duarte 2017,
+#   PeerJ 5:e3298, doi:10.7717/peerj.3298 (CC-BY-4.0), force-plate IC/TO; duty factor 32.5 %,
+#   peak flexion at 79–82 % (IC ≈ 20 % of the stride later), peak extension after TO.
 # --------------------------------------------------------------------------------------
 _WALK_PTS = (
-    (0.00, 23.0), (0.10, 19.5), (0.30, 5.5), (0.45, -8.0), (0.54, -13.5), (0.60, -10.5),
-    (0.70, 4.0), (0.80, 22.0), (0.88, 28.0), (0.95, 25.5),
+    (0.00, 20.6), (0.05, 20.6), (0.10, 20.4), (0.15, 15.8), (0.20, 10.6), (0.25, 5.1), (0.30, -0.3),
+    (0.35, -5.1), (0.40, -9.3), (0.45, -13.2), (0.50, -15.4), (0.55, -14.9), (0.60, -9.3), (0.65, -0.4),
+    (0.70, 8.8), (0.75, 16.4), (0.80, 21.6), (0.85, 24.4), (0.90, 23.9), (0.95, 21.0),
 )
-_WALK_STANCE = 0.60
+_WALK_STANCE = 0.613
 _RUN_PTS = (
-    (0.00, 27.0), (0.08, 20.0), (0.18, 6.0), (0.28, -9.5), (0.365, -17.0), (0.46, -11.0),
-    (0.57, 5.0), (0.70, 27.0), (0.82, 36.0), (0.92, 32.0),
+    (0.00, 30.6), (0.05, 30.8), (0.10, 30.3), (0.15, 23.8), (0.20, 13.6), (0.25, 1.3), (0.30, -10.0),
+    (0.35, -17.5), (0.40, -19.0), (0.45, -14.9), (0.50, -7.9), (0.55, 0.6), (0.60, 11.0), (0.65, 24.3),
+    (0.70, 36.7), (0.75, 44.3), (0.80, 47.0), (0.85, 45.1), (0.90, 39.8), (0.95, 34.3),
 )
-_RUN_STANCE = 0.38
+_RUN_STANCE = 0.325
 
 
 class _Template:
@@ -127,14 +137,15 @@ RUN_TEMPLATE = _Template(_RUN_PTS, _RUN_STANCE)
 
 
 # Speed models (v in m/s). Walking: cadence 100-120 spm over 1.0-1.6 m/s, stance ~60 %,
-# thigh ROM ~40-45 deg. Running: cadence ~160-180 spm over 2.5-4.5 m/s, stance 40->33 %,
-# thigh ROM 45-65 deg rising with speed (values from /shared notes, see docs/simulator.md).
+# thigh ROM ~40-45 deg. Running, from Fukuchi 2017 (force plate and mocap, 2.5-4.5 m/s):
+# cadence 150-158 spm at 2.5, 162-171 at 3.5, 169 at 4.5 m/s; duty factor 36-39 % at 2.5,
+# 32-33 % at 3.5, 30 % at 4.5 m/s; thigh ROM 46-51 deg at 2.5, 61-72 at 3.5, 78 at 4.5 m/s.
 def walk_cadence_spm(v):
     return 70.0 + 30.0 * np.asarray(v, dtype=float)
 
 
 def run_cadence_spm(v):
-    return 135.0 + 10.0 * np.asarray(v, dtype=float)
+    return 135.0 + 8.0 * np.asarray(v, dtype=float)
 
 
 def walk_stance_frac(v):
@@ -142,7 +153,7 @@ def walk_stance_frac(v):
 
 
 def run_stance_frac(v):
-    return np.clip(0.483 - 0.033 * np.asarray(v, dtype=float), 0.22, 0.45)
+    return np.clip(0.487 - 0.042 * np.asarray(v, dtype=float), 0.22, 0.45)
 
 
 def walk_rom_deg(v):
@@ -150,7 +161,7 @@ def walk_rom_deg(v):
 
 
 def run_rom_deg(v):
-    return np.clip(45.0 + 8.0 * (np.asarray(v, dtype=float) - 2.0), 40.0, 66.0)
+    return np.clip(48.0 + 13.0 * (np.asarray(v, dtype=float) - 2.5), 40.0, 80.0)
 
 
 DEFAULT_SPEED_MPS = {"walk": 1.3, "run": 3.0}
@@ -199,6 +210,9 @@ class SimConfig:
     rom_sd_deg: float = 1.5
     mid_sd_deg: float = 1.0
     stance_sd_pct: float = 1.0
+    timing_sd_pct: float = 1.5
+    """SD (% of the stride) of each leg's own IC and TO timing relative to its thigh
+    kinematics (0: every leg exactly like the templates)."""
     # asymmetry
     rom_scale: float = 1.0
     rom_scale_left: float = 1.0
@@ -654,6 +668,12 @@ class _Leg:
         self.stand_deg = cfg.stand_angle_deg + float(rng.normal(0, 1.0))
         self.ab_amp = {"walk": math.radians(cfg.abduction_walk_deg), "run": math.radians(cfg.abduction_run_deg)}
         self.rot_amp = math.radians(cfg.axial_rotation_deg)
+        # this leg's own timing of IC and TO relative to its thigh kinematics (people differ:
+        # between-runner SD 1.3-1.6 % of the stride on Fukuchi 2017, docs/simulator.md); drawn
+        # from their own stream so that the other random draws are unchanged
+        trng = np.random.default_rng([cfg.seed, 1 if left else 2, 55])
+        self.ic_shift = float(np.clip(trng.normal(0.0, cfg.timing_sd_pct / 100.0), -0.05, 0.05))
+        self.to_shift = float(np.clip(trng.normal(0.0, cfg.timing_sd_pct / 100.0), -0.05, 0.05))
 
     def phase(self, t):
         return self.body.phase(t) + self.phase_offset
@@ -666,14 +686,19 @@ class _Leg:
         dr, dm, ds = self.d_rom(t), self.d_mid(t), self.d_stance(t)
         rw = rw * self.rom_scale + self.rom_add + dr
         rr = rr * self.rom_scale + self.rom_add + dr
-        sw = sw + self.stance_add + ds
-        sr = sr + self.stance_add + ds
+        # the configured stance is the true one; the kinematics are placed this leg's own
+        # offsets away from it (see stance_frac and angles)
+        sw = sw + self.stance_add + ds - self.ic_shift - self.to_shift
+        sr = sr + self.stance_add + ds - self.ic_shift - self.to_shift
         return rw, rr, WALK_TEMPLATE.mid_deg + dm, RUN_TEMPLATE.mid_deg + dm, sw, sr
 
     def stance_frac(self, t):
+        """True toe-off phase (the configured stance): the kinematic stance of ``params`` plus
+        this leg's offsets ``ic_shift`` (the kinematics run that much after the IC clock) and
+        ``to_shift`` (its own TO relative to its kinematics)."""
         g = self.body.sched.gait_blend(t)
         _rw, _rr, _mw, _mr, sw, sr = self.params(t)
-        return (1 - g) * sw + g * sr
+        return (1 - g) * sw + g * sr + self.ic_shift + self.to_shift
 
     def angles(self, t):
         """theta (sagittal), phi (ab/adduction), rho (axial), psi (heading) in rad, and
@@ -682,7 +707,7 @@ class _Leg:
         e = sched.envelope(t)
         g = sched.gait_blend(t)
         ph = self.phase(t)
-        frac = np.mod(ph, 1.0)
+        frac = np.mod(ph - self.ic_shift, 1.0)  # the kinematics run ic_shift of a stride after the IC clock
         rw, rr, mw, mr, sw, sr = self.params(t)
         if not np.any(g > 0):
             th_gait = WALK_TEMPLATE.shape(frac, rw, mw, sw)
@@ -789,15 +814,18 @@ def _ideal_imu(leg: _Leg, t, r_T, R_TS, wobble: _Wobble | None = None):
     w = _mtv(Rz, w) + np.array([0.0, 0.0, 1.0]) * d["th"][:, None]
     w = _mtv(Ry_rho, w) + ey * d["rho"][:, None]
     f_T = _mtv(k0["R"], f_w)
+    # rate of the truth (sagittal-projection) angle, see sagittal_angle_deg
+    st_, ct_, sp_, cp_ = np.sin(k0["th"]), np.cos(k0["th"]), np.sin(k0["phi"]), np.cos(k0["phi"])
+    rate = (d["th"] * cp_ + st_ * ct_ * sp_ * d["phi"]) / (st_ * st_ + ct_ * ct_ * cp_ * cp_)
     if wobble is None:
         k0["R_TS"] = np.broadcast_to(R_TS, (n, 3, 3))
-        return f_T @ R_TS, w @ R_TS, k0, d["th"]
+        return f_T @ R_TS, w @ R_TS, k0, rate
     # sensor frame S' = T * Rw(beta) * R_TS: rates add in the wobble frame
     Rw, Jr = _rotvec_matrix_and_jr(wobble.beta(t))
     f_W = _mtv(Rw, f_T)
     w_W = _mtv(Rw, w) + _mv(Jr, wobble.beta_dot(t))
     k0["R_TS"] = Rw @ R_TS
-    return f_W @ R_TS, w_W @ R_TS, k0, d["th"]
+    return f_W @ R_TS, w_W @ R_TS, k0, rate
 
 
 _CHUNK = 50_000  # samples per evaluation chunk (bounds temporary memory; results are exact)
@@ -806,13 +834,13 @@ _CHUNK = 50_000  # samples per evaluation chunk (bounds temporary memory; result
 def _ideal_imu_chunked(leg: _Leg, t, r_T, R_TS, chunk: int = _CHUNK, wobble: _Wobble | None = None):
     """``_ideal_imu`` over ``t`` in chunks; returns specific force, angular velocity and the
     per-sample truth (theta, theta rate, phase, envelope, heading, q_world_sensor)."""
-    out = {k: [] for k in ("f", "w", "th", "thd", "ph", "e", "psi", "q")}
+    out = {k: [] for k in ("f", "w", "th", "phi", "thd", "ph", "e", "psi", "q")}
     for i in range(0, len(t), chunk):
         f, w, k0, thd = _ideal_imu(leg, t[i:i + chunk], r_T, R_TS, wobble)
         out["f"].append(f)
         out["w"].append(w)
         out["thd"].append(thd)
-        for name in ("th", "ph", "e", "psi"):
+        for name in ("th", "phi", "ph", "e", "psi"):
             out[name].append(k0[name])
         out["q"].append(_quat_from_matrix(k0["R"] @ k0["R_TS"]))
     return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in out.items()}
@@ -854,11 +882,20 @@ def _parabolic_peak(t, y, i):
     return t[i], y[i]
 
 
+def sagittal_angle_deg(theta_rad, phi_rad):
+    """The truth thigh angle: the long axis in the sagittal plane of the walking direction,
+    the way a gait lab measures it (the thigh's long axis projected on the lab's sagittal
+    plane). With ``R = Ry(psi) Rx(phi) Rz(theta) Ry(rho)`` the long axis in the heading frame
+    is ``(-sin theta, cos theta cos phi, cos theta sin phi)``; ab/adduction ``phi`` makes this
+    a little larger than the flexion Euler angle ``theta``."""
+    return np.degrees(np.arctan2(np.sin(theta_rad), np.cos(theta_rad) * np.cos(phi_rad)))
+
+
 def _truth_strides(leg: _Leg, cfg: SimConfig) -> pd.DataFrame:
     dt = 1e-3
     tg = np.arange(-1.0, cfg.duration_s + 1.0, dt)
     parts = [leg.angles(tg[i:i + 4 * _CHUNK]) for i in range(0, len(tg), 4 * _CHUNK)]
-    th_deg = np.degrees(np.concatenate([p[0] for p in parts]))
+    th_deg = sagittal_angle_deg(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
     e = np.concatenate([p[4] for p in parts])
     g = np.concatenate([p[5] for p in parts])
     ph = np.concatenate([p[6] for p in parts])
@@ -916,6 +953,50 @@ def _small_rotation_matrix(rng, sd_rad):
     off = rng.normal(0.0, sd_rad, size=(3, 3))
     M += off - np.diag(np.diag(off))
     return M
+
+
+def apply_sensor_model(acc_true_mps2: np.ndarray, gyr_true_dps: np.ndarray, cfg: SimConfig, side: Side,
+                       rng: np.random.Generator):
+    """The sensor model (step 5 of the module docstring), applied to ideal signals in the
+    sensor frame: scale errors, axis misalignment, constant bias and random-walk drift, white
+    noise, int16 quantisation on ``cfg.acc_range_g``/``cfg.gyr_range_dps`` with clipping.
+
+    Every setting comes from ``cfg`` (``SimConfig``'s sensor fields; ``sensor_seed`` draws the
+    static errors from their own stream: "the same physical sensor"); ``rng`` draws drift
+    and noise (always, so ``sensor_errors=False`` does not shift the random stream).
+    Returns ``(acc_counts, gyr_counts, acc_scale_mps2, gyr_scale_dps, errors)`` with
+    ``errors`` the drawn values (empty for an ideal sensor). Also used by the hip-flexor test
+    simulator (:mod:`imugait.sim.flexor`), so both simulators share one sensor model."""
+    fs = float(cfg.fs_hz)
+    n = int(acc_true_mps2.shape[0])
+    acc_scale = cfg.acc_range_g * GRAVITY_MPS2 / 32768.0
+    gyr_scale = cfg.gyr_range_dps / 32768.0
+    params = {}
+    static = rng
+    if cfg.sensor_seed is not None:
+        static = np.random.default_rng([int(cfg.sensor_seed), 1 if side == "left" else 2, 77])
+    sc_a = 1.0 + static.normal(0, cfg.scale_error_sd_pct / 100.0, 3)
+    sc_g = 1.0 + static.normal(0, cfg.scale_error_sd_pct / 100.0, 3)
+    M_a = _small_rotation_matrix(static, math.radians(cfg.misalign_sd_deg))
+    M_g = _small_rotation_matrix(static, math.radians(cfg.misalign_sd_deg))
+    b_a = static.normal(0, cfg.acc_bias_sd_mps2, 3)
+    b_g = static.normal(0, cfg.gyr_bias_sd_dps, 3)
+    sqdt = math.sqrt(1.0 / fs)
+    rw_a = np.cumsum(rng.standard_normal((n, 3)), axis=0) * (cfg.acc_bias_rw_mps2_rts * sqdt)
+    rw_g = np.cumsum(rng.standard_normal((n, 3)), axis=0) * (cfg.gyr_bias_rw_dps_rts * sqdt)
+    nz_a = rng.standard_normal((n, 3)) * (cfg.acc_noise_density_mps2_rthz * math.sqrt(fs / 2.0))
+    nz_g = rng.standard_normal((n, 3)) * (cfg.gyr_noise_density_dps_rthz * math.sqrt(fs / 2.0))
+    if cfg.sensor_errors:
+        acc = (acc_true_mps2 @ (M_a * sc_a[:, None]).T) + b_a + rw_a + nz_a
+        gyr = (gyr_true_dps @ (M_g * sc_g[:, None]).T) + b_g + rw_g + nz_g
+        params.update(acc_bias_mps2=b_a, gyr_bias_dps=b_g, acc_scale_factor=sc_a, gyr_scale_factor=sc_g,
+                      acc_misalignment=M_a, gyr_misalignment=M_g,
+                      acc_bias_drift_end_mps2=rw_a[-1], gyr_bias_drift_end_dps=rw_g[-1])
+    else:
+        acc, gyr = acc_true_mps2.copy(), gyr_true_dps.copy()
+    acc_counts = np.clip(np.rint(acc / acc_scale), -32768, 32767).astype(np.int16)
+    gyr_counts = np.clip(np.rint(gyr / gyr_scale), -32768, 32767).astype(np.int16)
+    return acc_counts, gyr_counts, acc_scale, gyr_scale, params
 
 
 def simulate(cfg: SimConfig | None = None, **kw) -> SimRecording:
@@ -1000,36 +1081,11 @@ def _simulate_side(cfg: SimConfig, leg: _Leg, rng: np.random.Generator) -> SimSi
     gyr_true_dps = np.degrees(w_S)
     acc_true = f_S
     # --- sensor errors
-    acc_scale = cfg.acc_range_g * GRAVITY_MPS2 / 32768.0
-    gyr_scale = cfg.gyr_range_dps / 32768.0
     params = dict(clock_drift_ppm=drift_ppm, clock_offset_s=offset_s, t_first_true_s=t_start,
                   sensor_dist_m=cfg.sensor_dist_m, sensor_lateral_m=cfg.sensor_lateral_m,
                   stand_angle_deg=leg.stand_deg)
-    # draws always happen (so sensor_errors does not shift the random stream)
-    static = rng
-    if cfg.sensor_seed is not None:
-        static = np.random.default_rng([int(cfg.sensor_seed), 1 if side == "left" else 2, 77])
-    sc_a = 1.0 + static.normal(0, cfg.scale_error_sd_pct / 100.0, 3)
-    sc_g = 1.0 + static.normal(0, cfg.scale_error_sd_pct / 100.0, 3)
-    M_a = _small_rotation_matrix(static, math.radians(cfg.misalign_sd_deg))
-    M_g = _small_rotation_matrix(static, math.radians(cfg.misalign_sd_deg))
-    b_a = static.normal(0, cfg.acc_bias_sd_mps2, 3)
-    b_g = static.normal(0, cfg.gyr_bias_sd_dps, 3)
-    sqdt = math.sqrt(1.0 / fs)
-    rw_a = np.cumsum(rng.standard_normal((n, 3)), axis=0) * (cfg.acc_bias_rw_mps2_rts * sqdt)
-    rw_g = np.cumsum(rng.standard_normal((n, 3)), axis=0) * (cfg.gyr_bias_rw_dps_rts * sqdt)
-    nz_a = rng.standard_normal((n, 3)) * (cfg.acc_noise_density_mps2_rthz * math.sqrt(fs / 2.0))
-    nz_g = rng.standard_normal((n, 3)) * (cfg.gyr_noise_density_dps_rthz * math.sqrt(fs / 2.0))
-    if cfg.sensor_errors:
-        acc = (acc_true @ (M_a * sc_a[:, None]).T) + b_a + rw_a + nz_a
-        gyr = (gyr_true_dps @ (M_g * sc_g[:, None]).T) + b_g + rw_g + nz_g
-        params.update(acc_bias_mps2=b_a, gyr_bias_dps=b_g, acc_scale_factor=sc_a, gyr_scale_factor=sc_g,
-                      acc_misalignment=M_a, gyr_misalignment=M_g,
-                      acc_bias_drift_end_mps2=rw_a[-1], gyr_bias_drift_end_dps=rw_g[-1])
-    else:
-        acc, gyr = acc_true.copy(), gyr_true_dps.copy()
-    acc_counts = np.clip(np.rint(acc / acc_scale), -32768, 32767).astype(np.int16)
-    gyr_counts = np.clip(np.rint(gyr / gyr_scale), -32768, 32767).astype(np.int16)
+    acc_counts, gyr_counts, acc_scale, gyr_scale, errs = apply_sensor_model(acc_true, gyr_true_dps, cfg, side, rng)
+    params.update(errs)
     info = SensorInfo(
         side=side, kind="simulated", sample_rate_hz=fs, acc_scale_mps2=acc_scale, gyr_scale_dps=gyr_scale,
         acc_range_g=float(cfg.acc_range_g), gyr_range_dps=float(cfg.gyr_range_dps),
@@ -1040,7 +1096,7 @@ def _simulate_side(cfg: SimConfig, leg: _Leg, rng: np.random.Generator) -> SimSi
         side=side, info=info, t_true_s=t_true, t_dev_s=t_dev, sample_index=idx,
         acc_counts=acc_counts, gyr_counts=gyr_counts,
         acc_mps2=acc_counts.astype(np.float64) * acc_scale, gyr_dps=gyr_counts.astype(np.float64) * gyr_scale,
-        thigh_angle_deg=np.degrees(kin["th"]), strides=strides,
+        thigh_angle_deg=sagittal_angle_deg(kin["th"], kin["phi"]), strides=strides,
         q_world_sensor=kin["q"], heading_deg=np.degrees(kin["psi"]),
         thigh_rate_dps=np.degrees(kin["thd"]), gait_phase=np.mod(kin["ph"], 1.0), activity=kin["e"],
         acc_true_mps2=acc_true, gyr_true_dps=gyr_true_dps, R_thigh_sensor=R_TS, sensor_params=params,

@@ -180,6 +180,15 @@ def session_info_text(path) -> str:
         mk = s.markers
         lines.append(f"  markers   {len(mk)}" + ("".join(f"\n            {_fmt_s(t)}  {x}" for t, x in
                                                           zip(mk.t_s, mk.text)) if len(mk) else ""))
+        fx = s.flexor_test
+        if fx is not None:
+            per = []
+            for side, d in (fx.get("sides") or {}).items():
+                v = d.get("thigh_below_horizontal_deg")
+                if v is not None:
+                    per.append(f"{side} {abs(v):.1f}° {'below' if v >= 0 else 'above'} horizontal ({d.get('n_holds')} holds)")
+            lines.append(f"  flexor    {'; '.join(per) or 'no test hold'} · {fx.get('run_id')} · "
+                         + ("current" if fx.get("current") else "OUT OF DATE — re-run `imugait flexor-test " + str(path) + "`"))
         runs = s.derived_runs
         if s.current_run is None:
             lines.append("  strides   not analysed yet — run `imugait analyze " + str(path) + "`")

@@ -31,6 +31,7 @@ import pandas as pd
 
 from imugait.conventions import SIDES
 from imugait.errors import InputFileError
+from imugait.store import flexor_schema
 from imugait.store import schema as S
 from imugait.types import SensorInfo
 
@@ -494,6 +495,13 @@ class Session:
             ALGORITHM_VERSION = None
         return a.get("raw_sha256") == self.raw_sha256() and (
             ALGORITHM_VERSION is None or str(a.get("algorithm_version")) == str(ALGORITHM_VERSION))
+
+    @property
+    def flexor_test(self) -> dict | None:
+        """The stored hip-flexor (Thomas) test result of the current run — the
+        ``flexor_test.json`` dict plus ``run_id`` and ``current`` — or None (see
+        :mod:`imugait.store.flexor_schema`)."""
+        return flexor_schema.read_group(self._f.get(flexor_schema.GROUP), self.raw_sha256, self.path)
 
     @property
     def duration_s(self) -> float:

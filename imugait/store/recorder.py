@@ -6,9 +6,11 @@ with a per-side :class:`~imugait.analysis.GaitPipeline` for the live stride coun
   A sensor that has not connected within ``connect_wait_s`` is left out (with a warning).
 * The writer flushes at least once a second (also when no data comes in).
 * Ctrl-C / SIGTERM stop the source intentionally, write what is held, and close the file.
+* Polar and Movesense sessions also keep every notification's bytes (``raw/`` group,
+  :mod:`imugait.store.raw`) so that ``imugait reprocess --redecode`` can decode them again.
 * A write error (disk full, I/O) stops the recording with one message; the file keeps
-  everything up to the last flush. Exit codes: 0 ok, 1 write error, 130 interrupted
-  before any data.
+  everything up to the last flush. Exit codes: 0 ok, 1 write error or a named sensor that
+  delivered no samples (the file keeps what the others sent), 130 interrupted before any data.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ class Recorder:
         self.expected = tuple(source.sides)
         self.meta = dict(opts.meta)
         self.meta.update(source_meta)
-        self.acq = Acquisition(source, self.on_block, self.on_event)
+        self.acq = Acquisition(source, self.on_block, self.on_event, on_packet=self.on_packet)
         from imugait.store.writer import utc_now_iso
 
         self.meta["t0_host_s"] = self.acq.t0_host_s
@@ -116,9 +118,24 @@ class Recorder:
         self.stop_reason = ""
 
     # -- engine callbacks (event-loop thread) ------------------------------------------
-    def on_event(self, ev) -> None:
-        from imugait.acquire.base import InfoEvent
+    def on_packet(self, ev) -> None:
+        """Every notification, before decoding: kept raw for kinds that keep raw bytes."""
+        from imugait.acquire.kinds.registry import keeps_raw
 
+        info = self.infos.get(ev.side)
+        if info is None or not keeps_raw(info.kind):
+            return
+        if self.writer is None:
+            self.held.append(("raw", ev))
+        elif self.error is None and ev.side in self.writer.sides:
+            self._guard(lambda: self.writer.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
+
+    def on_event(self, ev) -> None:
+        from imugait.acquire.base import InfoEvent, LinkEvent
+
+        if isinstance(ev, LinkEvent) and ev.state == "reconnecting" and "no data" in ev.reason:
+            self.warnings.append(ev.reason)
+            print(f"\nwarning: {ev.side} {ev.reason}", file=sys.stderr, flush=True)
         if isinstance(ev, InfoEvent):
             first = ev.side not in self.infos
             self.infos[ev.side] = ev.info
@@ -148,12 +165,13 @@ class Recorder:
 
     # -- writing --------------------------------------------------------------------------
     def _open_writer(self, sides=None) -> None:
+        from imugait.acquire.kinds.registry import keeps_raw
         from imugait.store.writer import SessionWriter
 
         sides = sides or self.expected
         self.writer = SessionWriter(self.opts.out, self.meta, flush_interval_s=self.opts.flush_interval_s)
         for s in sides:
-            self.writer.add_sensor(self.infos[s])
+            self.writer.add_sensor(self.infos[s], raw=keeps_raw(self.infos[s].kind))
         self._guard(self.writer.start)
         held, self.held = self.held, []
         for item in held:
@@ -161,6 +179,10 @@ class Recorder:
                 self._append(item[1], item[2])
             elif item[0] == "marker":
                 self._guard(lambda: self.writer.add_marker(item[1], item[2]))
+            elif item[0] == "raw":
+                ev = item[1]
+                if ev.side in self.writer.sides:
+                    self._guard(lambda: self.writer.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
             else:
                 self._store_event(item[1])
 
@@ -409,6 +431,14 @@ def run_record(opts: RecordOptions, source=None, source_meta: dict | None = None
                 rec.strides[p.side] = rec.strides.get(p.side, 0) + sum(1 for s in out.strides if s.valid)
             except Exception:  # noqa: BLE001
                 pass
+    silent = [s for s in rec.expected if s not in rec.writer.sides or rec.writer.n_samples(s) == 0]
+    if silent:  # a named sensor delivered nothing: never a success line and exit 0
+        counts = ", ".join(f"{s} {rec.writer.n_samples(s)} samples" for s in rec.writer.sides)
+        why = "; ".join(dict.fromkeys(rec.warnings)) or "it never connected or never streamed"
+        print(f"imugait: the {' and '.join(silent)} sensor delivered no samples ({why}); {opts.out} keeps what "
+              f"arrived ({counts}) — check the sensor with `imugait check-sensor`, then record again",
+              file=sys.stderr, flush=True)
+        return 1
     print(f"{opts.out}: {rec.stop_reason}; " + ", ".join(
         f"{s} {rec.writer.n_samples(s)} samples" for s in rec.writer.sides)
         + f"; strides (live) {', '.join(f'{s} {n}' for s, n in rec.strides.items()) or 'none'}")

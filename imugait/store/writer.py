@@ -47,6 +47,7 @@ import numpy as np
 import imugait
 from imugait.conventions import SIDES
 from imugait.errors import ImugaitError
+from imugait.store import raw as raw_store
 from imugait.store import schema as S
 from imugait.types import SampleBlock, SensorInfo
 
@@ -158,6 +159,7 @@ class SessionWriter:
         self.flush_interval_s = float(flush_interval_s)
         self._clock = clock
         self._sensors: dict[str, _SensorBuf] = {}
+        self._raw: dict[str, raw_store.RawTable] = {}
         self._started = False
         self._closed = False
         self._failed: Exception | None = None
@@ -193,7 +195,9 @@ class SessionWriter:
                       for name, cols in S.ROOT_TABLES.items()}
 
     # -- structure (before start) -------------------------------------------------
-    def add_sensor(self, info: SensorInfo) -> None:
+    def add_sensor(self, info: SensorInfo, raw: bool = False) -> None:
+        """Declare a sensor; ``raw=True`` also creates its raw-notification group
+        (:mod:`imugait.store.raw`, filled by :meth:`add_raw`)."""
         if self._started:
             raise ImugaitError(
                 f"{self.path}: sensor '{info.side}' added after recording started — declare all sensors first")
@@ -210,6 +214,8 @@ class SessionWriter:
             _create_table(g, name, cols, S.TABLE_CHUNK_ROWS if name == "packets" else S.SMALL_CHUNK_ROWS)
         buf = _SensorBuf(g, info)
         self._sensors[info.side] = buf
+        if raw:
+            self._raw[info.side] = raw_store.create(g)
         buf.tables["info_log"].add(t_s=self.session_time(), json=json.dumps(info.to_dict(), default=str))
 
     @property
@@ -284,6 +290,13 @@ class SessionWriter:
             t_s=float(tss[0]), ds_ddev=float(slope), epoch=int(block.extra.get("epoch", 0) or 0))
         buf.rows += n
         buf.n_samples += n
+
+    def add_raw(self, side: str, t_arrival_host_s: float, channel: str, data: bytes) -> None:
+        """Keep one notification's bytes (sensors declared with ``raw=True``; others: ignored)."""
+        self._check_open()
+        table = self._raw.get(side)
+        if table is not None:
+            table.add(t_arrival_host_s, channel, data)
 
     def add_marker(self, t_s: float, text: str) -> None:
         self._check_open()
@@ -408,6 +421,8 @@ class SessionWriter:
                 t.write()
         for t in self._root.values():
             t.write()
+        for raw in self._raw.values():
+            raw.write()
 
     def n_samples(self, side: str) -> int:
         return self._sensors[side].n_samples
