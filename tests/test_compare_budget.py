@@ -79,7 +79,9 @@ def test_real_recordings_minutes_apart_are_kept_on_a_turned_sensor_is_not():
     long_axis = np.asarray(a.calibration["left"]["long_axis"])
     c = compare([b], [a])
     reg = c.regimes["left"]
-    assert reg.regime == KEPT_ON and reg.calibration.flexion_axis_change_deg < load_budget().flexion_axis_tol_deg
+    # analysed sessions carry the whole-session flexion axis, compared with its tighter tolerance
+    assert reg.calibration.flexion_axis_tol_deg == load_budget().strap_flexion_axis_tol_deg
+    assert reg.regime == KEPT_ON and reg.calibration.flexion_axis_change_deg < reg.calibration.flexion_axis_tol_deg
     assert c.to_dict()["regimes"]["left"]["regime"] == "kept_on"
     turned = _hugadb_left("HuGaDB_v1_walking_03_01_excerpt.txt", Rotation.from_rotvec(np.radians(20) * long_axis))
     c2 = compare([b], [turned])
@@ -117,3 +119,19 @@ def test_docs_state_the_budget_table_of_the_data_file(tool):
     table = tool.budget_table_markdown(load_budget())
     assert table in doc, "docs/compare.md is out of date: paste `tools/measure_compare_budget.py --table`"
     assert math.isclose(load_budget().long_axis_tol_deg, 5.0)
+
+
+def test_pipeline_strap_axes_are_the_calibration_axes_refined_over_the_session():
+    """GaitPipeline.strap_axes: the calibration's long axis and its flexion-axis PCA over all
+    movement (sign from the calibration); in the analysis summary and in compare's sessions."""
+    r = read_hugadb(DATA / "HuGaDB_v1_walking_06_00_excerpt.txt")
+    res = analyze(left=r.imu("left"), right=r.imu("right"), fs_hz=r.fs_hz)
+    for side in ("left", "right"):
+        axes, cal = res.strap_axes[side], res.calibration[side]
+        assert axes["motion_s"] > 10 and 0.8 < axes["axis_confidence"] <= 1.0
+        assert np.allclose(axes["long_axis"], cal.long_axis)
+        z, zc = np.asarray(axes["flexion_axis"]), np.asarray(cal.flexion_axis)
+        assert abs(np.linalg.norm(z) - 1) < 1e-9 and z @ zc > math.cos(math.radians(5))  # same sign, within 5°
+        assert res.summary["sides"][side]["strap_axes"]["flexion_axis"] == pytest.approx(list(z))
+    s = session_from_result("s", res)
+    assert s.calibration["left"]["strap_flexion_axis"] == pytest.approx(res.strap_axes["left"]["flexion_axis"])

@@ -3,12 +3,14 @@
 
 What it measures (the budget's evidence entries R1–R3; docs/compare.md, "Error budget"):
 
-* ``--calibration`` (R1, R2) — how much the strap calibration's sensor-to-thigh rotation
-  moves when the sensor did **not** move, which sets the tolerance that tells "kept on"
-  from "re-strapped":
+* ``--calibration`` (R1, R1b, R2) — how much the strap's sensor-to-thigh rotation moves
+  when the sensor did **not** move, which sets the tolerances that tell "kept on" from
+  "re-strapped":
   R1: every HuGaDB recording is analysed again from every 10 s (the pipeline restarted, so
   it calibrates again on later strides of the same, unmoved sensor); each calibration's
   thigh long axis and flexion axis (sign ignored) are compared with the first one.
+  R1b: the two halves of each recording analysed as two sessions; their whole-session
+  flexion axes (``GaitPipeline.strap_axes``, what compare uses) are compared.
   R2: recordings of one subject made minutes apart (HuGaDB file names ``_<subject>_<trial>``,
   dates in the headers) — assumed **not** re-strapped (HuGaDB does not say; the short gaps
   suggest the sensors stayed on). Their gyroscopes are partly stored ×10 and clipped
@@ -49,6 +51,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from imugait.analysis import AnalysisParams, analyze  # noqa: E402
+from imugait.analysis.params import CalibrationSettings  # noqa: E402
 from imugait.analysis.calibrate import calibrate  # noqa: E402
 from imugait.compare.stats import bootstrap_median_diff  # noqa: E402
 from imugait.errors import ImugaitError  # noqa: E402
@@ -122,12 +125,40 @@ def calibration_repeatability(files: list[Path]) -> dict:
     return {"thighs": thighs, "recordings": len({th["file"] for th in thighs}), "summary": summ}
 
 
+def strap_axes_halves(files: list[Path]) -> dict:
+    """R1b: each clean recording's two halves analysed as two sessions of an unmoved sensor:
+    the whole-session flexion axis (``strap_axes``, what compare uses) and, for comparison,
+    the calibration's few-second axis."""
+    thighs = []
+    for f in files:
+        r = read_hugadb(f)
+        for side in SIDES:
+            t, acc, gyr = r.imu(side)
+            h = r.n // 2
+            try:
+                a = analyze(**{side: (t[:h], acc[:h], gyr[:h])}, fs_hz=r.fs_hz)
+                b = analyze(**{side: (t[h:] - t[h], acc[h:], gyr[h:])}, fs_hz=r.fs_hz)
+            except (ImugaitError, ValueError):
+                continue
+            sa, sb = a.strap_axes[side], b.strap_axes[side]
+            if not sa or not sb or a.calibration[side].failed or b.calibration[side].failed:
+                continue
+            thighs.append({"file": f.name, "side": side, "motion_s": [sa["motion_s"], sb["motion_s"]],
+                           "strap_flexion_axis_deg": angle_deg(sa["flexion_axis"], sb["flexion_axis"], signless=True),
+                           "calibration_flexion_axis_deg": angle_deg(a.calibration[side].flexion_axis,
+                                                                     b.calibration[side].flexion_axis, signless=True),
+                           "long_axis_deg": angle_deg(sa["long_axis"], sb["long_axis"])})
+    summ = {k: float(max(th[k] for th in thighs)) for k in ("strap_flexion_axis_deg", "calibration_flexion_axis_deg",
+                                                             "long_axis_deg")} if thighs else {}
+    return {"thighs": thighs, "max": summ}
+
+
 def _axes_first_seconds(r, side: str, seconds: float = 20.0) -> dict:
     t, acc, gyr = r.imu(side)
     corrupted = bool(np.quantile(np.abs(gyr), 0.99) > CORRUPT_GYR_Q99_DPS)
     g = gyr / 10.0 if corrupted else gyr
     n = int(seconds * r.fs_hz)
-    c = calibrate(g[:n], acc[:n], r.fs_hz, AnalysisParams())
+    c = calibrate(g[:n], acc[:n], r.fs_hz, CalibrationSettings.from_params(AnalysisParams()))
     return {"long_axis": list(c.long_axis), "flexion_axis": list(c.flexion_axis), "gyro_x10_corrupted": corrupted}
 
 
@@ -136,7 +167,7 @@ def _rom_difference(ra, rb, side: str) -> dict:
     the kept-on budget's SD (is the pair consistent with a sensor that stayed on?)."""
     from imugait.compare.budget import load_budget
 
-    x = []
+    x, axes = [], []
     for r in (ra, rb):
         try:
             res = analyze(**{side: r.imu(side)}, fs_hz=r.fs_hz)
@@ -146,9 +177,13 @@ def _rom_difference(ra, rb, side: str) -> dict:
         if res.calibration[side].failed or len(st) < 10:
             return {}
         x.append(st["rom_deg"].to_numpy(float))
+        axes.append(res.strap_axes[side])
     q = bootstrap_median_diff([x[0]], [x[1]], n_boot=2000, seed=1)
     budget_sd = math.sqrt(2.0) * load_budget().session_sd("rom_deg", "kept_on", float(np.median(x[0])))
-    return {"rom_diff_deg": q["diff"], "rom_sampling_sd_deg": q["sampling_sd"], "rom_kept_on_budget_sd_deg": budget_sd,
+    strap = (angle_deg(axes[0]["flexion_axis"], axes[1]["flexion_axis"], signless=True)
+             if all(axes) else float("nan"))
+    return {"strap_flexion_axis_deg": strap,
+            "rom_diff_deg": q["diff"], "rom_sampling_sd_deg": q["sampling_sd"], "rom_kept_on_budget_sd_deg": budget_sd,
             "rom_z": q["diff"] / math.hypot(q["sampling_sd"], budget_sd), "n_strides": [len(v) for v in x]}
 
 
@@ -307,6 +342,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
     if files and (every or a.calibration):
         out["R1_repeated_calibrations"] = rep = calibration_repeatability(files)
+        out["R1b_strap_axes_halves"] = halves_axes = strap_axes_halves(files)
         out["R2_same_subject_recordings"] = pairs = same_subject_pairs(files)
         s = rep["summary"]
         if s:
@@ -315,11 +351,17 @@ def main(argv=None) -> int:
                   f"max {s['long_axis_deg']['max']:.1f}°; flexion axis median {s['flexion_axis_deg']['median']:.1f}° "
                   f"p95 {s['flexion_axis_deg']['p95']:.1f}° max {s['flexion_axis_deg']['max']:.1f}° "
                   f"({s['long_axis_deg']['n']} comparisons)")
+        if halves_axes["max"]:
+            m = halves_axes["max"]
+            print(f"R1b two halves of each recording ({len(halves_axes['thighs'])} thighs): whole-session flexion axis "
+                  f"max {m['strap_flexion_axis_deg']:.2f}°, the calibrations' flexion axis max "
+                  f"{m['calibration_flexion_axis_deg']:.2f}°, long axis max {m['long_axis_deg']:.2f}°")
         for p in pairs["pairs"]:
             print(f"R2 subject {p['subject']} {p['side']:5s} {p['files'][0]} vs {p['files'][1]} ({p['dates'][0]} / "
                   f"{p['dates'][1]}): long axis {p['long_axis_deg']:.1f}°, flexion axis {p['flexion_axis_deg']:.1f}°"
                   + (" (gyro x10-corrupted: axes only)" if p["gyro_x10_corrupted"] else "")
-                  + (f"; hip range {p['rom_diff_deg']:+.2f}° (stride-bootstrap SD {p['rom_sampling_sd_deg']:.2f}°, "
+                  + (f"; whole-session flexion axis {p['strap_flexion_axis_deg']:.1f}°; hip range {p['rom_diff_deg']:+.2f}° "
+                     f"(stride-bootstrap SD {p['rom_sampling_sd_deg']:.2f}°, "
                      f"kept-on budget SD {p['rom_kept_on_budget_sd_deg']:.2f}°, z {p['rom_z']:+.2f}, strides "
                      f"{p['n_strides'][0]}/{p['n_strides'][1]})" if "rom_diff_deg" in p else ""))
         if not pairs["pairs"]:

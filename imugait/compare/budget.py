@@ -91,6 +91,7 @@ class ErrorBudget:
     metrics: dict
     long_axis_tol_deg: float
     flexion_axis_tol_deg: float
+    strap_flexion_axis_tol_deg: float
     neutral_tol_deg: float
     evidence: dict
     path: str
@@ -116,7 +117,7 @@ class ErrorBudget:
         """What ``comparison.json`` records about the budget it used."""
         return {"schema": BUDGET_SCHEMA, "file": self.path,
                 "tolerances_deg": {"long_axis": self.long_axis_tol_deg, "flexion_axis": self.flexion_axis_tol_deg,
-                                   "neutral": self.neutral_tol_deg},
+                                   "strap_flexion_axis": self.strap_flexion_axis_tol_deg, "neutral": self.neutral_tol_deg},
                 "provisional": self.provisional()}
 
 
@@ -154,7 +155,8 @@ def parse_budget(d: dict, path: str = "") -> ErrorBudget:
         return float(v)
 
     return ErrorBudget(metrics=metrics, long_axis_tol_deg=tol("long_axis_tol_deg"),
-                       flexion_axis_tol_deg=tol("flexion_axis_tol_deg"), neutral_tol_deg=tol("neutral_tol_deg"),
+                       flexion_axis_tol_deg=tol("flexion_axis_tol_deg"),
+                       strap_flexion_axis_tol_deg=tol("strap_flexion_axis_tol_deg"), neutral_tol_deg=tol("neutral_tol_deg"),
                        evidence=dict(d.get("evidence") or {}), path=path)
 
 
@@ -215,6 +217,7 @@ class CalibrationChange:
     flexion_axis_change_deg: float   # sign ignored
     neutral_change_deg: float
     reasons: tuple
+    flexion_axis_tol_deg: float = float("nan")  # the tolerance that applied (whole-session or calibration axis)
 
 
 def calibration_change(before: list[SessionData], after: list[SessionData], side: str,
@@ -223,7 +226,10 @@ def calibration_change(before: list[SessionData], after: list[SessionData], side
     conditions? Compares the thigh long axis (gravity while standing, or the mean
     acceleration while moving when no session of the pair stood still) and the flexion axis
     (sign ignored: a sign decision is the analysis', not the strap's) in the sensor frame,
-    every before session against every after session."""
+    every before session against every after session. The flexion axis is the whole-session
+    estimate (``strap_flexion_axis``, from :meth:`imugait.analysis.pipeline.GaitPipeline.strap_axes`)
+    when every session has one — tolerance ``strap_flexion_axis_tol_deg`` — else the
+    calibration's few-second estimate with the wider ``flexion_axis_tol_deg``."""
     nan = float("nan")
     cb = [_cal(s, side) for s in before if side in s.sides]
     ca = [_cal(s, side) for s in after if side in s.sides]
@@ -241,8 +247,12 @@ def calibration_change(before: list[SessionData], after: list[SessionData], side
                 if (u := _unit(x.get("long_axis"))) is not None and (v := _unit(y.get("long_axis"))) is not None]
         if angs:
             dl = max(angs)
+    # flexion axis: the whole-session estimate when every session has one, else the calibration's
+    key, flex_tol = "flexion_axis", budget.flexion_axis_tol_deg
+    if all(_unit(c.get("strap_flexion_axis")) is not None for c in cb + ca):
+        key, flex_tol = "strap_flexion_axis", budget.strap_flexion_axis_tol_deg
     angs = [_angle_deg(u, v, signless=True) for x, y in pairs
-            if (u := _unit(x.get("flexion_axis"))) is not None and (v := _unit(y.get("flexion_axis"))) is not None]
+            if (u := _unit(x.get(key))) is not None and (v := _unit(y.get(key))) is not None]
     if angs:
         df = max(angs)
     nb = [c.get("neutral_deg") for c in cb if c.get("neutral_deg") is not None]
@@ -251,17 +261,17 @@ def calibration_change(before: list[SessionData], after: list[SessionData], side
         dn = abs(float(np.median(na)) - float(np.median(nb)))
     if math.isfinite(dl) and dl > budget.long_axis_tol_deg:
         reasons.append(f"thigh long axis in the sensor frame turned {dl:.0f}° (tolerance {budget.long_axis_tol_deg:g}°)")
-    if math.isfinite(df) and df > budget.flexion_axis_tol_deg:
-        reasons.append(f"flexion axis in the sensor frame turned {df:.0f}° (tolerance {budget.flexion_axis_tol_deg:g}°)")
+    if math.isfinite(df) and df > flex_tol:
+        reasons.append(f"flexion axis in the sensor frame turned {df:.0f}° (tolerance {flex_tol:g}°)")
     if math.isfinite(dn) and dn > budget.neutral_tol_deg:
         reasons.append(f"standing neutral angle moved {dn:.1f}° (tolerance {budget.neutral_tol_deg:g}°)")
     if reasons:
-        return CalibrationChange("changed", dl, df, dn, tuple(reasons))
+        return CalibrationChange("changed", dl, df, dn, tuple(reasons), flex_tol)
     if not math.isfinite(df) and not math.isfinite(dl):
         unknown.append("the calibrations store no sensor axes")
     if unknown:
-        return CalibrationChange("unknown", dl, df, dn, tuple(unknown))
-    return CalibrationChange("unchanged", dl, df, dn, ())
+        return CalibrationChange("unknown", dl, df, dn, tuple(unknown), flex_tol)
+    return CalibrationChange("unchanged", dl, df, dn, (), flex_tol)
 
 
 @dataclass(frozen=True)
@@ -279,8 +289,8 @@ class LegRegime:
         c = self.calibration
         return {"side": self.side, "regime": self.regime, "sensor": self.sensor,
                 "calibration": c.status, "long_axis_change_deg": c.long_axis_change_deg,
-                "flexion_axis_change_deg": c.flexion_axis_change_deg, "neutral_change_deg": c.neutral_change_deg,
-                "assumed": self.assumed, "reason": self.reason}
+                "flexion_axis_change_deg": c.flexion_axis_change_deg, "flexion_axis_tol_deg": c.flexion_axis_tol_deg,
+                "neutral_change_deg": c.neutral_change_deg, "assumed": self.assumed, "reason": self.reason}
 
 
 def leg_regime(before: list[SessionData], after: list[SessionData], side: str, budget: ErrorBudget | None = None,
@@ -316,8 +326,8 @@ def leg_regime(before: list[SessionData], after: list[SessionData], side: str, b
                          + " — so the re-strapped error budget is used")
     moved = [f"{name} {v:.1f}°" for name, v in (("long axis", cal.long_axis_change_deg),
                                                  ("flexion axis", cal.flexion_axis_change_deg)) if math.isfinite(v)]
-    tol = (f"{b.flexion_axis_tol_deg:g}°" if b.long_axis_tol_deg == b.flexion_axis_tol_deg
-           else f"{b.long_axis_tol_deg:g}° and {b.flexion_axis_tol_deg:g}°")
+    tol = (f"{b.long_axis_tol_deg:g}°" if b.long_axis_tol_deg == cal.flexion_axis_tol_deg
+           else f"{b.long_axis_tol_deg:g}° and {cal.flexion_axis_tol_deg:g}°")
     return LegRegime(side, KEPT_ON, ident, cal,
                      f"{who} stayed on: same device, strap calibration unchanged ({', '.join(moved)}; tolerance {tol})")
 
