@@ -21,6 +21,12 @@ What it measures (the budget's evidence entries R1–R3; docs/compare.md, "Error
   running (virtual thigh IMUs from Fukuchi et al. 2017 marker clusters, force-plate and
   mocap truth, /work/shared/data/running_fukuchi): how much it changes between two runs of
   the same leg with the cluster kept on, and how much it differs between legs and runners.
+* ``--issue12`` (R4) — #12's per-session table of analysis 2.0 on real running
+  (docs/validation.md, "Per session (for the before/after error budget, #13)"; force-plate
+  and mocap truth, leave-one-runner-out): the spread of the per-session error over legs and
+  runners, the difference between the two thighs of one trial (another sensor placement,
+  same runner and pace — includes the runner's own left/right difference), and the change of
+  the same leg between speeds (cluster kept on).
 * ``--halves`` (context) — each HuGaDB thigh's first half against its second half: the
   difference of medians against its block-bootstrap SE. The excess is real within-run change
   of the walker's gait (pace changes, turns) plus any drift of the analysis: an upper bound
@@ -258,6 +264,41 @@ def rom_error_vs_mocap(fukuchi_dir: Path) -> dict:
             "kept_on_per_session_deg": float(np.sqrt(np.mean(ch ** 2) / 2)) if ch.size else None}
 
 
+ISSUE12_ROW = re.compile(r"\| (rbds\S+) \| (left|right) \| (\d+) \| ([+-]?\d+) \| ([+-]?\d+) \| ([+-]?\d+) \| "
+                         r"([+-]?[\d.]+) \| ([+-]?[\d.]+) \| ([\d.]+) \|")
+
+
+def issue12_per_session(validation_md: Path) -> dict:
+    """R4 from #12's per-session table (see the module docstring)."""
+    text = Path(validation_md).read_text(encoding="utf-8")
+    start = text.find("### Per session (for the before/after error budget, #13)")
+    if start < 0:
+        return {}
+    end = text.find("\n### ", start + 10)
+    rows = {}
+    for m in ISSUE12_ROW.finditer(text[start:end if end > 0 else None]):
+        rows[(m[1], m[2])] = {"stance_ms": float(m[6]), "swing_pts": float(m[7]), "rom_deg": float(m[8])}
+    out: dict = {"n_leg_sessions": len(rows)}
+    trials = sorted({t for t, _s in rows})
+    for k in ("rom_deg", "stance_ms", "swing_pts"):
+        v = np.array([r[k] for r in rows.values()])
+        lr = np.array([rows[(t, "left")][k] - rows[(t, "right")][k] for t in trials
+                       if (t, "left") in rows and (t, "right") in rows])
+        out[k] = {"sd_over_leg_sessions": float(np.std(v, ddof=1)) if v.size > 1 else None,
+                  "left_minus_right": lr.tolist(),
+                  "per_placement_sd": float(np.sqrt(np.mean(lr ** 2) / 2)) if lr.size else None}
+        # the same leg in two trials of one runner (cluster kept on), by runner
+        same = {}
+        for (t, side), r in rows.items():
+            same.setdefault((t.split("_")[0], side), []).append((t, r[k]))
+        changes = {f"{runner} {side} {a[0]}→{b[0]}": b[1] - a[1]
+                   for (runner, side), lst in sorted(same.items()) if len(lst) == 2 for a, b in [sorted(lst)]}
+        out[k]["same_leg_changes"] = changes
+        c = np.array(list(changes.values()))
+        out[k]["same_leg_per_session_sd"] = float(np.sqrt(np.mean(c ** 2) / 2)) if c.size else None
+    return out
+
+
 def halves(files: list[Path], metrics=("rom_deg", "stance_s", "swing_pct", "cadence_spm")) -> dict:
     """Context: first vs second half of each clean thigh (see the module docstring)."""
     acc: dict = {m: [] for m in metrics}
@@ -326,6 +367,8 @@ def main(argv=None) -> int:
     ap.add_argument("--calibration", action="store_true", help="R1 and R2 only")
     ap.add_argument("--rom-error", action="store_true", help="R3 only")
     ap.add_argument("--halves", action="store_true", help="the halves context only")
+    ap.add_argument("--issue12", nargs="?", const=str(Path(__file__).resolve().parents[1] / "docs" / "validation.md"),
+                    default=None, help="R4 only, from #12's per-session table (default: docs/validation.md)")
     ap.add_argument("--out", default=None, help="write every number to this JSON file")
     ap.add_argument("--table", action="store_true", help="print the budget table of docs/compare.md and exit")
     a = ap.parse_args(argv)
@@ -334,7 +377,7 @@ def main(argv=None) -> int:
 
         print(budget_table_markdown(load_budget()))
         return 0
-    every = not (a.calibration or a.rom_error or a.halves)
+    every = not (a.calibration or a.rom_error or a.halves or a.issue12)
     files = hugadb_files(a.hugadb)
     out: dict = {"hugadb_files": [f.name for f in files]}
     if not files and (every or a.calibration or a.halves):
@@ -379,6 +422,18 @@ def main(argv=None) -> int:
                       f"({x['cases'][0]} → {x['cases'][1]}, cluster kept on)")
             print(f"R3 SD of the per-session error over legs: {rom['sd_over_legs_deg']:.2f}°; kept on, per session: "
                   f"{rom['kept_on_per_session_deg']:.3f}°")
+    if every or a.issue12:
+        md = Path(a.issue12 or Path(__file__).resolve().parents[1] / "docs" / "validation.md")
+        r4 = issue12_per_session(md) if md.exists() else {}
+        if not r4 or not r4.get("n_leg_sessions"):
+            print(f"{md}: no per-session table of #12 found — R4 skipped", file=sys.stderr)
+        else:
+            out["R4_issue12_per_session"] = r4
+            for k, unit in (("rom_deg", "°"), ("stance_ms", " ms"), ("swing_pts", " pts")):
+                v = r4[k]
+                print(f"R4 {k}: SD over {r4['n_leg_sessions']} leg-sessions {v['sd_over_leg_sessions']:.2f}{unit}; "
+                      f"left vs right of one trial {v['per_placement_sd']:.2f}{unit} per placement; same leg across "
+                      f"speeds " + ", ".join(f"{n} {c:+.2f}" for n, c in v["same_leg_changes"].items()))
     if files and (every or a.halves):
         out["halves"] = hv = halves(files)
         for m, v in hv.items():
