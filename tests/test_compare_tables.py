@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from imugait.compare import CompareParams, SessionData, compare
+from imugait.compare.budget import leg_regime, load_budget, sensor_identity
 from imugait.compare.data import pair_left_right
 
 REQUIRED = {"side", "metric", "before_median", "after_median", "diff", "ci_low", "ci_high", "effect_size", "verdict"}
@@ -135,8 +136,6 @@ def placed(name, seed, devs=SAME, cal_left=CAL, cal_right=CAL, **kw):
 
 
 def test_placement_regime_per_leg_and_why():
-    from imugait.compare.budget import leg_regime
-
     b = [placed("b", 1)]
     kept = leg_regime(b, [placed("a", 2)], "left")
     assert kept.regime == "kept_on" and kept.sensor == "same" and kept.calibration.status == "unchanged"
@@ -161,8 +160,6 @@ def test_placement_regime_per_leg_and_why():
     r = leg_regime(b, [placed("a", 2, cal_left=moving)], "left")
     assert r.regime == "restrapped" and r.calibration.status == "unknown" and "standing calibration" in r.reason
     # two baseline sessions with one sensor each: not one sensor throughout
-    from imugait.compare.budget import sensor_identity
-
     two = [placed("b1", 1), placed("b2", 3, devs={"left": "B-L", "right": "A-R"})]
     assert sensor_identity(two, [placed("a", 2)], "left") == "different"
     assert sensor_identity(two, [placed("a", 2)], "right") == "same"
@@ -171,8 +168,6 @@ def test_placement_regime_per_leg_and_why():
 def test_budget_widens_angle_intervals_by_regime_not_timing():
     """Kept on: analysis and temperature errors only. Re-strapped or swapped: + strap placement
     and the gyroscope's own scale error (≈ 1 % of the range). Stride time carries neither."""
-    from imugait.compare.budget import load_budget
-
     budget = load_budget()
     b = [placed("b", 1)]
     kept = compare(b, [placed("a", 2)], CP)

@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from imugait.analysis import AnalysisParams, analyze  # noqa: E402
 from imugait.analysis.params import CalibrationSettings  # noqa: E402
+from imugait.compare.budget import load_budget  # noqa: E402
 from imugait.analysis.calibrate import calibrate  # noqa: E402
 from imugait.compare.stats import bootstrap_median_diff  # noqa: E402
 from imugait.errors import ImugaitError  # noqa: E402
@@ -171,8 +172,6 @@ def _axes_first_seconds(r, side: str, seconds: float = 20.0) -> dict:
 def _rom_difference(ra, rb, side: str) -> dict:
     """Hip-range difference of two recordings of one thigh, with its stride-bootstrap SD and
     the kept-on budget's SD (is the pair consistent with a sensor that stayed on?)."""
-    from imugait.compare.budget import load_budget
-
     x, axes = [], []
     for r in (ra, rb):
         try:
@@ -373,8 +372,6 @@ def main(argv=None) -> int:
     ap.add_argument("--table", action="store_true", help="print the budget table of docs/compare.md and exit")
     a = ap.parse_args(argv)
     if a.table:
-        from imugait.compare.budget import load_budget
-
         print(budget_table_markdown(load_budget()))
         return 0
     every = not (a.calibration or a.rom_error or a.halves or a.issue12)
