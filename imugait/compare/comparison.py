@@ -18,7 +18,7 @@ import pandas as pd
 
 from imugait import __version__
 from imugait.compare import stats
-from imugait.compare.budget import (KEPT_ON, RESTRAPPED, LegRegime, leg_regime, load_budget,
+from imugait.compare.budget import (KEPT_ON, RESTRAPPED, LegRegime, MeasurementVariance, leg_regime, load_budget,
                                     measurement_variance, session_device)
 from imugait.compare.data import SessionData, pair_left_right
 from imugait.compare.flexor import compare_flexor
@@ -442,7 +442,7 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
         mb = budget.metric(metric)
         leg_regimes = regimes if side == "both" else {side: regimes[side]}
         mv = (measurement_variance(metric, side, leg_regimes, medians, max(len(sb), 1), max(len(sa), 1), budget)
-              if p.analysis_error else measurement_variance("", side, {}, {}, 0, 0, budget))
+              if p.analysis_error else MeasurementVariance(0.0, {}))
         kappa = mb.kappa if (mb is not None and p.analysis_error) else 0.0
         r = stats.bootstrap_median_diff([x for _t, x in sb], [x for _t, x in sa], n_boot=p.n_boot,
                                         seed=_seed_for(p.seed, side, metric), level=p.ci_level, exact_level=p.level,
