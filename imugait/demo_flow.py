@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+import imugait.extras as extras
 from imugait.errors import ImugaitError
 
 # The two simulated runs: same runner, same sensors (same sensor_seed), same speed and
@@ -142,7 +143,10 @@ def run_demo(out_dir: Path, duration_s: float, transport: str, window: bool | No
     _say("\n[compare] before vs after")
     from imugait.compare.api import compare_report
 
-    report = compare_report([paths["before"]], [paths["after"]], out_dir / "comparison")
+    figures = extras.available("reports")
+    if not figures:
+        _say(f"    (report without figures: they need the [reports] extra, {extras.install_hint('reports')})")
+    report = compare_report([paths["before"]], [paths["after"]], out_dir / "comparison", figures=figures)
     comp = json.loads((Path(report).parent / "comparison.json").read_text())
     for m in comp.get("metrics", []):
         if m.get("metric") == "rom_deg":
@@ -152,7 +156,11 @@ def run_demo(out_dir: Path, duration_s: float, transport: str, window: bool | No
     _say(f"Next: imugait info {after} | imugait report {after} | imugait live --replay {after}")
 
     show = window if window is not None else bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if show and window is None and not extras.available("live"):
+        _say(f"(The live dashboard needs the [live] extra: {extras.install_hint('live')}.)")
+        show = False
     if show:
+        extras.require("live", "the demo's live window", "or run the demo with --no-window")
         _say("Opening the live dashboard on a replay of the after-run (close the window to finish).")
         from imugait.live.app import run_live
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from imugait.analysis.cli import analyze
 from imugait.analysis.results import STRIDE_COLUMNS
 
-REC = Path(__file__).resolve().parents[1] / "recordings" / "hugadb_walking_06"
+REC = Path(__file__).resolve().parents[1] / "imugait" / "data" / "hugadb_walking_06"
 
 
 def test_analyze_default_recording(tmp_path):

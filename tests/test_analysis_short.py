@@ -1,6 +1,8 @@
 """Short recordings: walks of 8–15 s with 4–8 strides per side that start and stop inside
 the recording, with and without a standing period, and a short real walking excerpt."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -32,7 +34,7 @@ def test_short_walk_with_start_and_stop_inside(seed, stand_before_s, duration_s)
 def test_twelve_seconds_of_real_walking_without_standing():
     """The first 12 s of the shipped real recording (HuGaDB, walking from the first sample,
     no standing): calibrated at the end of the stream, strides on both legs, cadence right."""
-    tabs = {s: read_imu_csv(f"recordings/hugadb_walking_06/{s}.csv") for s in ("left", "right")}
+    tabs = {s: read_imu_csv(Path(__file__).resolve().parents[1] / "imugait" / "data" / "hugadb_walking_06" / f"{s}.csv") for s in ("left", "right")}
     n = int(12 * 58.8)
     res = analyze(*((tabs[s].t_s[:n], tabs[s].acc_mps2[:n], tabs[s].gyr_dps[:n]) for s in ("left", "right")), fs_hz=58.8)
     full = analyze(*((tabs[s].t_s, tabs[s].acc_mps2, tabs[s].gyr_dps) for s in ("left", "right")), fs_hz=58.8)

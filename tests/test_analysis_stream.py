@@ -41,7 +41,7 @@ def _same(B, C, fs):
 def recordings():
     rec = simulate(SimConfig(gait="mixed", duration_s=45, fs_hz=100.0, seed=11, strap="random", sides=("left",)))
     s = rec.sides["left"]
-    tab = read_imu_csv(ROOT / "recordings" / "hugadb_walking_06" / "left.csv")
+    tab = read_imu_csv(ROOT / "imugait" / "data" / "hugadb_walking_06" / "left.csv")
     n = 2400  # 40 s of the real recording keeps the test fast
     out = {"sim": (s.t_true_s, s.acc_mps2, s.gyr_dps, 100.0), "real": (tab.t_s[:n], tab.acc_mps2[:n], tab.gyr_dps[:n], 58.8)}
     # lossy: 5 % packets lost, a 0.6 s hole, a repeated block, a stop (walk -> run -> walk)
@@ -161,7 +161,7 @@ def test_recalibrate_on_demand_and_progress():
 
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_full_real_recording_seeded_chunks_equal_batch(side):
-    tab = read_imu_csv(ROOT / "recordings" / "hugadb_walking_06" / f"{side}.csv")
+    tab = read_imu_csv(ROOT / "imugait" / "data" / "hugadb_walking_06" / f"{side}.csv")
     t, a, g = tab.t_s, tab.acc_mps2, tab.gyr_dps
     B, _ = _run(t, a, g, 58.8)
     for seed in (1, 2):

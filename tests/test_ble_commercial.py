@@ -64,8 +64,10 @@ def test_polar_and_movesense_stream_through_bleak():
     with EmulatedBluez([(polar, LinkProfile(conn_interval_s=0.030, extra_latency_s=0.02)),
                         (move, LinkProfile(conn_interval_s=0.0225))]) as bz:
         events, src = asyncio.run(
-            _run([SensorSpec("left", POLAR, rate_hz=208), SensorSpec("right", "Movesense 220330000123", rate_hz=104)], bz, 6.0,
-                 actions=[(2.0, lambda: bz.drop_link(POLAR, 0.6))])
+            # a sensor named by name costs up to 1 s more to find (scan.NAME_SETTLE_S: two devices
+            # with one name are refused, not guessed), so the link drop comes at 3 s
+            _run([SensorSpec("left", POLAR, rate_hz=208), SensorSpec("right", "Movesense 220330000123", rate_hz=104)], bz, 7.0,
+                 actions=[(3.0, lambda: bz.drop_link(POLAR, 0.6))])
         )
         sent_polar = [d for (_t, u, d) in bz.device_log(POLAR).sent if u == P.PMD_DATA_UUID]
     # SDK mode was needed for 208 Hz: asked for on both connections; it persists across the

@@ -122,3 +122,24 @@ def test_two_emulators_one_after_the_other_in_one_event_loop():
         return out
 
     assert asyncio.run(main()) == [["A0:9E:1A:B3:6E:40"], ["A0:9E:1A:B3:6E:41"]]
+
+
+@requires_bluez
+def test_two_sensors_with_the_same_name_are_listed_not_guessed(tmp_path):
+    """An impostor (or a second sensor at its factory name) seen first must not win: two
+    devices with the name the user gave -> one sentence listing both addresses, non-zero exit."""
+    twin = "A0:9E:1A:B3:6E:4D"
+    name = "Polar Sense B36E4C2A"
+    devs = [VirtualPolarVeritySense(twin, name=name, rssi_dbm=-80), VirtualPolarVeritySense(POLAR, name=name, rssi_dbm=-50)]
+    with EmulatedBluez(devs) as bz:
+        bz.drop_link(POLAR, duration_s=1.0)  # the genuine sensor comes into range after the impostor
+        with pytest.raises(DeviceNotFoundError) as ei:
+            asyncio.run(find_sensors([name], timeout_s=4.0))
+        by_address = asyncio.run(find_sensors([POLAR.lower()], timeout_s=4.0))
+        r = run_cli(["record", "--left", name, "--out", str(tmp_path / "x.h5"), "--duration", "2"], bz.address, timeout=120)
+    msg = str(ei.value)
+    assert twin in msg and POLAR in msg and "2 devices are called" in msg and "address" in msg
+    assert [f.address for f in by_address] == [POLAR]
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    assert twin in r.stderr and POLAR in r.stderr
+    assert not (tmp_path / "x.h5").exists()

@@ -109,11 +109,18 @@ def test_a_leg_recorded_in_one_condition_only_is_named(sessions):
     from imugait.compare import compare
 
     b1, a = api.load_session(sessions["b1"]), api.load_session(sessions["a"])
-    left_only = dataclasses.replace(b1, strides=b1.strides[b1.strides.side == "left"])
+    left_only = dataclasses.replace(b1, strides=b1.strides[b1.strides.side == "left"],
+                                    calibration={k: v for k, v in b1.calibration.items() if k == "left"},
+                                    meta={**b1.meta, "sensors": {"left": b1.meta["sensors"]["left"]}})
     c = compare([left_only], [a])
     w = [x for x in c.warnings if x["kind"] == "side_missing"]
     assert [(x["side"], x["only_in"]) for x in w] == [("right", "after")]
     assert set(c.table.side) == {"left"}
+    # recorded, but no strides (a session too short to analyse): said as such
+    no_right = dataclasses.replace(b1, strides=b1.strides[b1.strides.side == "left"])
+    c = compare([no_right], [a])
+    w = [x for x in c.warnings if x["kind"] == "side_no_strides"]
+    assert [(x["side"], x["only_in"]) for x in w] == [("right", "after")] and "too short" in w[0]["message"]
 
 
 def test_load_strides_has_metadata_columns(sessions):

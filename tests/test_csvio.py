@@ -100,8 +100,9 @@ def test_wrong_header(tmp_path):
     assert "line 1" in str(e) and "acc_x" in str(e)
     e = _err(_write(tmp_path, _lines()[1:], "noheader.csv"))
     assert "line 1" in str(e) and "no header" in str(e)
+    # a semicolon header over comma rows: the mismatch is named
     e = _err(_write(tmp_path, [HEADER_LINE.replace(",", ";")] + _lines()[1:], "semi.csv"))
-    assert "semicolons" in str(e)
+    assert e.where == "line 2" and "semicolons" in str(e) and "commas" in str(e)
     e = _err(_write(tmp_path, [HEADER_LINE.replace("acc_x_mps2", "acc_x_ms")] + _lines()[1:], "unit.csv"))
     assert "acc_x_ms" in str(e)
 
@@ -134,14 +135,14 @@ def test_non_numeric_value_names_line_and_column(tmp_path):
 
 def test_time_not_increasing_names_the_line(tmp_path):
     lines = _lines()
-    lines[8] = lines[7]  # duplicate row
-    e = _err(_write(tmp_path, lines))
-    assert e.where == "line 9" and "not after" in str(e)
+    lines[8] = lines[7]  # duplicate row: dropped, counted, named
+    tab = read_imu_csv(_write(tmp_path, lines))
+    assert tab.n == 19 and any("1 exact duplicate row(s) dropped (first: line 9)" in w for w in tab.warnings)
     lines = _lines()
     lines.insert(5, "")  # blank lines do not shift the reported line
     lines[12] = "0.0100,0.1,9.8,0.2,1.5,-2.5,3.5"
     e = _err(_write(tmp_path, lines, "back.csv"))
-    assert e.where == "line 13"
+    assert e.where == "line 13" and "goes back" in str(e) and "sort the file" in str(e)
 
 
 def test_too_few_samples(tmp_path):

@@ -213,12 +213,18 @@ def test_info_bad_input_through_the_executable(tmp_path):
 
 def test_import_bad_csv_names_file_and_line(tmp_path):
     bad = tmp_path / "bad.csv"
+    rows = [f"{i / 100},0,0,9.8,0,0,0\n" for i in range(20)]
     bad.write_text("time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_dps,gyr_y_dps,gyr_z_dps\n" +
-                   "".join(f"{i / 100},0,0,9.8,0,0,0\n" for i in range(20)) + "0.2,0,0,9.8,0\n")
+                   "".join(rows[:10]) + "0.1,0,0,9.8,0\n" + "".join(rows[11:]))
     r = cli("import", "--left", str(bad), "--out", str(tmp_path / "o.h5"))
     assert r.returncode != 0 and "Traceback" not in r.stderr
-    assert "bad.csv" in r.stderr and "line 22" in r.stderr, r.stderr
+    assert "bad.csv" in r.stderr and "line 12" in r.stderr, r.stderr
     assert not (tmp_path / "o.h5").exists()
+    # a cut-off LAST line (a logger stopped mid-write) is dropped with a warning
+    cut = tmp_path / "cut.csv"
+    cut.write_text("time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_dps,gyr_y_dps,gyr_z_dps\n" + "".join(rows) + "0.2,0,0,9.8,0\n")
+    r = cli("import", "--left", str(cut), "--out", str(tmp_path / "c.h5"))
+    assert r.returncode == 0 and "line 22 (the last) is incomplete" in r.stderr and "left 20 samples" in r.stdout
     r = cli("import", "--hugadb", str(bad), "--out", str(tmp_path / "o.h5"))
     assert r.returncode != 0 and "Traceback" not in r.stderr and "bad.csv" in r.stderr
     assert not (tmp_path / "o.h5").exists() and not (tmp_path / "o.h5.creating").exists()

@@ -77,6 +77,7 @@ def test_kill9_at_20_random_moments_loses_at_most_the_last_second(tmp_path):
     import imugait.analysis.pipeline  # noqa: F401
     import imugait.sim.gait  # noqa: F401
     import imugait.store.recorder  # noqa: F401
+    import imugait.cli  # noqa: F401 - the child's main() imports every command module (pandas …)
 
     rng = np.random.default_rng(20261124)
     kill_after = rng.uniform(0.2, 2.2, 20)
@@ -234,6 +235,7 @@ def test_record_stops_cleanly_when_the_disk_fills(tmp_path):
     import multiprocessing
 
     import imugait.store.recorder  # noqa: F401 - import before forking
+    import imugait.cli  # noqa: F401
 
     out, log = tmp_path / "full.h5", tmp_path / "full.log"
     argv = ["record", "--simulate", "--out", str(out), "--duration", "60", "--speed", "20", "--no-analyze",

@@ -26,7 +26,7 @@ PKG = ROOT / "imugait"
 # Lowest layer first. A package may import its own layer or lower ones. Top-level modules
 # of imugait/ (conventions.py, errors.py, …) are listed by their module name.
 LAYERS: list[set[str]] = [
-    {"conventions", "errors", "types", "timebase", "_version"},
+    {"conventions", "errors", "types", "timebase", "inputcheck", "outputs", "extras", "_version"},
     {"protocol", "events"},
     {"analysis", "store"},
     {"acquire", "sim"},

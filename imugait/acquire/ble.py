@@ -201,7 +201,7 @@ class BleSource(Source):
             kind = spec.kind or f.kind
             if kind not in BLE_KINDS:
                 raise SensorSetupError(
-                    f"{spec.side} sensor {spec.ident!r} ({f.name or f.address}) is not a sensor imugait can read "
+                    f"{spec.side + ' ' if spec.show_side else ''}sensor {spec.ident!r} ({f.name or f.address}) is not a sensor imugait can read "
                     f"(seen as {f.label}) — supported: imugait protocol, Polar Verity Sense, Movesense"
                 )
             self.links[spec.side] = _Link(spec, f)

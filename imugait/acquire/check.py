@@ -84,9 +84,26 @@ def _gravity_finding(g: float) -> Finding:
     return Finding(False, f"gravity reads {g:.2f} m/s² instead of 9.81 ± {GRAVITY_TOL_MPS2}{hint}")
 
 
+def device_rate_hz(t_dev_s: np.ndarray, index: np.ndarray) -> float:
+    """Samples per second of the sensor's own clock: sample-index span over device-time span.
+
+    Not from arrival (host) times: a Polar Verity Sense sends a frame only when it is full
+    (#439: up to ~130 samples; #317: every 1–2 s) and the device→host clock fit is still
+    settling in the first seconds, so host-time spacing over a 3 s hold is off by up to a
+    frame (measured with an independent Verity emulator: 218 Hz for a true 206 Hz)."""
+    t = np.asarray(t_dev_s, dtype=np.float64)
+    k = np.asarray(index, dtype=np.int64)
+    if t.size < 2 or np.any(np.diff(t) <= 0) or np.any(np.diff(k) <= 0):
+        return float("nan")  # a reconnect or clock reset inside the window: no device-time rate
+    return float((k[-1] - k[0]) / (t[-1] - t[0]))
+
+
 def analyse_still(t_s: np.ndarray, acc_mps2: np.ndarray, gyr_dps: np.ndarray, nominal_rate_hz: float,
-                  loss_pct: float = 0.0) -> list[Finding]:
-    """The findings on a still period (see module docstring)."""
+                  loss_pct: float = 0.0, t_dev_s: np.ndarray | None = None,
+                  index: np.ndarray | None = None) -> list[Finding]:
+    """The findings on a still period (see module docstring). With ``t_dev_s`` and ``index``
+    (device time and sample index of each sample) the real rate is the device-clock rate
+    (:func:`device_rate_hz`); without them, samples per second of ``t_s``."""
     out: list[Finding] = []
     if len(t_s) < 10:
         return [Finding(False, f"only {len(t_s)} samples arrived while holding still — the sensor is not streaming")]
@@ -101,10 +118,15 @@ def analyse_still(t_s: np.ndarray, acc_mps2: np.ndarray, gyr_dps: np.ndarray, no
     b = float(np.linalg.norm(bias))
     out.append(Finding(b < GYRO_BIAS_MAX_DPS, f"gyro at rest {b:.2f} °/s (x {bias[0]:+.2f}, y {bias[1]:+.2f}, "
                                               f"z {bias[2]:+.2f}; limit {GYRO_BIAS_MAX_DPS:g})"))
-    span = float(t_s[-1] - t_s[0])
-    rate = (len(t_s) - 1) / span if span > 0 else float("nan")
+    rate = device_rate_hz(t_dev_s, index) if t_dev_s is not None and index is not None else float("nan")
+    clock = "sensor clock"
+    if not np.isfinite(rate):
+        span = float(t_s[-1] - t_s[0])
+        rate = (len(t_s) - 1) / span if span > 0 else float("nan")
+        clock = "arrival times"
     ok = np.isfinite(rate) and abs(rate / nominal_rate_hz - 1) <= RATE_TOL
-    out.append(Finding(bool(ok), f"real sample rate {rate:.1f} Hz (nominal {nominal_rate_hz:g} Hz, limit ±{RATE_TOL:.0%})"))
+    out.append(Finding(bool(ok), f"real sample rate {rate:.1f} Hz by the {clock} (nominal {nominal_rate_hz:g} Hz, "
+                                 f"limit ±{RATE_TOL:.0%})"))
     out.append(Finding(loss_pct < 2.0, f"{loss_pct:.1f} % of samples lost on the link"))
     return out
 
@@ -142,7 +164,8 @@ async def check_sensor(ident: str, *, rate_hz: float | None = None, still_s: flo
         elif isinstance(ev, LinkEvent):
             links.append(ev)
 
-    src = BleSource([SensorSpec(SIDE, ident, rate_hz=rate_hz)], scan_timeout_s=scan_timeout_s, backoff_max_s=1.0)
+    src = BleSource([SensorSpec(SIDE, ident, rate_hz=rate_hz, show_side=False)], scan_timeout_s=scan_timeout_s,
+                    backoff_max_s=1.0)
     acq = Acquisition(src, lambda b, t: blocks.append((np.asarray(t), b)), on_event, on_packet=res.capture.append)
     say(f"Looking for {ident} (wake it: Polar — press its button; Movesense — tap it) …")
     task = asyncio.create_task(acq.run())
@@ -172,8 +195,12 @@ async def check_sensor(ident: str, *, rate_hz: float | None = None, still_s: flo
         t_wait = time.monotonic() + 15.0
         while not blocks and time.monotonic() < t_wait and not task.done():
             await asyncio.sleep(0.1)
+        if not blocks and task.done() and not task.cancelled() and isinstance(task.exception(), SensorSetupError):
+            res.findings.append(Finding(False, str(task.exception())))  # e.g. a sensor that cannot deliver this rate
+            return res
         if not blocks:
-            why = "; ".join(e.reason for e in links if e.state == "reconnecting" and e.reason) or "nothing arrived"
+            why = "; ".join(dict.fromkeys(e.reason for e in links if e.state == "reconnecting" and e.reason)) \
+                or "nothing arrived"
             res.findings.append(Finding(False, f"connected, but no samples within 15 s of starting ({why})"))
             return res
         say(f"Hold the sensor still (e.g. flat on a table) for {still_s:g} s …")
@@ -189,10 +216,14 @@ async def check_sensor(ident: str, *, rate_hz: float | None = None, still_s: flo
             m = (t >= t_from) & (t <= t_until)
             acc = np.concatenate([b.acc_mps2 for _t, b in sel])[m]
             gyr = np.concatenate([b.gyr_dps for _t, b in sel])[m]
+            t_dev = np.concatenate([np.asarray(b.t_dev_s, dtype=np.float64) for _t, b in sel])[m]
+            index = np.concatenate([b.sample_index for _t, b in sel])[m]
             t = t[m]
         else:
             t, acc, gyr = np.empty(0), np.empty((0, 3)), np.empty((0, 3))
-        res.findings.extend(analyse_still(t, acc, gyr, info.sample_rate_hz, acq.health(SIDE).loss_pct))
+            t_dev = index = None
+        res.findings.extend(analyse_still(t, acc, gyr, info.sample_rate_hz, acq.health(SIDE).loss_pct,
+                                          t_dev_s=t_dev, index=index))
         return res
     finally:
         if not task.done():

@@ -15,6 +15,7 @@ Kinds are recognised from what a sensor advertises:
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 
 from imugait.errors import BluetoothUnavailableError, DeviceNotFoundError
@@ -120,6 +121,18 @@ def bluetooth_unavailable(exc: BaseException) -> BluetoothUnavailableError | Non
     return None
 
 
+def bluetooth_preflight() -> None:
+    """Fast check before a window opens: on Linux, BlueZ is reached over the D-Bus system bus;
+    without one Bluetooth cannot work (raises the same sentence a failed scan gives)."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux") or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS"):
+        return
+    if not any(os.path.exists(p) for p in ("/run/dbus/system_bus_socket", "/var/run/dbus/system_bus_socket")):
+        raise bluetooth_unavailable(FileNotFoundError("no D-Bus system bus"))
+
+
 async def scan(timeout_s: float = 5.0, *, show_all: bool = False) -> list[FoundSensor]:
     """Scan for ``timeout_s`` and return sensors, strongest signal first.
 
@@ -145,6 +158,19 @@ async def scan(timeout_s: float = 5.0, *, show_all: bool = False) -> list[FoundS
     return out
 
 
+_ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$")
+NAME_SETTLE_S = 1.0
+"""After the first sensor named by *name* is seen, listen at least this long for another
+device with the same name: an impostor (or a second sensor left at its factory name) seen
+first must not win. BLE devices advertise every 20 ms to ~1 s; one that advertises less
+often can still slip through — naming a sensor by its address is the unambiguous way."""
+
+
+def is_address(ident: str) -> bool:
+    """A BLE address (``AA:BB:…``) or a CoreBluetooth identifier (macOS), as opposed to a name."""
+    return bool(_ADDRESS.match(ident.strip()))
+
+
 def _matches(ident: str, dev_address: str, name: str) -> bool:
     i = ident.strip()
     return i.upper() == (dev_address or "").upper() or (bool(name) and i == name)
@@ -153,9 +179,12 @@ def _matches(ident: str, dev_address: str, name: str) -> bool:
 async def find_sensor(ident: str, timeout_s: float = 10.0) -> FoundSensor:
     """Find the sensor the user named: an address (any case) or its exact advertised name.
 
-    Stops scanning as soon as it is seen. Only that device is returned — imugait never
-    connects to a device the user did not name.
+    An address stops the scan as soon as it is seen. A name is matched like
+    :func:`find_sensors` (two devices with that name: an error listing their addresses).
+    Only that device is returned — imugait never connects to a device the user did not name.
     """
+    if not is_address(ident):
+        return (await find_sensors([ident], timeout_s=timeout_s))[0]
     from bleak import BleakScanner
 
     seen: dict[str, tuple] = {}
@@ -185,27 +214,31 @@ async def find_sensor(ident: str, timeout_s: float = 10.0) -> FoundSensor:
 
 
 async def find_sensors(idents: list[str], timeout_s: float = 10.0) -> list[FoundSensor]:
-    """Find several named sensors in one scan (names must be unique among what is seen)."""
+    """Find several named sensors in one scan.
+
+    Addresses match one device. A name must belong to exactly one device in range: the scan
+    goes on until :data:`NAME_SETTLE_S` seconds after the first match of a name, and two
+    devices with the same name raise
+    :class:`~imugait.errors.DeviceNotFoundError` listing their addresses (name it by address).
+    """
     from bleak import BleakScanner
 
     want = [i.strip() for i in idents]
-    hits: dict[str, tuple] = {}
+    hits: dict[str, dict] = {i: {} for i in want}  # ident -> {address: (dev, adv, name)}
     done = asyncio.Event()
+
+    loop = asyncio.get_running_loop()
+    t_end = loop.time() + timeout_s
+    first_name_hit: list[float] = []
 
     def _cb(dev, adv):
         name = adv.local_name or dev.name or ""
         for i in want:
             if _matches(i, dev.address, name):
-                prev = hits.get(i)
-                if prev is None:
-                    hits[i] = (dev, adv, name)
-                elif prev[0] == "ambiguous":
-                    pass
-                elif prev[0].address != dev.address:
-                    hits[i] = ("ambiguous", prev[0], dev)
-                else:
-                    hits[i] = (dev, adv, name)
-        if all(i in hits for i in want):
+                hits[i][dev.address.upper()] = (dev, adv, name)
+                if not is_address(i) and not first_name_hit:
+                    first_name_hit.append(loop.time())
+        if all(hits[i] for i in want):
             done.set()
 
     try:
@@ -214,6 +247,9 @@ async def find_sensors(idents: list[str], timeout_s: float = 10.0) -> list[Found
                 await asyncio.wait_for(done.wait(), timeout_s)
             except asyncio.TimeoutError:
                 pass
+            if done.is_set() and first_name_hit:  # listen on for a second device with that name
+                settle_until = min(first_name_hit[0] + NAME_SETTLE_S, t_end)
+                await asyncio.sleep(max(0.0, settle_until - loop.time()))
     except Exception as e:  # noqa: BLE001
         mapped = bluetooth_unavailable(e)
         if mapped is not None:
@@ -221,17 +257,21 @@ async def find_sensors(idents: list[str], timeout_s: float = 10.0) -> list[Found
         raise
     out = []
     for i in want:
-        h = hits.get(i)
-        if h is None:
+        h = hits.get(i) or {}
+        if not h:
             raise DeviceNotFoundError(
                 f"sensor {i!r} was not found within {timeout_s:g} s — is it switched on, charged and close "
                 "by, and not connected to a phone? (imugait scan lists what is in range)"
             )
-        if h[0] == "ambiguous":
+        if len(h) > 1:
+            ranked = sorted(h.values(), key=lambda x: -int(x[1].rssi))
+            listed = ", ".join(f"{dev.address} ({int(adv.rssi)} dBm)" for dev, adv, _n in ranked)
             raise DeviceNotFoundError(
-                f"more than one sensor is called {i!r} ({h[1].address}, {h[2].address}) — name it by address instead"
+                f"{len(h)} devices are called {i!r}: {listed} — name the sensor by its address instead "
+                f"(e.g. {ranked[0][0].address}; the strongest signal is usually the closest); imugait does not "
+                "guess which one you meant"
             )
-        dev, adv, name = h
+        dev, adv, name = next(iter(h.values()))
         out.append(FoundSensor(name, dev.address, int(adv.rssi), classify(name, adv.service_uuids, adv.manufacturer_data),
                                tuple(adv.service_uuids), dev))
     return out

@@ -118,6 +118,9 @@ class SimulatedSource(Source):
     t0_host_s    host time of world time ``w0`` (default: ``time.monotonic()`` at run()).
     """
 
+    MAX_STEP_S = 0.25
+    """World time simulated per loop step at most (well inside the sensors' 2.5 s FIFO)."""
+
     def __init__(
         self,
         sim=None,
@@ -168,6 +171,7 @@ class SimulatedSource(Source):
         self.w_end = max(vs.t_end_s for vs in self.sensors.values())
         self.t0_host_s = float("nan")
         self.state: dict[Side, str] = {s: "stopped" for s in self.sides}
+        self.behind_s = 0.0  # how far the simulation lags the requested speed (world seconds)
 
     @staticmethod
     def _sim_sides(sim, seed: int) -> dict:
@@ -244,7 +248,13 @@ class SimulatedSource(Source):
                     if self._stopping:
                         break
                     w_target = self.w0 + (time.monotonic() - t_real0) * self.speed
-                w = max(w + 1e-9, w_target)
+                else:
+                    await asyncio.sleep(0)  # behind schedule: still let stop()/Ctrl-C in
+                # at most MAX_STEP_S of world time per step: a faster-than-the-computer speed
+                # runs as fast as it can instead of jumping past the sensors' FIFO (which
+                # dropped up to a third of the samples at --speed 100) or past the end
+                w = min(max(w + 1e-9, w_target), w + self.MAX_STEP_S)
+                self.behind_s = max(0.0, w_target - w)
             # --- links and notifications
             for s in self.sides:
                 vs = self.sensors[s]

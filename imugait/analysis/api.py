@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+import imugait.outputs as outputs
 from imugait.analysis.params import ALGORITHM_VERSION, AnalysisParams
 from imugait.analysis.pipeline import GaitPipeline
 from imugait.analysis.results import STRIDE_COLUMNS, StrideResult
 from imugait.analysis.summary import asymmetry, side_summary
+from imugait.inputcheck import InputWarning, as_imu_data, check_imu
+from imugait.timebase import estimate_period_s
 
 ONE_SENSOR_NOTE = "asymmetry needs two sensors (one per thigh): only per-leg metrics are reported"
 
 
 def estimate_fs_hz(t_s: np.ndarray) -> float:
-    """Sample rate from time stamps: median of positive intervals (robust to gaps)."""
-    t = np.asarray(t_s, dtype=np.float64)
-    d = np.diff(t)
-    d = d[np.isfinite(d) & (d > 0)]
-    if d.size == 0:
-        raise ValueError("cannot estimate the sample rate: fewer than two increasing time stamps")
-    return float(1.0 / np.median(d))
+    """Sample rate from time stamps (:func:`imugait.timebase.estimate_period_s`: robust to
+    gaps and to coarse, batched or jittery clocks)."""
+    T = estimate_period_s(np.asarray(t_s, dtype=np.float64))
+    if not (T > 0):
+        raise ValueError("cannot estimate the sample rate: the time stamps do not advance")
+    return float(1.0 / T)
 
 
 @dataclass
@@ -40,12 +42,15 @@ class AnalysisResult:
     params: AnalysisParams = field(default_factory=AnalysisParams)
 
     def write(self, out_dir) -> dict:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = outputs.out_dir(out_dir)
         p1 = out / "strides.csv"
-        self.strides.to_csv(p1, index=False, float_format="%.6g")
-        p2 = out / "summary.json"
-        p2.write_text(json.dumps(_jsonable(self.summary), indent=2, allow_nan=False))
+        df = self.strides.copy()
+        for c in df.columns:  # times in an epoch clock (1.7e9 s) keep their microseconds
+            if c.endswith("_s") and df[c].dtype.kind == "f" and len(df) and np.nanmax(np.abs(df[c].to_numpy())) >= 1e4:
+                df[c] = [f"{x:.6f}" if np.isfinite(x) else "" for x in df[c].to_numpy()]
+        with outputs.atomic_open(p1, newline="") as f:
+            df.to_csv(f, index=False, float_format="%.6g")
+        p2 = outputs.write_text(out / "summary.json", json.dumps(_jsonable(self.summary), indent=2, allow_nan=False))
         return {"strides": str(p1), "summary": str(p2)}
 
 
@@ -83,16 +88,25 @@ def strides_frame(strides: list[StrideResult]) -> pd.DataFrame:
 
 
 def analyze(left=None, right=None, params: AnalysisParams | None = None, fs_hz: dict | float | None = None) -> AnalysisResult:
-    """Analyse one or two thighs. ``left``/``right``: ``(t_s, acc_mps2, gyr_dps)`` or ``None``.
-    ``fs_hz``: nominal rate (per side dict or one value); estimated from ``t_s`` when omitted."""
+    """Analyse one or two thighs. ``left``/``right``: ``(t_s, acc_mps2, gyr_dps)`` (or an
+    :class:`imugait.inputcheck.ImuData`, e.g. a CSV file's ``ImuTable``) or ``None``.
+    ``fs_hz``: nominal rate (per side dict or one value), checked against the time stamps;
+    the time stamps' rate when omitted. Every input passes :func:`imugait.inputcheck.check_imu`
+    (wrong units and broken time raise :class:`imugait.errors.InputFileError`; coarse or
+    batched clocks are re-fitted, with a :class:`InputWarning` and the counts in
+    ``summary["sides"][side]["input"]``)."""
     params = params or AnalysisParams()
     inputs = {s: v for s, v in (("left", left), ("right", right)) if v is not None}
     if not inputs:
         raise ValueError("analyze() needs left and/or right data")
     frames, summaries, res = [], {}, AnalysisResult(strides=None, summary={}, params=params)
-    for side, (t, acc, gyr) in inputs.items():
+    for side, data in inputs.items():
         fs = fs_hz.get(side) if isinstance(fs_hz, dict) else fs_hz
-        fs = float(fs) if fs else estimate_fs_hz(t)
+        # inputs checked for physics and time base (imugait.inputcheck: the one check of every input path)
+        checked = check_imu(as_imu_data(data, source=f"{side} input"), fs_hz=fs or None)
+        t, acc, gyr, fs = checked.t_s, checked.acc_mps2, checked.gyr_dps, checked.fs_hz
+        for w in checked.warnings:
+            warnings.warn(w, InputWarning, stacklevel=2)
         pipe = GaitPipeline(fs, side, params)
         out = pipe.push(t, acc, gyr)
         out.extend(pipe.flush())
@@ -107,7 +121,7 @@ def analyze(left=None, right=None, params: AnalysisParams | None = None, fs_hz: 
         s["calibration"] = pipe.calibration.to_dict()
         s["strap_axes"] = res.strap_axes[side]
         s["fs_hz"] = fs
-        s["input"] = pipe.stats()
+        s["input"] = {**pipe.stats(), **checked.input_info()}
         summaries[side] = s
     res.strides = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     summary = {"algorithm_version": ALGORITHM_VERSION, "params": params.to_dict(), "sides": summaries}

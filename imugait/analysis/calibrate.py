@@ -231,7 +231,14 @@ def calibrate(gyr_dps: np.ndarray, acc_mps2: np.ndarray, fs_hz: float, s: Calibr
         flags.append("no_still_period")
     if np.quantile(gn[moving], 0.99) > s.implausible_gyr_dps:
         flags.append("gyro_implausible")  # e.g. stored ×10 and clipped
-    z, axis_conf = flexion_axis_from_cov(in_plane_cov(g[moving], y), y)
+    # the axis from plausible samples only: a few absurd values (a corrupted file, 1e300)
+    # would otherwise overflow the scatter matrix; the flag above already names them
+    pca = moving & (gn <= s.implausible_gyr_dps)
+    if pca.sum() < 10:
+        return CalibrationState(still_found=still is not None, failed=True, quality_flags=("gyro_implausible",),
+                                message="gyroscope values are implausible (above "
+                                        f"{s.implausible_gyr_dps:g} deg/s while moving): check the gyro unit and range")
+    z, axis_conf = flexion_axis_from_cov(in_plane_cov(g[pca], y), y)
     if axis_conf < s.min_axis_confidence:
         flags.append("axis_ambiguous")
     w = g @ z

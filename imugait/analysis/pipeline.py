@@ -182,7 +182,9 @@ class GaitPipeline:
     def _accumulate_axes(self, chunk: ConditionedChunk) -> None:
         cal = self._calibrator.result
         g = chunk.gyr_dps - np.asarray(cal.gyro_bias_dps, float)
-        moving = np.linalg.norm(g, axis=1) > self.settings.calibration.motion_gyr_dps
+        gn = np.linalg.norm(g, axis=1)
+        cs = self.settings.calibration
+        moving = (gn > cs.motion_gyr_dps) & (gn <= cs.implausible_gyr_dps)  # the calibration's PCA samples
         if moving.any():
             self._axes_cov += in_plane_cov(g[moving], np.asarray(cal.long_axis, float))
             self._axes_moving_n += int(moving.sum())

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+import imugait.extras as extras
+import imugait.outputs as outputs
 from imugait.errors import ImugaitError
 
 
@@ -26,7 +28,8 @@ def _default_out(before: list[Path], after: list[Path]) -> Path:
               help="Output folder (default: ./comparison_<before>_vs_<after>).")
 @click.option("--params", "params_file", type=click.Path(path_type=Path), default=None,
               help="JSON file of analysis parameters (AnalysisParams names), used for both conditions.")
-@click.option("--n-boot", type=int, default=2000, show_default=True, help="Bootstrap replicates.")
+@click.option("--n-boot", type=click.IntRange(min=200), default=2000, show_default=True,
+              help="Bootstrap replicates (at least 200: with fewer, the interval's ends rest on a handful of replicates).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap random seed (results are reproducible).")
 @click.option("--no-figures", is_flag=True, help="Skip figures (faster; report.html without plots).")
 @click.option("--exact-ci", is_flag=True,
@@ -53,6 +56,8 @@ def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed,
     from imugait.compare.comparison import CompareParams
     from imugait.compare.flexor import verdict_lines as flexor_verdict_lines
 
+    if not no_figures:
+        extras.require("reports", "imugait compare (its figures)", "or add --no-figures")
     sessions = list(sessions)
     before = list(before_opt)
     after = list(after_opt)
@@ -97,13 +102,17 @@ def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed,
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--params", "params_file", type=click.Path(path_type=Path), default=None,
               help="JSON file of analysis parameters (AnalysisParams names).")
-@click.option("--jobs", "-j", type=int, default=None, help="Worker processes (default: all cores).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1, max=1024), default=None,
+              help="Worker processes (default: all cores).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reprocessed"), show_default=True,
               help="Folder for the combined table, per-session CSVs and provenance.json.")
 @click.option("--replace", is_flag=True, help="Delete earlier derived runs in the sessions and recompute all.")
 @click.option("--no-write", is_flag=True, help="Do not modify the session files (analyse and write CSVs only).")
 @click.option("--scheduler", default=None,
-              help="Run on Dask distributed: a scheduler address (tcp://host:8786) or 'local' to start a local cluster.")
+              help="Run on Dask distributed (needs the [dask] extra): a scheduler address (tcp://host:8786) or "
+                   "'local' to start a local cluster. Dask sends pickles (which can run code) over plain, "
+                   "unauthenticated TCP: use a tcp:// scheduler only on a network and cluster you control, or tls:// "
+                   "(docs/compare.md).")
 @click.option("--redecode", is_flag=True,
               help="Polar/Movesense sessions: decode them again from their raw notifications into "
                    "OUT/redecoded/<name>.h5 first (the originals are not modified), then analyse those.")
@@ -121,6 +130,8 @@ def reprocess(paths, params_file, jobs, out_dir, replace, no_write, scheduler, q
     """
     from imugait.compare.reprocess import reprocess as run
 
+    if scheduler:
+        extras.require("dask", "imugait reprocess --scheduler", "or leave out --scheduler (local processes)")
     res = run(paths, params=params_file, jobs=jobs, out_dir=out_dir, replace=replace, write=not no_write,
               scheduler=scheduler, progress=not quiet, command="imugait reprocess " + " ".join(sys.argv[2:]),
               redecode=redecode)
@@ -128,7 +139,10 @@ def reprocess(paths, params_file, jobs, out_dir, replace, no_write, scheduler, q
     nf = len(res.failed)
     click.echo(f"{n - nf}/{n} sessions processed in {res.seconds:.1f} s "
                f"({60.0 * n / res.seconds if res.seconds > 0 else float('nan'):.1f} sessions/min); "
-               f"{res.n_strides} strides -> {res.out_dir / 'strides.csv'} (+ .parquet)")
+               f"{res.n_strides} strides -> {res.out_dir / 'strides.csv'}"
+               + (" (+ .parquet)" if not res.provenance.get("parquet_error") else ""))
+    if res.provenance.get("parquet_error"):
+        click.echo(f"note: strides.parquet not written: {res.provenance['parquet_error']}", err=True)
     if nf:
         click.echo(f"WARNING: {nf} file(s) failed and were skipped (see {res.out_dir / 'sessions.csv'}):", err=True)
         for r in res.failed.itertuples():
@@ -145,6 +159,8 @@ def reprocess(paths, params_file, jobs, out_dir, replace, no_write, scheduler, q
 def report(session, out_dir, params_file):
     """One-page runner report: key numbers, drift over the run, left/right balance."""
     from imugait.compare import api
+
+    extras.require("reports", "imugait report (its figures)")
 
     path = api.runner_report(session, out_dir=out_dir, params=params_file)
     click.echo(f"Report: {path}")
@@ -176,7 +192,8 @@ def group(table, before, after, out_dir):
                            f"found {len(info['runners'])} ({', '.join(info['runners']) or 'none'}{alone}) — check "
                            "the sessions' subject ids and conditions (`imugait info FILE`), or use `imugait compare` "
                            "for one runner")
-    out = out_dir or (Path(table) if Path(table).is_dir() else Path(table).parent) / f"group_{before}_vs_{after}"
+    out = out_dir or (Path(table) if Path(table).is_dir() else Path(table).parent) / (
+        f"group_{outputs.safe_name(before)}_vs_{outputs.safe_name(after)}")
     write_group(res, info, out, source=source_provenance(table))
     click.echo(f"{len(info['runners'])} runner(s) with both {before!r} and {after!r}{alone}")
     for v in res["verdict"]:

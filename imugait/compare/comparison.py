@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from imugait import __version__
+import imugait.outputs as outputs
 from imugait.compare import stats
 from imugait.compare.budget import (KEPT_ON, RESTRAPPED, LegRegime, MeasurementVariance, leg_regime, load_budget,
                                     measurement_variance, session_device)
@@ -122,19 +123,17 @@ class Comparison:
         }
 
     def to_json(self, path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False))
-        return path
+        return outputs.write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False))
 
     def write(self, out_dir, figures: bool = True) -> Path:
         """Write ``comparison.json``, ``comparison.csv``, figures (PNG) and ``report.html``
         into ``out_dir``; returns the path of ``report.html``."""
         from imugait.compare.report_html import write_comparison_report
 
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = outputs.out_dir(out_dir)
         self.to_json(out / "comparison.json")
-        self.table.to_csv(out / "comparison.csv", index=False)
+        with outputs.atomic_open(out / "comparison.csv", newline="") as f:
+            self.table.to_csv(f, index=False)
         self.report_path = write_comparison_report(self, out, figures=figures)
         return self.report_path
 
@@ -516,6 +515,18 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
     for side in ("left", "right"):
         has = [cond for cond, ss in (("before", before), ("after", after)) if any(side in x.sides for x in ss)]
         if len(has) == 1:
+            other = "after" if has[0] == "before" else "before"
+            # recorded there too (a sensor, an analysis), but no stride: too short, not missing
+            empty = [x for x in (after if other == "after" else before)
+                     if side in (x.meta.get("sensors") or {}) or side in x.calibration]
+            if empty:
+                what = ", ".join(x.name + (f" ({float(x.meta['duration_s']):.0f} s)" if x.meta.get("duration_s") else "")
+                                 for x in empty)
+                warnings.insert(0, {"kind": "side_no_strides", "side": side, "only_in": has[0],
+                                    "message": f"The {side} leg gave no strides {other} ({what}): the session is too "
+                                               "short, or holds no walking or running, to analyse — it is not compared; "
+                                               "record at least 2–3 minutes of gait."})
+                continue
             warnings.insert(0, {"kind": "side_missing", "side": side, "only_in": has[0],
                                 "message": f"The {side} leg was recorded only {has[0]}: it is not compared"
                                            + ("." if sides else ", and no leg was recorded in both conditions.")})

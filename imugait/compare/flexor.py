@@ -21,6 +21,7 @@ import math
 import numpy as np
 from scipy import stats as sps
 
+import imugait.outputs as outputs
 from imugait.analysis.flexor import HARVEY_1998, HARVEY_1998_MEAN_BELOW_DEG, PUBLISHED_TEST_RETEST
 from imugait.compare.data import SessionData
 from imugait.conventions import SIDES
@@ -234,7 +235,7 @@ def report_html(section: dict | None, figures: bool = True, out=None) -> str:
 
         png = png_bytes(figure(section))
         if out is not None:
-            (out / "fig_flexor.png").write_bytes(png)
+            outputs.write_bytes(out / "fig_flexor.png", png)
         b.append(img_tag(png, "Hip-flexor test holds before and after"))
     pub = section["published_test_retest"]
     b.append("<p class='sub'>Value: the hanging thigh's angle to the horizontal, median of the holds (+ below the "

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import click
 
+import imugait.outputs as outputs
 from imugait.analysis.flexor import (
     FlexorAnalyzer, FlexorLiveState, FlexorResult, FlexorTestRefused, ProtocolRunner, Step, analyze_flexor,
     protocol_steps,
@@ -203,14 +204,11 @@ def run_guided(source, source_meta: dict, session: Path, steps: list[Step], meta
 def write_json(result: FlexorResult, out: Path, extra: dict | None = None) -> Path:
     """``OUT/flexor_test.json`` (or ``out`` itself when it names a .json file), atomically."""
     path = out if out.suffix.lower() == ".json" else out / "flexor_test.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    outputs.out_dir(path.parent)
     d = result.to_dict()
     if extra:
         d.update(extra)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(d, indent=2, allow_nan=False))
-    tmp.replace(path)
-    return path
+    return outputs.write_text(path, json.dumps(d, indent=2, allow_nan=False))
 
 
 def report_lines(result: FlexorResult) -> list[str]:
@@ -332,8 +330,8 @@ def flexor_test(session, left, right, simulate, out_dir, session_out, no_store, 
                                                             "left_deg": sim_left_deg, "right_deg": sim_right_deg,
                                                             "speed": speed}}
             truth = out_dir / "truth.json"
-            out_dir.mkdir(parents=True, exist_ok=True)
-            truth.write_text(json.dumps(sim.truth_dict(), indent=1, allow_nan=False))
+            outputs.out_dir(out_dir)
+            outputs.write_text(truth, json.dumps(sim.truth_dict(), indent=1, allow_nan=False))
             extra["simulated_truth"] = {s: v for s, v in sim.side_truth().items()}
         else:
             try:

@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import imugait.outputs as outputs
 from imugait.compare.data import SessionData
 from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS, metric_info
-from imugait.errors import InputFileError
+from imugait.errors import ImugaitError, InputFileError
 
 GROUP_SCHEMA = "imugait.group/1"
 
@@ -144,6 +145,10 @@ def group_compare(table: pd.DataFrame, before: str, after: str, level: float = 0
 
     Returns ``(results, info)``: one row per side × metric (see the module docstring) and a
     dict with the runners used, those left out, and the per-runner values."""
+    if str(before) == str(after):
+        raise ImugaitError(f"before and after both name the condition {before!r} — a group comparison needs two "
+                           "different conditions (e.g. --before pre --after post; `imugait info FILE` shows a "
+                           "session's condition)")
     rv = runner_values(table)
     conds = sorted(set(rv["condition"])) if len(rv) else []
     for c in (before, after):
@@ -203,14 +208,14 @@ def _verdict(side: str, info, r: dict, level: float) -> str:
 
 def write_group(res: pd.DataFrame, info: dict, out_dir, source: dict | None = None) -> Path:
     """``group.csv`` and ``group.json`` (``source``: :func:`source_provenance` of the table)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    res.to_csv(out / "group.csv", index=False, float_format="%.6g")
+    out = outputs.out_dir(out_dir)
+    with outputs.atomic_open(out / "group.csv", newline="") as f:
+        res.to_csv(f, index=False, float_format="%.6g")
     from imugait.compare.comparison import _clean  # the JSON cleaning comparison.json uses
 
     doc = dict(info)
     if source:
         doc["source"] = source
     doc["metrics"] = res.to_dict(orient="records")
-    (out / "group.json").write_text(json.dumps(_clean(doc), indent=2, allow_nan=False))
+    outputs.write_text(out / "group.json", json.dumps(_clean(doc), indent=2, allow_nan=False))
     return out

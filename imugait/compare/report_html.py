@@ -12,6 +12,8 @@ import math
 from pathlib import Path
 
 from imugait import __version__
+import imugait.extras as extras
+import imugait.outputs as outputs
 from imugait.compare.flexor import report_html as flexor_report_html
 from imugait.compare.metrics import metric_info
 
@@ -107,8 +109,8 @@ def _placement_section(cmp) -> str:
 
 
 def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
-    from imugait.compare import figures as F
-
+    if figures:
+        extras.require("reports", "the comparison's figures", "or write the report without them (--no-figures)")
     out = Path(out)
     rows = cmp.metrics
     key = sorted(rows, key=lambda r: (not r.get("significant"), KEY_ORDER.index(r["metric"]) if r["metric"] in KEY_ORDER else 99))
@@ -120,7 +122,7 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
         body.append(flexor_report_html(cmp.flexor, figures=figures, out=out))
     if not rows:  # hip-flexor test sessions only: no gait to compare
         path = out / "report.html"
-        path.write_text(page("imugait before/after comparison", "\n".join(body)), encoding="utf-8")
+        outputs.write_text(path, page("imugait before/after comparison", "\n".join(body)))
         return path
     main = [r for r in key if r["metric"] in ("rom_deg", "asym_rom_pct", "cadence_spm", "stance_s", "swing_pct")]
     body.append("<h2>Key results</h2><div class='cards'>" + "".join(_card(r) for r in main[:8]) + "</div>")
@@ -134,6 +136,8 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
     body += [f"<div class='info'>{esc(w['message'])}</div>" for w in infos if w.get("kind") != "sensors_kept_on"]
     body.append(_placement_section(cmp))
     if figures:
+        from imugait.compare import figures as F  # matplotlib: the [reports] extra (checked above)
+
         figs = [("fig_forest", "What changed", F.fig_forest), ("fig_cycles", "Thigh angle over the gait cycle", F.fig_cycles),
                 ("fig_distributions", "Per-stride distributions", F.fig_distributions),
                 ("fig_timecourse", "Over time within each session", F.fig_timecourse),
@@ -144,7 +148,7 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
             if fig is None:
                 continue
             png = F.png_bytes(fig)
-            (out / f"{fname}.png").write_bytes(png)
+            outputs.write_bytes(out / f"{fname}.png", png)
             body.append(img_tag(png, title))
     # full table
     head = ("<tr><th class='l'>side</th><th class='l'>metric</th><th>before</th><th>after</th><th>diff</th>"
@@ -178,5 +182,5 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
                 "Asymmetry = 100·ln(left/right): 0 is symmetric, +5 means the left value is about 5 % larger. "
                 "Hip range is the thigh's flexion–extension range (pelvis motion is not seen by a thigh sensor).</p>")
     path = out / "report.html"
-    path.write_text(page("imugait before/after comparison", "\n".join(body)), encoding="utf-8")
+    outputs.write_text(path, page("imugait before/after comparison", "\n".join(body)))
     return path

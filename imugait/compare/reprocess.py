@@ -42,6 +42,8 @@ from pathlib import Path
 import pandas as pd
 
 from imugait import __version__
+import imugait.extras as extras
+import imugait.outputs as outputs
 from imugait.compare.api import META_COLUMNS, add_meta_columns, analysis_params, expand_paths, params_dict, params_sha256
 
 EXIT_OK = 0
@@ -123,18 +125,15 @@ def process_one(path: str, params: dict | None, out_dir: str | None, name: str |
             meta["algorithm_version"] = str(a.get("algorithm_version", ALGORITHM_VERSION))
             meta["params_sha256"] = phash
         else:
-            from imugait.analysis import analyze
+            from imugait.store.process import analyse_session
 
+            sa = analyse_session(path, params=p)  # the one session -> analysis path (partial/damage notes)
             with open_session(path) as s:
                 meta = {k: v for k, v in s.meta.items() if isinstance(v, (str, int, float, bool))}
-                inputs = {side: s.imu(side) for side in s.sides}
-                rec["raw_sha256"] = s.raw_sha256()
                 rec["duration_s"] = float(s.duration_s)
-            inputs = {k: v for k, v in inputs.items() if len(v[0]) > 1}
-            if not inputs:
-                raise ValueError(f"{path}: holds no samples to analyse")
-            res = analyze(left=inputs.get("left"), right=inputs.get("right"), params=p)
-            df, summary = res.strides, res.summary
+            rec["raw_sha256"] = sa.raw_sha256
+            rec["notes"] = "; ".join(sa.notes)
+            df, summary = sa.result.strides, sa.result.summary
             meta["algorithm_version"] = ALGORITHM_VERSION
             meta["params_sha256"] = phash
             rec["status"] = "analysed (not written)"
@@ -153,11 +152,11 @@ def process_one(path: str, params: dict | None, out_dir: str | None, name: str |
                     if m in vs.columns and len(vs):
                         rec[f"{side}_{m}_median"] = float(vs[m].median())
         if out_dir:
-            sd = Path(out_dir) / "sessions"
-            sd.mkdir(parents=True, exist_ok=True)
-            df.to_csv(sd / f"{rec['name']}.strides.csv", index=False, float_format="%.6g")
+            sd = outputs.subdir(out_dir, "sessions")
+            with outputs.atomic_open(sd / f"{rec['name']}.strides.csv", newline="") as f:
+                df.to_csv(f, index=False, float_format="%.6g")
             if summary is not None:
-                (sd / f"{rec['name']}.summary.json").write_text(json.dumps(summary, indent=1, default=str))
+                outputs.write_text(sd / f"{rec['name']}.summary.json", json.dumps(summary, indent=1, default=str))
         rec["table"] = df
         rec["ok"] = True
     except Exception as e:  # noqa: BLE001 — a bad file must never stop the batch
@@ -233,6 +232,8 @@ class _CombinedWriter:
         self.column_mismatch: list[str] = []
         self.parquet_error = ""
         self._pq = None
+        self._pq_file: outputs.AtomicFile | None = None
+        self._csv: outputs.AtomicFile | None = None
         self._schema = None
 
     def add(self, r: dict) -> None:
@@ -256,9 +257,13 @@ class _CombinedWriter:
             self.kept.append(df)
         if self.out is None:
             return
-        df.to_csv(self.out / "strides.csv", mode="w" if first else "a", header=first, index=False,
-                  float_format="%.6g")
+        if self._csv is None:
+            self._csv = outputs.AtomicFile(self.out / "strides.csv", newline="")
+        df.to_csv(self._csv.file, header=first, index=False, float_format="%.6g")
         if self.parquet_error:
+            return
+        if not extras.available("parquet"):
+            self.parquet_error = f"pyarrow is not installed ({extras.install_hint('parquet')})"
             return
         try:
             import pyarrow as pa
@@ -267,7 +272,8 @@ class _CombinedWriter:
             if self._pq is None:
                 tbl = pa.Table.from_pandas(df, preserve_index=False)
                 self._schema = tbl.schema
-                self._pq = pq.ParquetWriter(self.out / "strides.parquet", self._schema)
+                self._pq_file = outputs.AtomicFile(self.out / "strides.parquet", "wb")
+                self._pq = pq.ParquetWriter(self._pq_file.file, self._schema)
             else:
                 tbl = pa.Table.from_pandas(df, schema=self._schema, preserve_index=False)
             self._pq.write_table(tbl)
@@ -279,23 +285,38 @@ class _CombinedWriter:
         if self._pq is not None:
             self._pq.close()
             self._pq = None
-        if remove and self.out is not None:
-            (self.out / "strides.parquet").unlink(missing_ok=True)
+        if self._pq_file is not None:
+            if remove:
+                self._pq_file.discard()
+            else:
+                self._pq_file.commit()
+            self._pq_file = None
 
     def abort(self) -> None:
-        """Stop after an error: close what is open, write nothing more."""
-        self._close_parquet()
+        """Stop after an error: close what is open, replace nothing (an earlier run's tables stay)."""
+        self._close_parquet(remove=True)
+        if self._csv is not None:
+            self._csv.discard()
+            self._csv = None
 
     def close(self) -> None:
         """Flush, and write empty tables (header only) when no session gave strides."""
         for i in sorted(self.pending):
             self._write(self.pending.pop(i))
         self._close_parquet()
+        if self._csv is not None:
+            self._csv.commit()
+            self._csv = None
         if self.out is not None and self.columns is None:
             empty = pd.DataFrame(columns=list(META_COLUMNS))
-            empty.to_csv(self.out / "strides.csv", index=False)
+            with outputs.atomic_open(self.out / "strides.csv", newline="") as f:
+                empty.to_csv(f, index=False)
+            if not extras.available("parquet"):
+                self.parquet_error = f"pyarrow is not installed ({extras.install_hint('parquet')})"
+                return
             try:
-                empty.to_parquet(self.out / "strides.parquet", index=False)
+                with outputs.atomic_open(self.out / "strides.parquet", "wb") as f:
+                    empty.to_parquet(f, index=False)
             except Exception as e:  # noqa: BLE001
                 self.parquet_error = f"{type(e).__name__}: {e}"
 
@@ -398,7 +419,7 @@ def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed"
     names = _session_names(files)
     out = Path(out_dir) if out_dir else None
     if out:
-        out.mkdir(parents=True, exist_ok=True)
+        outputs.out_dir(out)
     remote = bool(scheduler) and scheduler != "local"  # its workers get absolute paths
     kw = {str(f): dict(params=pdict, out_dir=(str(out.resolve()) if remote else str(out)) if out else None,
                        name=names[str(f)], write=write, replace=replace, redecode=redecode) for f in files}
@@ -449,10 +470,11 @@ def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed"
     if sink.parquet_error:
         prov["parquet_error"] = sink.parquet_error
     if out:
-        sessions.to_csv(out / "sessions.csv", index=False)
+        with outputs.atomic_open(out / "sessions.csv", newline="") as f:
+            sessions.to_csv(f, index=False)
         from imugait.store.importers import file_sha256
 
         prov["strides_csv_sha256"] = file_sha256(out / "strides.csv")
-        (out / "provenance.json").write_text(json.dumps(prov, indent=2, default=str))
+        outputs.write_text(out / "provenance.json", json.dumps(prov, indent=2, default=str))
     return ReprocessResult(sessions=sessions, out_dir=out, provenance=prov, seconds=seconds,
                            _table=sink.table() if sink.keep else None)

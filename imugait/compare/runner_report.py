@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import imugait.extras as extras
+import imugait.outputs as outputs
 from imugait.compare import stats
 from imugait.compare.comparison import CompareParams
 from imugait.compare.data import SessionData
@@ -165,10 +167,10 @@ def _key_numbers(sd: SessionData) -> list[tuple[str, str]]:
 
 
 def write_runner_report(sd: SessionData, out_dir) -> Path:
-    from imugait.compare.figures import png_bytes
+    extras.require("reports", "the runner report (its figures)")
+    from imugait.compare.figures import png_bytes  # matplotlib: the [reports] extra
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = outputs.out_dir(out_dir)
     pm = per_minute(sd)
     dr = drift(sd)
     bal = balance(sd)
@@ -204,17 +206,18 @@ def write_runner_report(sd: SessionData, out_dir) -> Path:
         if fig is None:
             continue
         png = png_bytes(fig)
-        (out / f"{fname}.png").write_bytes(png)
+        outputs.write_bytes(out / f"{fname}.png", png)
         body.append(img_tag(png, fname))
     body.append("<p class='sub'>Hip range = thigh flexion–extension range per stride (a thigh sensor does not see "
                 "the pelvis). Contact time carries ±20–40 ms uncertainty from a thigh sensor; cadence and stride "
                 "time are accurate.</p>")
-    pm.to_csv(out / "per_minute.csv", index=False)
+    with outputs.atomic_open(out / "per_minute.csv", newline="") as f:
+        pm.to_csv(f, index=False)
     from imugait.compare.comparison import _clean
 
-    (out / "runner_report.json").write_text(json.dumps(_clean(
+    outputs.write_text(out / "runner_report.json", json.dumps(_clean(
         {"session": sd.name, "file": str(sd.path) if sd.path else None, "key_numbers": dict(keys),
          "balance": bal, "drift": dr}), indent=2, allow_nan=False))
     path = out / "report.html"
-    path.write_text(page(f"imugait run report: {sd.name}", "\n".join(body)), encoding="utf-8")
+    outputs.write_text(path, page(f"imugait run report: {sd.name}", "\n".join(body)))
     return path

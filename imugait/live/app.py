@@ -55,6 +55,7 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from imugait.conventions import SIDES  # noqa: E402
+from imugait.errors import ImugaitError  # noqa: E402
 from imugait.live import metrics as M  # noqa: E402
 from imugait.live.backend import LiveBackend  # noqa: E402
 from imugait.live.flexor_panel import FlexorPanel  # noqa: E402
@@ -407,7 +408,9 @@ def run_live(*, simulate: bool = False, left: str | None = None, right: str | No
     file) or ``source`` (a :class:`~imugait.acquire.base.Source`) chooses the data.
     ``screenshot`` saves the window to a PNG at the end (with ``duration_s``: after that many
     seconds). ``record`` starts recording right away (``subject``/``condition`` as given).
-    ``flexor_test`` starts the hip-flexor test mode with the first sample. Returns 0.
+    ``flexor_test`` starts the hip-flexor test mode with the first sample. Returns 0; raises
+    :class:`~imugait.errors.ImugaitError` when the acquisition failed (no Bluetooth, sensor not
+    found …), so the command exits non-zero with that sentence.
     """
     ensure_qt_platform()
     app = qapp()
@@ -435,4 +438,8 @@ def run_live(*, simulate: bool = False, left: str | None = None, right: str | No
         app.aboutToQuit.connect(lambda: win.save_screenshot(screenshot))
     app.exec()
     backend.stop()
+    if isinstance(backend.error, ImugaitError):
+        raise backend.error  # e.g. Bluetooth off: the CLI prints the sentence and exits non-zero
+    if backend.error is not None:
+        raise ImugaitError(f"the live acquisition stopped: {type(backend.error).__name__}: {backend.error}")
     return 0

@@ -21,7 +21,6 @@ import datetime as _dt
 import inspect
 import logging
 import math
-import re
 import threading
 import time
 from pathlib import Path
@@ -31,17 +30,14 @@ import numpy as np
 
 from imugait.acquire.base import InfoEvent, LinkEvent, Source, StatusEvent
 from imugait.conventions import SIDES, Side
+from imugait.errors import ImugaitError
 from imugait.live.model import LiveModel
+from imugait.outputs import safe_name
 from imugait.types import SampleBlock, SensorInfo
 
 log = logging.getLogger(__name__)
 
 SourceFactory = Callable[[], Source]
-
-
-def _safe_name(text: str) -> str:
-    t = re.sub(r"[^A-Za-z0-9_.-]+", "-", text.strip()).strip("-.")
-    return t or "x"
 
 
 def make_acquisition(source: Source, on_block, on_event):
@@ -195,7 +191,10 @@ class LiveBackend:
             loop.run_until_complete(self._main())
         except BaseException as e:  # noqa: BLE001 - reported in the window
             self.error = e
-            log.exception("live acquisition failed")
+            if isinstance(e, ImugaitError):  # a sentence for the user (no Bluetooth, no sensor): no traceback
+                log.error("live acquisition stopped: %s", e)
+            else:
+                log.exception("live acquisition failed")
             self.model.set_error(f"acquisition stopped: {e}")
         finally:
             try:
@@ -411,7 +410,7 @@ class LiveBackend:
             return str(self.model.snapshot(consume=False).recording.get("path"))
         if path is None:
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            name = f"{_safe_name(subject or 'subject')}_{_safe_name(condition or 'session')}_{stamp}.h5"
+            name = f"{safe_name(subject or 'subject')}_{safe_name(condition or 'session')}_{stamp}.h5"
             path = self.out_dir / name
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import click
 
+from imugait.acquire.scan import bluetooth_preflight
+from imugait.extras import require
+
 
 @click.command()
 @click.option("--simulate", is_flag=True, help="Two simulated thigh sensors (no hardware needed).")
@@ -48,10 +51,13 @@ def live(simulate, left, right, replay, speed, gait, seed, sim_minutes, sim_asym
       imugait live --replay recordings/R01_after.h5 --speed 2
       imugait live --simulate --screenshot docs/img/live.png --duration 20
     """
+    require("live", "imugait live")
     from imugait.live.sources import default_sim_config, source_factory
 
     # check the source choice before Qt starts (fast, clear errors)
     source_factory(simulate=simulate, left=left, right=right, replay=replay, speed=speed)
+    if left or right:
+        bluetooth_preflight()
     from imugait.live.app import run_live
 
     if simulate and not sim_minutes > 0.1:

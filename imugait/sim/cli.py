@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+import imugait.outputs as outputs
+
 from imugait.sim.options import gait_options, sensor_option
 
 
@@ -98,7 +100,7 @@ def simulate(gait, duration_s, out_dir, fs_hz, seed, cadence_spm, speed_mps, rom
         raise click.UsageError(str(e)) from None
     t0 = time.perf_counter()
     rec = run_sim(cfg)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs.out_dir(out_dir)
     written = []
     for side, s in rec.sides.items():
         path = out_dir / f"{side}.csv"
@@ -111,9 +113,7 @@ def simulate(gait, duration_s, out_dir, fs_hz, seed, cadence_spm, speed_mps, rom
                               f"cadence {st['cadence_spm'].median():.0f} spm, "
                               f"swing {st['swing_pct'].median():.1f} %)" if len(st) else f"{s.n} samples, 0 strides"))
     truth = out_dir / "truth.json"
-    tmp = truth.with_name("truth.json.tmp")
-    tmp.write_text(json.dumps(rec.truth_dict(), indent=1, allow_nan=False))
-    tmp.replace(truth)
+    outputs.write_text(truth, json.dumps(rec.truth_dict(), indent=1, allow_nan=False))
     written.append((truth, "configuration and per-stride truth"))
     for p, what in written:
         click.echo(f"wrote {p}  ({what})")

@@ -19,7 +19,9 @@ and logs what it measured (``truth``) so tests can compare what the host decoded
 * Streams keep running across a disconnect (``streams_survive_disconnect``, #186): a fresh
   connection finds them running.
 * Frames are sent only when full: as many samples as fit ``mtu − 3`` bytes (up to ~130,
-  #439/#659).
+  #439/#659), in delta blocks of ``delta_block_samples`` with their own bit widths (#187).
+* ``rate_error``: the true output rate differs from the nominal one (both devices); the
+  device timestamps say so, nothing else does.
 * :meth:`~VirtualPolarVeritySense.device_stop` stops the streams and indicates ``01 02 05``
   on the control point (BlePMDClient.kt:119-147); ``on_charger`` answers START and SDK mode
   with DEVICE_IN_CHARGER (13).
@@ -124,20 +126,6 @@ class _DeviceClock:
         return (np.asarray(t_dev_s, dtype=np.float64) - self.offset_s) / self.k
 
 
-class _DeviceClock:
-    """Device time = offset + (1 + drift) × emulator time."""
-
-    def __init__(self, offset_s: float, drift_ppm: float):
-        self.offset_s = offset_s
-        self.k = 1.0 + drift_ppm * 1e-6
-
-    def dev(self, t_emu_s):
-        return self.offset_s + self.k * np.asarray(t_emu_s, dtype=np.float64)
-
-    def emu(self, t_dev_s):
-        return (np.asarray(t_dev_s, dtype=np.float64) - self.offset_s) / self.k
-
-
 class VirtualPolarVeritySense(EmulatedPeripheral):
     """A Polar Verity Sense on the emulated BlueZ (see module docstring)."""
 
@@ -149,7 +137,8 @@ class VirtualPolarVeritySense(EmulatedPeripheral):
                  clock_offset_s: float = 8.0e8, drift_ppm: float = 25.0, gyro_phase_s: float = 0.0007,
                  battery_pct: int = 87, rssi_dbm: int = -62, mtu: int = POLAR_MIN_MTU, acc_frame: int = 0x81,
                  streams_survive_disconnect: bool = True, on_charger: bool = False, acc_gain: float = 1.0,
-                 firmware: str = "emulated (PMD per polar-ble-sdk 8.0.0)"):
+                 firmware: str = "emulated (PMD per polar-ble-sdk 8.0.0)", delta_block_samples: int = 32,
+                 rate_error: float = 0.0):
         self.address = address
         self.name = name
         self.advertised_uuids = (HR_SERVICE_UUID, POLAR_FEEE_UUID)
@@ -165,6 +154,8 @@ class VirtualPolarVeritySense(EmulatedPeripheral):
         self.on_charger = on_charger
         self.acc_gain = float(acc_gain)
         self.firmware = firmware
+        self.delta_block_samples = int(delta_block_samples)  # several delta blocks per frame (#187)
+        self.rate_error = float(rate_error)  # true output rate / nominal − 1 (device time)
         self.sdk_mode = False
         self.sdk_on_t = -1e9
         self.streams: dict[int, dict] = {}
@@ -302,7 +293,8 @@ class VirtualPolarVeritySense(EmulatedPeripheral):
 
     def _frame(self, meas, st, counts, t_dev) -> bytes:
         ftype = st["frame"] & 0x7F
-        return P.encode_frame(meas, int(round(t_dev[-1] * 1e9)), counts, frame_type=ftype)
+        return P.encode_frame(meas, int(round(t_dev[-1] * 1e9)), counts, frame_type=ftype,
+                              block_samples=self.delta_block_samples)
 
     def poll(self, t_s):
         out = []
@@ -316,7 +308,7 @@ class VirtualPolarVeritySense(EmulatedPeripheral):
             st = self.streams.get(meas)
             if st is None or st["dead"]:
                 continue
-            rate = st["rate"]
+            rate = st["rate"] * (1.0 + self.rate_error)
             k_end = int(math.floor((t_dev_now - st["t0_dev"]) * rate)) + 1  # samples taken so far
             pending = k_end - st["next_k"]
             if pending < 2:
@@ -349,7 +341,8 @@ class VirtualMovesense(EmulatedPeripheral):
 
     def __init__(self, address: str, name: str = "Movesense 220330000123", motion: MotionSource | None = None, *,
                  clock_offset_s: float = 1234.5, drift_ppm: float = -30.0, rssi_dbm: int = -66,
-                 battery_pct: int = 64, firmware: str = "sample-2.2.1", acc_gain: float = 1.0):
+                 battery_pct: int = 64, firmware: str = "sample-2.2.1", acc_gain: float = 1.0,
+                 rate_error: float = 0.0):
         if firmware not in ("sample-2.2.1", "part3"):
             raise ValueError("firmware is 'sample-2.2.1' or 'part3'")
         self.address = address
@@ -362,6 +355,7 @@ class VirtualMovesense(EmulatedPeripheral):
         self.battery_pct = battery_pct
         self.firmware = firmware
         self.acc_gain = float(acc_gain)
+        self.rate_error = float(rate_error)  # true output rate / nominal − 1 (device time)
         self.subs: dict[int, dict] = {}
         self.commands: list[bytes] = []
         self.truth: dict[str, list] = {M.RES_IMU6: [], M.RES_ACC: [], M.RES_GYRO: []}
@@ -400,7 +394,7 @@ class VirtualMovesense(EmulatedPeripheral):
         if parsed is None or parsed[1] not in M.RATES_HZ:
             return [] if self.firmware == "sample-2.2.1" else self._result(ref, 404)  # bad path: silent in 2.2.1
         resource, rate = parsed
-        k0 = int(math.ceil(float(self.clock.dev(t_s)) * rate)) + 1  # next sample on the device's grid
+        k0 = int(math.ceil(float(self.clock.dev(t_s)) * rate * (1.0 + self.rate_error))) + 1  # next sample on the grid
         self.subs[ref] = {"resource": resource, "rate": rate, "next_k": k0, "per": M.samples_per_notification(rate)}
         return [] if self.firmware == "sample-2.2.1" else self._result(ref, 200)
 
@@ -416,7 +410,7 @@ class VirtualMovesense(EmulatedPeripheral):
         t_dev_now = float(self.clock.dev(t_s))
         max_parts = 2 if self.firmware == "sample-2.2.1" else 3
         for ref, st in list(self.subs.items()):
-            rate, per = st["rate"], st["per"]
+            rate, per = st["rate"] * (1.0 + self.rate_error), st["per"]
             k_end = int(math.floor(t_dev_now * rate))  # last sample index taken
             while k_end - st["next_k"] + 1 >= per:
                 k = st["next_k"] + np.arange(per)

@@ -17,7 +17,11 @@ The quantisation RMS (step/√12) is 10× below typical MEMS noise at 200 Hz (�
 ≈0.07 deg/s), so the analysis sees the same data. Values beyond the largest range are
 clipped with a warning. The largest quantisation error actually made is stored with the
 provenance (``source_json.quantisation``) and the source files' SHA-256, so the original
-can always be identified. Device time = session time = the CSV's time column.
+can always be identified. Device time = session time = the CSV's time column, after
+:func:`imugait.timebase.fit_timebase` (coarse/batched clocks re-fitted from the sample index).
+Every input passes :func:`imugait.inputcheck.check_imu` before anything is written (wrong
+units, broken time: one sentence, no session); what the checks measured and any re-fitting
+is stored per file in ``source_json.files[*]`` (``timebase``, ``checks``, ``warnings``).
 
 HuGaDB (:mod:`imugait.store.hugadb`)
 ------------------------------------
@@ -36,6 +40,10 @@ import numpy as np
 
 from imugait.conventions import GRAVITY_MPS2
 from imugait.errors import ImugaitError
+from imugait.inputcheck import ImuData, check_imu
+from imugait.store.csvio import read_imu_csv
+from imugait.store.hugadb import read_hugadb
+from imugait.store.writer import SessionWriter
 from imugait.types import SampleBlock, SensorInfo
 
 ACC_RANGES_G = (16.0, 32.0, 64.0)
@@ -85,13 +93,13 @@ def quantise(values: np.ndarray, ranges, scale_for, what: str, name: str, warnin
 
 
 def _write_session(out, meta, sides: dict, overwrite: bool) -> None:
-    """sides: side -> (SensorInfo, t_s, acc_counts, gyr_counts)."""
-    from imugait.store.writer import SessionWriter
-
+    """sides: side -> (SensorInfo, t_s, acc_counts, gyr_counts). Built in memory and written
+    under ``out`` only when complete (atomically): an import killed or failing mid-way
+    leaves no file, and ``--overwrite`` keeps the old file until the new one is ready."""
     out = Path(out)
     if out.exists() and not overwrite:
         raise ImugaitError(f"{out}: file exists — choose another --out name, or add --overwrite")
-    w = SessionWriter(out, meta, overwrite=overwrite, flush_interval_s=3600.0)
+    w = SessionWriter(out, meta, overwrite=overwrite, in_memory=True)
     ok = False
     try:
         for side, (info, *_rest) in sides.items():
@@ -105,23 +113,23 @@ def _write_session(out, meta, sides: dict, overwrite: bool) -> None:
                                            gyr_scale_dps=info.gyr_scale_dps, seq=-1), t[sl])
         ok = True
     finally:
-        w.close("imported" if ok else "import failed")
-        if not ok:
-            out.unlink(missing_ok=True)
+        if ok:
+            w.close("imported")
+        else:
+            w.abort()
 
 
 def import_csv(left=None, right=None, out=None, meta: dict | None = None, overwrite: bool = False,
                acc_unit: str | None = None, gyr_unit: str | None = None) -> ImportReport:
     """Import one CSV file per thigh (either side may be missing) into a new session."""
-    from imugait.store.csvio import read_imu_csv
-
     files = {s: Path(p) for s, p in (("left", left), ("right", right)) if p is not None}
     if not files:
         raise ImugaitError("give at least one CSV file (--left and/or --right)")
     rep = ImportReport(Path(out))
     sides, prov, quant = {}, [], {}
     for side, path in files.items():
-        tab = read_imu_csv(path, acc_unit=acc_unit, gyr_unit=gyr_unit)
+        tab = check_imu(read_imu_csv(path, acc_unit=acc_unit, gyr_unit=gyr_unit))  # physics + time base
+        rep.warnings.extend(tab.warnings)
         acc, a_scale, a_rng, a_err, a_clip = quantise(tab.acc_mps2, ACC_RANGES_G,
                                                       lambda r: acc_scale_for_range(r), "acceleration",
                                                       path.name, rep.warnings)
@@ -132,7 +140,10 @@ def import_csv(left=None, right=None, out=None, meta: dict | None = None, overwr
                           name=f"CSV {path.name}", device_id="")  # sensor unknown
         sides[side] = (info, tab.t_s, acc, gyr)
         prov.append({"side": side, "file": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size,
-                     "acc_unit": tab.acc_unit, "gyr_unit": tab.gyr_unit, "n_samples": tab.n})
+                     "acc_unit": tab.acc_unit, "gyr_unit": tab.gyr_unit, "time_unit": tab.time_unit,
+                     "time_column": tab.time_column, "n_samples": tab.n,
+                     "timebase": tab.timebase.to_dict() if tab.timebase else None,
+                     "checks": tab.checks, "warnings": list(tab.warnings)})
         quant[side] = {"acc_range_g": a_rng, "acc_step_mps2": a_scale, "acc_max_error_mps2": a_err,
                        "acc_clipped": a_clip, "gyr_range_dps": g_rng, "gyr_step_dps": g_scale,
                        "gyr_max_error_dps": g_err, "gyr_clipped": g_clip}
@@ -145,14 +156,16 @@ def import_csv(left=None, right=None, out=None, meta: dict | None = None, overwr
 
 def import_hugadb(path, out, meta: dict | None = None, overwrite: bool = False) -> ImportReport:
     """Import both thigh sensors of a HuGaDB v1 file into a new session (counts unchanged)."""
-    from imugait.store.hugadb import read_hugadb
-
     path = Path(path)
     rec = read_hugadb(path)
     rep = ImportReport(Path(out))
     sides = {}
     q = rec.quality()
     for side in ("left", "right"):
+        t, acc_si, gyr_si = rec.imu(side, "thigh")
+        chk = check_imu(ImuData(t, acc_si, gyr_si, fs_hz=rec.fs_hz, source=f"{path} ({side} thigh)", origin="hugadb",
+                                time_from_index=True))
+        rep.warnings.extend(chk.warnings)
         seg = rec.thigh[side]
         info = rec.sensor_info(side)
         acc = np.clip(np.asarray(seg.acc_counts), -32768, 32767).astype(np.int16)

@@ -51,6 +51,7 @@ class SensorSpec:
     rate_hz: float | None = None
     acc_range_g: int | None = None
     gyr_range_dps: int | None = None
+    show_side: bool = True  # False: messages say "sensor NAME" (check-sensor has no legs)
 
     def __post_init__(self):
         object.__setattr__(self, "side", parse_side(self.side))
@@ -103,7 +104,8 @@ class GattSession(abc.ABC):
 
     @property
     def label(self) -> str:
-        return f"{self.side} sensor {self.name or self.address}"
+        who = self.name or self.address
+        return f"{self.side} sensor {who}" if self.spec.show_side else f"sensor {who}"
 
     # -- notifications ------------------------------------------------------------------
     def is_data(self, channel: str, data: bytes) -> bool:

@@ -50,11 +50,16 @@ class MovesenseSession(GattSession):
     def is_data(self, channel: str, data: bytes) -> bool:
         return channel == "gsp" and bool(data) and data[0] in (M.RESP_DATA, *M.CONTINUATION_TYPES)
 
+    CUT_PAYLOADS_FATAL = 3
+
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.rate_hz = int(self.spec.rate_hz or DEFAULT_RATE_HZ)
         self.subs: list[tuple[int, str]] = []
         self.results: list[M.CommandResult] = []
+        self._parts_len: dict[int, int] = {}  # ref -> payload bytes received since its last DATA
+        self._whole: set[int] = set()  # refs that delivered a whole payload on this connection
+        self._cut = 0
 
     def _notify_cb(self):
         side, enqueue = self.side, self.host.enqueue
@@ -68,8 +73,40 @@ class MovesenseSession(GattSession):
                     self._on_result(M.parse_result(b))
                 except PacketError:
                     pass
+            elif len(b) >= 2:
+                self._watch_parts(b)
 
         return on_notify
+
+    def _watch_parts(self, b: bytes) -> None:
+        """Payloads that never reach their length: the public gatt_sensordata_app 2.2.1 sends
+        DATA (150 bytes) + DATA_PART2 from a 158-byte buffer (cpp:622-643, .h:78), so a
+        notification value over 306 bytes arrives cut, every time. Notifications keep coming
+        (the no-data watchdog is satisfied) but nothing decodes — end the run with a sentence
+        instead of recording a leg of nothing."""
+        ref = b[1]
+        paths = dict(self.subs)
+        if ref not in paths:
+            return
+        parsed = M.parse_path(paths[ref])
+        expected = M.payload_bytes(*parsed) if parsed is not None else None
+        if b[0] == M.RESP_DATA:
+            got = self._parts_len.get(ref)
+            if expected is not None and got is not None and got < expected and ref not in self._whole:
+                self._cut += 1
+                if self._cut >= self.CUT_PAYLOADS_FATAL:
+                    fits = [r for r in M.RATES_HZ
+                            if max(M.payload_bytes(M.RES_ACC, r), M.payload_bytes(M.RES_GYRO, r)) <= got]
+                    self.host.problem(
+                        f"{self.label}: Movesense sends {paths[ref]} cut at {got} of {expected} bytes — its "
+                        f"firmware (e.g. the public gatt_sensordata_app 2.2.1) cannot deliver {self.rate_hz} Hz; "
+                        f"record at {max(fits) if fits else 104} Hz or lower (--rate), or flash firmware that "
+                        "sends DATA_PART3", True)
+            self._parts_len[ref] = len(b) - 2
+        elif b[0] in M.CONTINUATION_TYPES and ref in self._parts_len:
+            self._parts_len[ref] += len(b) - 2
+        if expected is not None and self._parts_len.get(ref, 0) >= expected:
+            self._whole.add(ref)
 
     def _on_result(self, r: M.CommandResult) -> None:
         self.results.append(r)
@@ -92,6 +129,7 @@ class MovesenseSession(GattSession):
         if dev.battery_pct is not None:
             self.host.emit(StatusEvent(self.side, time.monotonic(), battery_pct=dev.battery_pct))
         self.subs = subscriptions_for(rate)
+        self._parts_len, self._whole, self._cut = {}, set(), 0
         for ref, path in self.subs:
             await self._write(M.GSP_WRITE_UUID, M.cmd_subscribe(ref, path), "gsp_cmd")
         self.first_setup_done = True

@@ -112,11 +112,17 @@ class PolarDecoder(KindDecoder):
             self.pairer.add_acc(t_ns / 1e9, idx, _counts(phys * 1e-3 * GRAVITY_MPS2, self.acc_scale_mps2))
         else:
             self.pairer.add_gyr(t_ns / 1e9, idx, _counts(phys, self.gyr_scale_dps))
+        # Clock point: this frame's last sample with this frame's arrival. A frame is sent as
+        # soon as it is full (#439), so its timestamp (the last sample's, PmdTimeStampUtils.kt:
+        # 33) is its hand-off time. The paired runs released now can end earlier (the other
+        # stream's frame ended sooner): pairing their end with this arrival biased the
+        # device→host fit late by tens of ms (review of #11: 43 ms against the other leg).
+        handoff_s = float(t_ns[-1]) / 1e9
         out = []
         for run in self.pairer.pop():
             block = SampleBlock(side=self.side, first_index=run.first_index, t_dev_s=run.t_dev_s,
                                 acc_counts=run.acc_counts, gyr_counts=run.gyr_counts,
                                 acc_scale_mps2=self.acc_scale_mps2, gyr_scale_dps=self.gyr_scale_dps,
                                 seq=-1, t_arrival_host_s=event.t_arrival_host_s, extra={"kind": "polar"})
-            out.append(DecodedPacket(block, None, self.epoch))
+            out.append(DecodedPacket(block, None, self.epoch, t_dev_handoff_s=handoff_s))
         return out

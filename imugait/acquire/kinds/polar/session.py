@@ -43,7 +43,13 @@ DEFAULT_RATE_HZ = 208
 DEFAULT_ACC_RANGE_G = 8  # PolarVeritySense.md:37 (default bolded)
 DEFAULT_GYR_RANGE_DPS = 2000  # PolarVeritySense.md:39
 SDK_MODE_SETTLE_S = 0.25  # #395: ≥ 100 ms after enabling SDK mode
-MAX_SAMPLES_PER_FRAME = 130  # #439, #659
+# Frames are sent only when full (#439: "when it is filled with MTU size of data (232 bytes
+# max)"; #659), so a frame holds more samples the stiller the sensor: ~130 when moving
+# (#439), and at most 551 in a 229-byte frame of 1-bit deltas (16 header + reference bytes,
+# then blocks of 255 samples × 3 bits: 2 + 96 bytes each — BlePMDClient.kt:586-606). A
+# sensor lying still on a table can take that long to send its first frame (review of #11:
+# at 52 Hz a still independent emulator needed > 7 s, the old timeout).
+MAX_SAMPLES_PER_FRAME = 551
 
 _FATAL_STATUS = (W.ST_NOT_SUPPORTED, W.ST_DEVICE_IN_CHARGER)
 
@@ -57,8 +63,8 @@ class PolarSession(GattSession):
         self._assembler = W.CpReplyAssembler()
         self.streaming = False
         self.rate_hz = int(self.spec.rate_hz or DEFAULT_RATE_HZ)
-        # frames are sent only when full (up to ~130 samples, #439/#659): allow two of them
-        self.first_data_timeout_s = max(5.0, 2.0 + 2.0 * MAX_SAMPLES_PER_FRAME / self.rate_hz)
+        # the first frame comes once full: allow the fullest frame possible, plus setup time
+        self.first_data_timeout_s = max(5.0, 2.0 + MAX_SAMPLES_PER_FRAME / self.rate_hz)
         self.device_stops = 0
 
     # -- control point ------------------------------------------------------------------
@@ -99,7 +105,8 @@ class PolarSession(GattSession):
 
     def _refused(self, what: str, r: W.CpResponse) -> SensorSetupError:
         cls = SensorUnusableError if r.status in _FATAL_STATUS else SensorSetupError
-        return cls(f"{self.label}: Polar Verity Sense refused {what} ({r.status_name}) — {W.status_advice(r.status)}")
+        # the runner's sentence first, the protocol detail after it
+        return cls(f"{self.label}: {W.status_advice(r.status)} (the Polar Verity Sense refused {what}: {r.status_name})")
 
     # -- setup --------------------------------------------------------------------------
     async def setup(self, client) -> SensorInfo:

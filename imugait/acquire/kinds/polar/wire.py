@@ -115,8 +115,10 @@ STATUS_ADVICE = {
     1: "the sensor does not know this command — update its firmware with Polar Flow",
     2: "the sensor does not know this measurement — update its firmware with Polar Flow",
     3: "the sensor does not support this (SDK mode needs Verity Sense firmware 1.1.5 or newer — update it with Polar Flow)",
-    4: "the sensor rejected the length of imugait's request — please report this with the output of `imugait --debug`",
-    5: "the sensor rejected a setting of imugait's request — please report this with the output of `imugait --debug`",
+    4: "the sensor rejected the length of imugait's request — please report it with the file written by "
+       "`imugait check-sensor <name> --save capture.json` (it holds every byte exchanged)",
+    5: "the sensor rejected a setting of imugait's request — please report it with the file written by "
+       "`imugait check-sensor <name> --save capture.json` (it holds every byte exchanged)",
     6: "the sensor is already in that state",
     7: "the sensor does not offer this resolution",
     8: "the sensor does not offer this sample rate (52 Hz; 26–416 Hz in SDK mode)",
@@ -311,10 +313,13 @@ def _signed_width(v: np.ndarray) -> int:
     return w
 
 
-def encode_frame(measurement: int, timestamp_ns: int, values, *, compressed: bool = True, frame_type: int = 0) -> bytes:
+def encode_frame(measurement: int, timestamp_ns: int, values, *, compressed: bool = True, frame_type: int = 0,
+                 block_samples: int = 255) -> bytes:
     """Build a PMD data frame from integer samples (n, 3) — what a Verity Sense sends
     (``imugait.sim.virtual_commercial`` and tests). Compressed frames: int16 reference, deltas
-    in blocks of at most 255 samples with the smallest bit width that holds them."""
+    in blocks of at most ``block_samples`` (≤ 255) samples, each with the smallest bit width
+    that holds it — real frames carry several blocks of different widths (#187: 27 samples
+    of 8 bits, then 10 of 6 bits)."""
     v = np.asarray(values)
     if v.ndim != 2 or v.shape[1] != 3 or v.shape[0] < 1:
         raise BadValue(f"values must be (n >= 1, 3), got {v.shape}", protocol=PROTOCOL, what="data")
@@ -326,8 +331,9 @@ def encode_frame(measurement: int, timestamp_ns: int, values, *, compressed: boo
         out = bytearray(_HEADER.pack(measurement, int(timestamp_ns), 0x80 | frame_type))
         out += v[0].astype("<i2").tobytes()
         d = np.diff(v, axis=0)
-        for s in range(0, d.shape[0], 255):
-            blk = d[s:s + 255]
+        step = max(1, min(255, int(block_samples)))
+        for s in range(0, d.shape[0], step):
+            blk = d[s:s + step]
             w = _signed_width(blk)
             flat = (blk.reshape(-1) & ((1 << w) - 1)).astype(np.int64)
             bits = ((flat[:, None] >> np.arange(w, dtype=np.int64)) & 1).astype(np.uint8).reshape(-1)

@@ -1,0 +1,161 @@
+"""imugait.timebase: coarse, rounded, jittery and batched clocks re-fitted from the sample
+index; gaps kept; broken time refused. Expected values are computed by hand in comments."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from imugait.timebase import TimebaseError, estimate_period_s, fit_timebase
+
+
+def test_clean_clock_is_kept_exactly():
+    t = 12.5 + np.arange(1000) * 0.005
+    tb = fit_timebase(t)
+    assert np.array_equal(tb.t_s, t)
+    r = tb.report
+    assert r.n_retimed == 0 and r.n_gaps == 0 and not r.retimed and r.warning("x") is None
+    assert r.fs_hz == pytest.approx(200.0, rel=1e-9)
+
+
+def test_10ms_clock_at_200hz_refitted_by_hand():
+    # true times 5k ms; a clock that truncates to 10 ms stamps the pairs (0, 0), (10, 10), ...
+    k = np.arange(400)
+    stamps = np.floor(k * 5.0 / 10.0) * 0.010
+    tb = fit_timebase(stamps)
+    r = tb.report
+    # least squares over (k, stamp): slope 5 ms, residual of a pair 0 and -5 ms -> intercept -2.5 ms
+    assert np.allclose(tb.t_s, 0.005 * k - 0.0025, atol=1e-12)
+    assert r.fs_hz == pytest.approx(200.0, rel=1e-9)
+    assert r.n_repeated == 200 and r.n_retimed == 400 and r.max_shift_s == pytest.approx(0.0025)
+    assert r.tick_s == pytest.approx(0.010)
+    assert "ticks every ≈10 ms" in r.warning("left.csv") and "400 of 400" in r.warning("left.csv")
+
+
+def test_10ms_clock_at_100hz_with_a_fast_crystal():
+    # 100 Hz whose crystal runs 0.2 % fast (9.98 ms), stamped by a 10 ms clock: every ~500
+    # samples the stamp repeats. The re-fit follows the device's own rate.
+    k = np.arange(3000)
+    true = k * 0.00998
+    stamps = np.floor(true / 0.010 + 1e-9) * 0.010
+    assert np.count_nonzero(np.diff(stamps) == 0) >= 5
+    tb = fit_timebase(stamps)
+    err = tb.t_s - true
+    # the slope is fitted over block means (measured: 5e-5 relative over 3000 samples)
+    assert tb.report.fs_hz == pytest.approx(1 / 0.00998, rel=1e-4)
+    assert np.ptp(err) < 0.002  # one offset for all samples, within a fifth of a clock tick
+    assert abs(err.mean() + 0.005) < 0.001  # truncation puts the stamps 5 ms (half a tick) early
+    assert np.all(np.diff(tb.t_s) > 0)
+
+
+def test_1ms_clock_without_jitter_is_kept_and_with_jitter_refitted():
+    k = np.arange(2000)
+    plain = np.floor(k * 10.0) / 1000.0  # 100 Hz, 1 ms clock: every interval exactly 10 ms
+    assert fit_timebase(plain).report.n_retimed == 0
+    rng = np.random.default_rng(3)
+    true = k * 0.005  # 200 Hz stamped on arrival with 0.8 ms jitter, 1 ms resolution
+    stamps = np.round(true + rng.normal(0, 0.0008, k.size), 3)
+    tb = fit_timebase(stamps)
+    assert tb.report.n_retimed == k.size and tb.report.n_close > 0
+    err = tb.t_s - true
+    assert np.max(np.abs(err - err.mean())) < 0.0002 and abs(err.mean()) < 0.0002
+    assert "scatter" in tb.report.warning("phone.csv")
+
+
+def test_ble_batches_by_hand():
+    # 100 Hz in notifications of 10 samples; the logger stamps a notification when it arrives
+    # (7 ms after its last sample) and its samples 1 us apart: stamp = (10j+9)*10 + 7 + i*0.001 ms
+    k = np.arange(1000)
+    j, i = k // 10, k % 10
+    stamps = ((10 * j + 9) * 10.0 + 7.0 + i * 0.001) / 1000.0
+    tb = fit_timebase(stamps)
+    # residual to 10k ms: 97 - 9.999 i -> mean over i = 97 - 9.999 * 4.5 = 52.0045 ms: every
+    # sample is placed 52 ms late (latency + half a notification), the intervals are right
+    off = tb.t_s - k * 0.010
+    assert off.mean() == pytest.approx(0.0520045, abs=5e-5)
+    assert np.ptp(off) < 0.0005  # slope fitted over block means: within 0.05 % of 10 ms
+    assert tb.report.fs_hz == pytest.approx(100.0, rel=5e-5)
+    assert "batches" in tb.report.warning("ble.csv")
+
+
+def test_a_real_gap_survives_a_coarse_clock():
+    k = np.arange(2000)
+    true = k * 0.005 + np.where(k >= 1000, 2.0, 0.0)  # 2 s pause after sample 999
+    stamps = np.floor(true / 0.010 + 1e-9) * 0.010
+    tb = fit_timebase(stamps)
+    assert tb.report.n_gaps == 1 and tb.report.n_segments == 2
+    assert tb.t_s[1000] - tb.t_s[999] == pytest.approx(2.005, abs=0.005)
+    assert np.all(np.diff(tb.t_s[:1000]) == pytest.approx(0.005)) and np.all(np.diff(tb.t_s[1000:]) == pytest.approx(0.005))
+    assert "1 gap(s) kept" in tb.report.warning("x")
+
+
+def test_lost_samples_of_a_good_clock_stay_gaps():
+    rng = np.random.default_rng(1)
+    t = np.arange(10000) / 200.0
+    keep = rng.random(t.size) > 0.03
+    keep[3000:3020] = False
+    tb = fit_timebase(t[keep])
+    assert tb.report.n_retimed == 0 and np.array_equal(tb.t_s, t[keep])
+
+
+def test_backwards_by_less_than_a_period_is_repaired():
+    t = np.arange(1000) * 0.010
+    bad = t.copy()
+    bad[500] = t[499] - 0.004  # 4 ms before the sample before it (< 10 ms period)
+    tb = fit_timebase(bad)
+    assert tb.report.n_retimed == 1 and tb.report.n_backward == 1
+    assert tb.t_s[500] == pytest.approx(t[500])  # interpolated between its neighbours over the index
+    assert np.array_equal(np.delete(tb.t_s, 500), np.delete(t, 500))
+    assert "going back by less than a period" in tb.report.warning("x")
+
+
+def test_backwards_by_more_than_a_period_is_refused_with_the_sample():
+    t = np.arange(1000) * 0.010
+    t[500] = t[499] - 0.015
+    with pytest.raises(TimebaseError) as ei:
+        fit_timebase(t)
+    assert ei.value.index == 500 and "goes back" in str(ei.value) and "sort the file" in str(ei.value)
+    assert "drop repeats" not in str(ei.value)
+
+
+def test_no_usable_time_is_refused():
+    with pytest.raises(TimebaseError, match="does not advance"):
+        fit_timebase(np.zeros(100))
+    t = np.arange(100) * 0.01
+    t[7] = np.nan
+    with pytest.raises(TimebaseError) as ei:
+        fit_timebase(t)
+    assert ei.value.index == 7
+
+
+def test_period_estimate_ignores_batching_and_gaps():
+    k = np.arange(5000)
+    t = (k // 25) * 0.125 + (k % 25) * 1e-6  # 200 Hz in batches of 25
+    t[2500:] += 3.0
+    assert estimate_period_s(t) == pytest.approx(0.005, rel=1e-3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(fs=st.sampled_from([52.0, 100.0, 104.0, 200.0, 416.0]), res_ms=st.sampled_from([0.0, 1.0, 4.0, 10.0]),
+       batch=st.sampled_from([1, 4, 12]), jitter_ms=st.sampled_from([0.0, 0.3]), gap_s=st.sampled_from([0.0, 1.5]),
+       ppm=st.floats(-200, 200), seed=st.integers(0, 1000))
+def test_property_refit_is_ordered_and_close_to_the_true_clock(fs, res_ms, batch, jitter_ms, gap_s, ppm, seed):
+    rng = np.random.default_rng(seed)
+    n = 3000
+    k = np.arange(n)
+    T = (1 + ppm * 1e-6) / fs
+    true = 5.0 + k * T + np.where(k >= n // 2, gap_s, 0.0)
+    # a batch is stamped at its last sample, its samples 1 us apart; then jitter and clock resolution
+    last = (k // batch) * batch + batch - 1
+    stamps = true[np.minimum(last, n - 1)] + (k % batch) * 1e-6 + rng.normal(0, jitter_ms * 1e-3, n)
+    if res_ms:
+        stamps = np.floor(stamps / (res_ms * 1e-3)) * (res_ms * 1e-3)
+    stamps = np.maximum.accumulate(stamps)  # a logger's clock does not run backwards
+    tb = fit_timebase(stamps)
+    assert np.all(np.diff(tb.t_s) > 0.5 * T)
+    err = tb.t_s - true
+    # one offset per segment (the clock's stamping convention), scatter within a small part of a period
+    bound = max(res_ms * 1e-3, batch * T, 6 * jitter_ms * 1e-3) + T
+    for seg in (slice(0, n // 2), slice(n // 2, n)):
+        assert np.ptp(err[seg]) < bound, (np.ptp(err[seg]), bound)
+    if gap_s:
+        assert tb.t_s[n // 2] - tb.t_s[n // 2 - 1] == pytest.approx(gap_s + T, abs=bound)
