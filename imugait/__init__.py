@@ -15,7 +15,7 @@ Where things live (follow a sample from the radio to the screen):
 * ``imugait.live``      — the Qt/pyqtgraph dashboard (the only place that imports Qt).
 """
 
-__version__ = "0.1.0"
+from imugait._version import __version__
 
 
 def open_session(path, mode: str = "r"):

@@ -18,7 +18,7 @@ import warnings
 
 import click
 
-from imugait import __version__
+from imugait._version import __version__
 from imugait.acquire.cli import check_sensor, scan
 from imugait.analysis.cli import analyze
 from imugait.compare.cli import compare, group, report, reprocess

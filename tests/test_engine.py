@@ -6,8 +6,10 @@ import time
 import numpy as np
 import pytest
 
-from imugait.acquire.base import BlockEvent, InfoEvent, LinkEvent, PacketEvent, Source, StatusEvent
-from imugait.acquire.engine import Acquisition, GapEvent, SensorHealth
+from imugait.events import BlockEvent, InfoEvent, LinkEvent, PacketEvent, StatusEvent
+from imugait.acquire.base import Source
+from imugait.acquire.engine import Acquisition, SensorHealth
+from imugait.events import GapEvent
 from imugait.acquire.simulated import LinkModel, SimulatedSource
 from imugait.protocol import imu
 from imugait.sim.firmware import FirmwareFaults, VirtualSensor, synthetic_side

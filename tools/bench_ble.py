@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print JSON only")
     args = ap.parse_args(argv)
 
-    from imugait.acquire.base import PacketEvent
+    from imugait.events import PacketEvent
     from imugait.acquire.ble import BleSource, SensorSpec
     from imugait.acquire.engine import Acquisition
     from imugait.sim.bluez import EmulatedBluez, LinkProfile, bluez_available

@@ -57,7 +57,7 @@ def record_simulated(path: Path, minutes: float, flush_every_s: float = 0.5):
         return state["t"]
 
     def on_event(ev):
-        from imugait.acquire.base import InfoEvent
+        from imugait.events import InfoEvent
 
         if isinstance(ev, InfoEvent) and ev.side not in infos:
             infos[ev.side] = ev.info

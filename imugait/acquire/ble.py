@@ -44,7 +44,8 @@ from dataclasses import dataclass, field, replace
 from bleak import BleakClient
 from bleak.exc import BleakDeviceNotFoundError
 
-from imugait.acquire.base import InfoEvent, LinkEvent, PacketEvent, Sink, Source
+from imugait.events import InfoEvent, LinkEvent, PacketEvent, Sink
+from imugait.acquire.base import Source
 from imugait.acquire.kinds.base import (DeviceInfo, GattSession, SensorSetupError, SensorSpec, SensorUnusableError,
                                         SessionHost)
 from imugait.acquire.kinds.registry import BLE_KINDS, KINDS

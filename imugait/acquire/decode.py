@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from imugait.acquire.base import PacketEvent, StatusEvent  # noqa: F401 - StatusEvent in docs
+from imugait.events import PacketEvent, StatusEvent  # noqa: F401 - StatusEvent in docs
 from imugait.conventions import Side
 from imugait.protocol import constants as C
 from imugait.protocol.errors import PacketError

@@ -32,28 +32,14 @@ from typing import Callable
 
 import numpy as np
 
-from imugait.acquire.base import BlockEvent, InfoEvent, LinkEvent, PacketEvent, Source, StatusEvent
+from imugait.events import BlockEvent, GapEvent, InfoEvent, LinkEvent, PacketEvent, StatusEvent
+from imugait.acquire.base import Source
 from imugait.acquire.clock import ClockMapper
 from imugait.acquire.decode import DecodedPacket, Gap, KindDecoder, PacketTracker, with_index
 from imugait.acquire.kinds.registry import make_decoder
 from imugait.conventions import Side
 from imugait.protocol.errors import PacketError
 from imugait.types import SampleBlock, SensorInfo
-
-
-@dataclass(frozen=True)
-class GapEvent:
-    """Samples of ``side`` that did not arrive (after the reorder wait). Times are session
-    seconds: ``t_s_start`` where the first missing sample would be, ``t_s_end`` the first
-    sample after the gap. ``reason``: ``"lost"`` (link) or ``"device_overflow"``."""
-
-    side: Side
-    t_s_start: float
-    t_s_end: float
-    first_missing_index: int
-    n_missing: int
-    reason: str = "lost"
-    epoch: int = 0
 
 
 @dataclass(frozen=True)
@@ -398,9 +384,11 @@ class Acquisition:
     def clock(self, side: Side) -> ClockMapper | None:
         return self._sides[side].mapper if side in self._sides else None
 
-    def health(self, side: Side) -> SensorHealth:
-        """Snapshot for ``side`` (``KeyError`` if the side never produced an event)."""
-        st = self._sides[side]
+    def health(self, side: Side) -> SensorHealth | None:
+        """Snapshot for ``side``; None while the side has not produced an event yet."""
+        st = self._sides.get(side)
+        if st is None:
+            return None
         c = st.tracker.counts if st.tracker is not None else None
         rate = float("nan")
         if len(st.rate_win) >= 2:
@@ -438,4 +426,4 @@ class Acquisition:
         )
 
 
-__all__ = ["Acquisition", "GapEvent", "SensorHealth"]
+__all__ = ["Acquisition", "SensorHealth"]

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from imugait.acquire.base import BlockEvent, InfoEvent, LinkEvent, Sink, Source, StatusEvent
+from imugait.events import BlockEvent, InfoEvent, LinkEvent, Sink, StatusEvent
+from imugait.acquire.base import Source
 from imugait.types import SampleBlock
 
 
@@ -135,7 +136,7 @@ class ReplaySource(Source):
                     if kind == "block":
                         sink(BlockEvent(self._block(*pl)))
                     elif kind == "gap":
-                        from imugait.acquire.engine import GapEvent
+                        from imugait.events import GapEvent
 
                         side, row = pl
                         sink(GapEvent(side, float(row.t_s_start), float(row.t_s_end), int(row.first_missing_index),

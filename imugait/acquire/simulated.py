@@ -35,7 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imugait.acquire.base import InfoEvent, LinkEvent, PacketEvent, Sink, Source
+from imugait.events import InfoEvent, LinkEvent, PacketEvent, Sink
+from imugait.acquire.base import Source
 from imugait.conventions import SIDES, Side
 from imugait.protocol import imu
 from imugait.sim.firmware import FirmwareFaults, VirtualSensor

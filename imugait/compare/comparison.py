@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imugait import __version__
+from imugait._version import __version__
 import imugait.outputs as outputs
 from imugait.compare import stats
 from imugait.compare.budget import (KEPT_ON, RESTRAPPED, LegRegime, MeasurementVariance, leg_regime, load_budget,

@@ -11,7 +11,7 @@ import html
 import math
 from pathlib import Path
 
-from imugait import __version__
+from imugait._version import __version__
 import imugait.extras as extras
 import imugait.outputs as outputs
 from imugait.compare.flexor import report_html as flexor_report_html

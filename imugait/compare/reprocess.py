@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from imugait import __version__
+from imugait._version import __version__
 import imugait.extras as extras
 import imugait.outputs as outputs
 from imugait.compare.api import META_COLUMNS, add_meta_columns, analysis_params, expand_paths, params_dict, params_sha256

@@ -28,7 +28,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from imugait.acquire.base import InfoEvent, LinkEvent, Source, StatusEvent
+from imugait.events import GapEvent, InfoEvent, LinkEvent, StatusEvent
+from imugait.acquire.base import Source
 from imugait.conventions import SIDES, Side
 from imugait.errors import ImugaitError
 from imugait.live.model import LiveModel
@@ -291,7 +292,7 @@ class LiveBackend:
             self._writer_event(ev)
         elif isinstance(ev, StatusEvent):
             self._writer_event(ev)
-        elif type(ev).__name__ == "GapEvent":  # imugait.acquire.engine.GapEvent
+        elif isinstance(ev, GapEvent):
             self._writer_event(ev)
 
     def _on_block(self, block: SampleBlock, t_s: np.ndarray) -> None:

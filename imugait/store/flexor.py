@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-import imugait
+from imugait._version import __version__
 from imugait.analysis.flexor import FLEXOR_ALGORITHM_VERSION, FlexorParams, FlexorResult, analyze_flexor
 from imugait.store.flexor_schema import GROUP, HOLD_COLUMNS
 from imugait.store.process import recover_if_interrupted
@@ -57,7 +57,7 @@ def write_result(path, result: FlexorResult, replace: bool = False) -> str:
             r.attrs["algorithm_version"] = FLEXOR_ALGORITHM_VERSION
             r.attrs["parameters_json"] = json.dumps(result.params.to_dict(), sort_keys=True)
             r.attrs["raw_sha256"] = raw_hash
-            r.attrs["imugait_version"] = imugait.__version__
+            r.attrs["imugait_version"] = __version__
             r.attrs["created_utc"] = utc_now_iso()
             r.attrs["source"] = str(result.source or path)
             ds = r.create_dataset("result_json", data=json.dumps(result.to_dict(), allow_nan=False),

@@ -37,7 +37,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-import imugait
+from imugait._version import __version__
 from imugait.errors import ImugaitError, InputFileError
 from imugait.inputcheck import ImuData, check_imu
 from imugait.store import schema as S
@@ -281,7 +281,7 @@ def _store_run(f: h5py.File, sa: SessionAnalysis, replace: bool) -> str:
     g.attrs["parameters_json"] = _dumps(pdict)
     g.attrs["fs_hz_json"] = _dumps(sa.fs_hz)
     g.attrs["raw_sha256"] = sa.raw_sha256
-    g.attrs["imugait_version"] = imugait.__version__
+    g.attrs["imugait_version"] = __version__
     g.attrs["created_utc"] = utc_now_iso()
     g.attrs["sides"] = json.dumps(sa.sides)
     strides = res.strides if res.strides is not None else pd.DataFrame()

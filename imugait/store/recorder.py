@@ -144,7 +144,7 @@ class Recorder:
             self._guard(lambda: self.writer.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
 
     def on_event(self, ev) -> None:
-        from imugait.acquire.base import InfoEvent, LinkEvent
+        from imugait.events import InfoEvent, LinkEvent
 
         if isinstance(ev, LinkEvent) and ev.state == "reconnecting" and "no data" in ev.reason:
             self.warnings.append(ev.reason)

@@ -69,8 +69,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-import imugait
+from imugait._version import __version__
 from imugait.conventions import SIDES
+from imugait.events import GapEvent, InfoEvent, LinkEvent, SessionEvent, StatusEvent
 from imugait.errors import FileWriteError, ImugaitError, describe_os_error, file_write_error
 from imugait.store import raw as raw_store
 from imugait.store import schema as S
@@ -377,7 +378,7 @@ class SessionWriter:
         a = self.f.attrs
         a["format"] = S.FORMAT_NAME
         a["schema_version"] = S.SCHEMA_VERSION
-        a["imugait_version"] = imugait.__version__
+        a["imugait_version"] = __version__
         a["created_utc"] = utc_now_iso()
         for k in ("subject_id", "condition", "activity", "protocol", "notes", "source"):
             a[k] = str(self.meta.get(k, "") or "")
@@ -556,13 +557,11 @@ class SessionWriter:
             t_s=self.session_time() if t_s is None else float(t_s),
             json=json.dumps(info.to_dict(), default=str))
 
-    def add_event(self, ev) -> bool:
+    def add_event(self, ev: SessionEvent) -> bool:
         """Store an acquisition event in its table — link changes, status, re-read sensor
-        information, data gaps (``imugait.acquire.base`` / ``engine.GapEvent``). The one
-        mapping from events to the file, used by ``imugait record`` and the live view.
+        information, data gaps (:mod:`imugait.events`). The one mapping from events to the
+        file, used by every recording (:class:`imugait.app.run.SessionRun`) and the re-decoder.
         Returns False for events that have no table (packets, blocks) or unknown sides."""
-        from imugait.acquire.base import InfoEvent, LinkEvent, StatusEvent
-
         if isinstance(ev, LinkEvent):
             self.add_link_event(ev.side, ev.state, ev.t_host_s, ev.reason, ev.intentional)
         elif isinstance(ev, StatusEvent):
@@ -570,7 +569,7 @@ class SessionWriter:
                             ev.device_dropped_samples, ev.fifo_overflow)
         elif isinstance(ev, InfoEvent):
             self.add_info(ev.info, ev.t_host_s - self.t0_host_s)
-        elif type(ev).__name__ == "GapEvent" and ev.side in self._sensors:
+        elif isinstance(ev, GapEvent) and ev.side in self._sensors:
             self.add_gap(ev.side, ev.t_s_start, ev.t_s_end, ev.first_missing_index, ev.n_missing, ev.reason)
         else:
             return False
