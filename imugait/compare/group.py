@@ -211,11 +211,10 @@ def write_group(res: pd.DataFrame, info: dict, out_dir, source: dict | None = No
     out = outputs.out_dir(out_dir)
     with outputs.atomic_open(out / "group.csv", newline="") as f:
         res.to_csv(f, index=False, float_format="%.6g")
-    from imugait.compare.comparison import _clean  # the JSON cleaning comparison.json uses
 
     doc = dict(info)
     if source:
         doc["source"] = source
     doc["metrics"] = res.to_dict(orient="records")
-    outputs.write_text(out / "group.json", json.dumps(_clean(doc), indent=2, allow_nan=False))
+    outputs.write_text(out / "group.json", json.dumps(outputs.jsonable(doc), indent=2, allow_nan=False))
     return out

@@ -213,9 +213,8 @@ def write_runner_report(sd: SessionData, out_dir) -> Path:
                 "time are accurate.</p>")
     with outputs.atomic_open(out / "per_minute.csv", newline="") as f:
         pm.to_csv(f, index=False)
-    from imugait.compare.comparison import _clean
 
-    outputs.write_text(out / "runner_report.json", json.dumps(_clean(
+    outputs.write_text(out / "runner_report.json", json.dumps(outputs.jsonable(
         {"session": sd.name, "file": str(sd.path) if sd.path else None, "key_numbers": dict(keys),
          "balance": bal, "drift": dr}), indent=2, allow_nan=False))
     path = out / "report.html"

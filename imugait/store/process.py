@@ -26,7 +26,6 @@ A file left by a killed recording is finalised first (write marks cleared,
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -39,6 +38,7 @@ import pandas as pd
 
 from imugait._version import __version__
 from imugait.errors import ImugaitError, InputFileError
+from imugait.outputs import jsonable
 from imugait.inputcheck import ImuData, check_imu
 from imugait.store import schema as S
 from imugait.store.reader import Session, open_session, results_digest
@@ -88,24 +88,10 @@ def recover_if_interrupted(path, lock: SessionLock | None = None) -> bool:
     return True
 
 
-def _jsonable(obj):
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {k: _jsonable(v) for k, v in dataclasses.asdict(obj).items()}
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def _dumps(obj) -> str:
-    return json.dumps(_jsonable(obj), default=str, sort_keys=True)
+    return json.dumps(jsonable(obj), sort_keys=True, allow_nan=False)
 
 
 # -- session -> analysis inputs (the one implementation) -------------------------------------
@@ -162,7 +148,7 @@ def session_block(s: Session, notes: list[str], fs_used: dict) -> dict:
                                           "cut_packets", "cut_samples", "counter_restarts")}
         sides[side]["fs_hz_used"] = fs_used.get(side)
     d = s.duration_s
-    return _jsonable({
+    return jsonable({
         "file": str(s.path), "session_uuid": str(s.meta.get("session_uuid", "") or ""),
         "state": s.writer_state.state, "state_text": s.state_text(),
         "partial": bool(s.being_recorded),
@@ -277,7 +263,7 @@ def _store_run(f: h5py.File, sa: SessionAnalysis, replace: bool) -> str:
     run_id = f"run-{n:04d}"
     g = d.create_group(run_id)
     g.attrs["algorithm_version"] = str(ALGORITHM_VERSION)
-    pdict = params.to_dict() if hasattr(params, "to_dict") else _jsonable(params)
+    pdict = params.to_dict() if hasattr(params, "to_dict") else jsonable(params)
     g.attrs["parameters_json"] = _dumps(pdict)
     g.attrs["fs_hz_json"] = _dumps(sa.fs_hz)
     g.attrs["raw_sha256"] = sa.raw_sha256
