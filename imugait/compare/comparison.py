@@ -24,7 +24,8 @@ from imugait.compare.budget import (KEPT_ON, RESTRAPPED, LegRegime, MeasurementV
                                     measurement_variance, session_device)
 from imugait.compare.data import SessionData, pair_left_right
 from imugait.compare.flexor import compare_flexor
-from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS
+from imugait.analysis.summary import ln_ratio_pct
+from imugait.analysis.metrics import ASYM_METRICS, SIDE_METRICS
 
 SCHEMA = "imugait.comparison/1"
 
@@ -167,7 +168,7 @@ def asym_series(sessions: list[SessionData], source: str) -> list[tuple[np.ndarr
         p = pair_left_right(s.valid_strides("left"), s.valid_strides("right"))
         if p.empty or f"{source}_l" not in p.columns:
             continue
-        v = stats.ln_ratio_index(p[f"{source}_l"].to_numpy(), p[f"{source}_r"].to_numpy())
+        v = ln_ratio_pct(p[f"{source}_l"].to_numpy(), p[f"{source}_r"].to_numpy())
         t = p["ic_s"].to_numpy(float)
         ok = np.isfinite(v)
         if ok.any():

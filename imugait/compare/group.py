@@ -31,7 +31,7 @@ import pandas as pd
 
 import imugait.outputs as outputs
 from imugait.compare.data import SessionData
-from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS, metric_info
+from imugait.analysis.metrics import ASYM_METRICS, SIDE_METRICS, metric_info
 from imugait.errors import ImugaitError, InputFileError
 
 GROUP_SCHEMA = "imugait.group/1"

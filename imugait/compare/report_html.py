@@ -15,7 +15,7 @@ from imugait._version import __version__
 import imugait.extras as extras
 import imugait.outputs as outputs
 from imugait.compare.flexor import report_html as flexor_report_html
-from imugait.compare.metrics import metric_info
+from imugait.analysis.metrics import metric_info
 
 CSS = """
 :root{--fg:#1b1b1b;--muted:#666;--bg:#fff;--card:#f6f7f9;--up:#1a7f37;--warn:#b35900;--line:#ddd}

@@ -44,6 +44,7 @@ import pandas as pd
 from imugait._version import __version__
 import imugait.extras as extras
 import imugait.outputs as outputs
+from imugait.analysis.metrics import HEADLINE_METRICS
 from imugait.compare.api import META_COLUMNS, add_meta_columns, analysis_params, expand_paths, params_dict, params_sha256
 
 EXIT_OK = 0
@@ -148,7 +149,7 @@ def process_one(path: str, params: dict | None, out_dir: str | None, name: str |
             v = df[df["valid"].astype(bool)]
             for side in ("left", "right"):
                 vs = v[v["side"] == side]
-                for m in ("rom_deg", "cadence_spm", "swing_pct", "stance_s"):
+                for m in HEADLINE_METRICS:
                     if m in vs.columns and len(vs):
                         rec[f"{side}_{m}_median"] = float(vs[m].median())
         if out_dir:
