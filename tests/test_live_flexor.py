@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from imugait.acquire.simulated import SimulatedSource  # noqa: E402
+from imugait.sim.source import SimulatedSource  # noqa: E402
 from imugait.analysis.flexor import protocol_steps  # noqa: E402
 from imugait.live.app import LiveWindow, make_backend  # noqa: E402
 from imugait.live.flexor_panel import angle_text  # noqa: E402

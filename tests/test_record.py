@@ -73,7 +73,7 @@ def _fork_record(out, log):
 def test_kill9_at_20_random_moments_loses_at_most_the_last_second(tmp_path):
     """20 recordings (4 at a time) killed with SIGKILL at random moments 0.2–2.2 s after the
     recorder started; each file must open, hold data up to (kill time − 1 s), and analyse."""
-    import imugait.acquire.simulated  # noqa: F401 - import before forking
+    import imugait.sim.source  # noqa: F401 - import before forking
     import imugait.analysis.pipeline  # noqa: F401
     import imugait.sim.gait  # noqa: F401
     import imugait.store.recorder  # noqa: F401

@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from imugait.acquire.engine import Acquisition  # noqa: E402
-from imugait.acquire.simulated import SimulatedSource  # noqa: E402
+from imugait.sim.source import SimulatedSource  # noqa: E402
 from imugait.sim.gait import SimConfig  # noqa: E402
 from imugait.store.reader import open_session  # noqa: E402
 from imugait.store.writer import SessionWriter  # noqa: E402

@@ -321,7 +321,7 @@ def flexor_test(session, left, right, simulate, out_dir, session_out, no_store, 
         meta = {"subject_id": subject, "condition": condition, "protocol": "modified Thomas test",
                 "activity": "hip-flexor test"}
         if simulate:
-            from imugait.acquire.simulated import SimulatedSource
+            from imugait.sim.source import SimulatedSource
             from imugait.sim.flexor import follow_protocol
 
             sim = follow_protocol(steps, sim_left_deg, sim_right_deg, seed=seed)

@@ -44,7 +44,7 @@ def source_factory(*, simulate: bool = False, left: str | None = None, right: st
         cfg = sim_config or default_sim_config()
 
         def make_sim():
-            from imugait.acquire.simulated import SimulatedSource
+            from imugait.sim.source import SimulatedSource
 
             return _construct(SimulatedSource, cfg, speed=speed, **(sim_kwargs or {}))
 

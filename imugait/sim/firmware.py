@@ -10,7 +10,7 @@ reboots.
 
 It is transport-free and clocked by the caller. Time ``t_s`` everywhere is *world time*:
 the simulator's true session time (``SimSide.t_true_s``). A transport (the in-process
-:class:`~imugait.acquire.simulated.SimulatedSource`, or the emulated BlueZ) calls
+:class:`~imugait.sim.source.SimulatedSource`, or the emulated BlueZ) calls
 
 * :meth:`VirtualSensor.poll_timed` / :meth:`poll` — notifications due by ``t_s``;
 * :meth:`read_info`, :meth:`read_status`, :meth:`write_control`;

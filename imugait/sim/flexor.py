@@ -406,7 +406,7 @@ def _ideal(tl: _Timeline, t: np.ndarray, R_TS: np.ndarray, r_T: np.ndarray):
 @dataclass
 class FlexorSimSide:
     """One simulated thigh sensor (quacks like :class:`imugait.sim.gait.SimSide` for
-    :class:`~imugait.sim.firmware.VirtualSensor` and :class:`~imugait.acquire.simulated.SimulatedSource`)."""
+    :class:`~imugait.sim.firmware.VirtualSensor` and :class:`~imugait.sim.source.SimulatedSource`)."""
 
     side: Side
     info: SensorInfo

@@ -64,7 +64,7 @@ SIM_DEFAULT_DURATION_S = 60.0
 
 
 def _sim_source(opts: RecordOptions):
-    from imugait.acquire.simulated import SimulatedSource
+    from imugait.sim.source import SimulatedSource
     from imugait.sim.firmware import FirmwareFaults
     from imugait.sim.gait import SimConfig
 
