@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 from click.testing import CliRunner
 
-from imugait.analysis.cli import analyze
+from imugait.cli.analyze import analyze
 from imugait.analysis.results import STRIDE_COLUMNS
 
 REC = Path(__file__).resolve().parents[1] / "imugait" / "data" / "hugadb_walking_06"

@@ -14,7 +14,7 @@ pytest.importorskip("dbus_fast", reason="the emulated BlueZ needs dbus-fast (Lin
 
 from ble_fixtures import requires_bluez
 from imugait.events import LinkEvent
-from imugait.acquire.ble import DEMO_ADDRESSES, demo_ble_source
+from imugait.sim.demo_ble import DEMO_ADDRESSES, demo_ble_source
 from imugait.acquire.engine import Acquisition
 from imugait.events import GapEvent
 from imugait.protocol import imu

@@ -10,10 +10,10 @@ imported like a CSV recording, analysed once):
 
 1. the swap alone: read the file, open the copy, close it, write + fsync the temporary
    file, ``os.replace`` — ``rewrite_session`` with an edit that changes nothing;
-2. storing one analysis run that way (:func:`imugait.store.process.store_analysis`);
+2. storing one analysis run that way (:func:`imugait.store.results.store_analysis`);
 3. the same run written in place with h5py ``r+`` (how results were stored before: not
    atomic — a kill in the middle left the file refused by every command);
-4. the analysis itself (:func:`imugait.store.process.analyse_session`), for scale;
+4. the analysis itself (:func:`imugait.app.session_analysis.analyze_session`), for scale;
 5. peak Python memory of step 2 (tracemalloc: the in-memory copy).
 
 Best of ``--repeat``; page cache warm; the shared 2-core development machine.
@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from imugait.sim.gait import SimConfig, simulate  # noqa: E402
 from imugait.store.importers import _write_session  # noqa: E402
-from imugait.store.process import _stat, _store_run, analyse_session, store_analysis  # noqa: E402
+from imugait.app.session_analysis import analyze_session
+from imugait.store.results import _store_run, file_stat as _stat, store_analysis  # noqa: E402
 from imugait.store.writer import rewrite_session  # noqa: E402
 
 
@@ -69,7 +70,7 @@ def main():
         print(f"built a {a.hours:g} h two-thigh 200 Hz session in {time.perf_counter() - t:.1f} s: "
               f"{os.path.getsize(path) / 1e6:.1f} MB")
         t = time.perf_counter()
-        sa = analyse_session(path)
+        sa = analyze_session(path)
         t_an = time.perf_counter() - t
         n_strides = len(sa.result.strides)
         print(f"4. analysis: {t_an:.2f} s ({n_strides} strides)")

@@ -18,18 +18,20 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as _dt
-import inspect
 import logging
 import math
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
-from imugait.events import GapEvent, InfoEvent, LinkEvent, StatusEvent
 from imugait.acquire.base import Source
+from imugait.acquire.engine import Acquisition
+from imugait.analysis import AnalysisParams, GaitPipeline
+from imugait.analysis.pipeline import PipelineOutput
+from imugait.events import GapEvent, InfoEvent, LinkEvent, StatusEvent
 from imugait.conventions import SIDES, Side
 from imugait.errors import ImugaitError
 from imugait.live.model import LiveModel
@@ -41,17 +43,9 @@ log = logging.getLogger(__name__)
 SourceFactory = Callable[[], Source]
 
 
-def make_acquisition(source: Source, on_block, on_event):
+def make_acquisition(source: Source, on_block, on_event) -> Acquisition:
     """Build :class:`imugait.acquire.engine.Acquisition` for ``source`` with our callbacks."""
-    from imugait.acquire.engine import Acquisition
-
-    sig = inspect.signature(Acquisition)
-    kw = {}
-    if "on_block" in sig.parameters:
-        kw["on_block"] = on_block
-    if "on_event" in sig.parameters:
-        kw["on_event"] = on_event
-    return Acquisition(source, **kw)
+    return Acquisition(source, on_block=on_block, on_event=on_event)
 
 
 class LiveBackend:
@@ -90,8 +84,8 @@ class LiveBackend:
         self._started = threading.Event()
         self._done = threading.Event()
         self.source: Source | None = None
-        self.acq = None
-        self._pipelines: dict[Side, Any] = {}
+        self.acq: Acquisition | None = None
+        self._pipelines: dict[Side, GaitPipeline] = {}
         self._infos: dict[Side, SensorInfo] = {}
         self._pending: dict[Side, list] = {s: [] for s in SIDES}
         self._pending_n: dict[Side, int] = {s: 0 for s in SIDES}
@@ -208,15 +202,13 @@ class LiveBackend:
         self._started.set()
         try:
             self.source = self._factory()
-            sides = tuple(getattr(self.source, "sides", ()) or ())
+            sides = tuple(self.source.sides)
             self._source_sides = sides
             self.model.set_source(self.label, sides)
             for s in sides:
                 self.model.set_link(s, "connecting")
             self.acq = make_acquisition(self.source, self._on_block, self._on_event)
-            t0 = getattr(self.acq, "t0_host_s", None)
-            if isinstance(t0, (int, float)) and math.isfinite(t0):
-                self.model.session_t0_host_s = float(t0)
+            self.model.session_t0_host_s = float(self.acq.t0_host_s)
             if self._flexor_at_start is not None:
                 args, fut = self._flexor_at_start
                 fut.set_result(await self._start_flexor(*args))
@@ -244,10 +236,8 @@ class LiveBackend:
             self.model.set_finished(True)
 
     async def _stop_async(self) -> None:
-        if self.acq is not None and hasattr(self.acq, "stop"):
-            r = self.acq.stop()
-            if inspect.isawaitable(r):
-                await r
+        if self.acq is not None:
+            await self.acq.stop()
         elif self.source is not None:
             await self.source.stop()
 
@@ -257,20 +247,17 @@ class LiveBackend:
             self._update_health()
 
     def _update_health(self) -> None:
-        if self.acq is None or not hasattr(self.acq, "health"):
+        if self.acq is None or self.source is None:
             return
-        t0 = getattr(self.acq, "t0_host_s", None)
-        if self.model.session_t0_host_s is None and isinstance(t0, (int, float)) and math.isfinite(t0):
-            self.model.session_t0_host_s = float(t0)
-        for s in getattr(self.source, "sides", ()):
-            try:
-                h = self.acq.health(s)
-            except Exception:  # noqa: BLE001 - a side without data yet
+        if self.model.session_t0_host_s is None:
+            self.model.session_t0_host_s = float(self.acq.t0_host_s)
+        for s in self.source.sides:
+            h = self.acq.health(s)
+            if h is None:  # a side without data yet
                 continue
             self.model.set_health(s, h)
-            st = getattr(h, "state", None)
-            if st:
-                self.model.set_link(s, str(st))
+            if h.state:
+                self.model.set_link(s, str(h.state))
 
     # callbacks from Acquisition (worker thread, inside the loop)
     def _on_event(self, ev) -> None:
@@ -316,7 +303,7 @@ class LiveBackend:
             self._flexor_push(side, np.asarray(t_s, dtype=np.float64), acc, gyr)
         self._pending[side].append((np.asarray(t_s, dtype=np.float64), acc, gyr))
         self._pending_n[side] += len(block)
-        fs = getattr(self._pipelines[side], "fs_hz", None) or 200.0
+        fs = self._pipelines[side].fs_hz or 200.0
         if self._pending_n[side] >= max(1, int(round(fs * self.analysis_interval_s))):
             self._run_pipeline(side)
         if self._writer is not None and self._rec_blocks % 20 == 0:
@@ -353,9 +340,7 @@ class LiveBackend:
         self._rec_blocks += 1
         self.rec_samples[block.side] = self.rec_samples.get(block.side, 0) + len(block)
 
-    def _make_pipeline(self, side: Side, fs_hz: float):
-        from imugait.analysis import AnalysisParams, GaitPipeline
-
+    def _make_pipeline(self, side: Side, fs_hz: float) -> GaitPipeline:
         return GaitPipeline(fs_hz=float(fs_hz), side=side, params=self.params or AnalysisParams())
 
     def _run_pipeline(self, side: Side, final: bool = False) -> None:
@@ -372,23 +357,16 @@ class LiveBackend:
             self._publish(side, p.push(t, a, g))
         if final:
             self._publish(side, p.flush())
-        cal = getattr(p, "calibration", None)
-        if cal is not None:
-            self.model.set_calibration(side, cal)
+        if p.calibration is not None:
+            self.model.set_calibration(side, p.calibration)
 
-    def _publish(self, side: Side, out) -> None:
-        if out is None:
-            return
-        t = getattr(out, "t_s", None)
-        ang = getattr(out, "thigh_angle_deg", None)
-        if t is not None and ang is not None and len(t):
-            self.model.push_angle(side, t, ang)
-        ev = getattr(out, "events", None)
-        if ev:
-            self.model.push_events(side, ev)
-        st = getattr(out, "strides", None)
-        if st:
-            self.model.push_strides(side, st)
+    def _publish(self, side: Side, out: PipelineOutput) -> None:
+        if len(out.t_s):
+            self.model.push_angle(side, out.t_s, out.thigh_angle_deg)
+        if out.events:
+            self.model.push_events(side, out.events)
+        if out.strides:
+            self.model.push_strides(side, out.strides)
 
     def _flush_pipelines(self, final: bool) -> None:
         for s in list(self._pipelines):
@@ -419,7 +397,7 @@ class LiveBackend:
         meta.update(subject_id=subject, condition=condition, notes=notes)
         meta.setdefault("source", self.label)
         meta.setdefault("source_json", {"live": self.label})
-        sides = tuple(getattr(self.source, "sides", ()) or ())
+        sides = tuple(self.source.sides) if self.source is not None else ()
         if sides:
             meta.setdefault("sides", list(sides))
         t0 = self.model.session_t0_host_s
@@ -533,7 +511,8 @@ class LiveBackend:
             # the same algorithm, on exactly what the file holds)
             self._flexor_in_recording = False
             try:
-                from imugait.store.flexor import analyze_session, write_result
+                from imugait.app.session_analysis import analyze_flexor_session as analyze_session
+                from imugait.store.flexor import write_result
 
                 res = analyze_session(path)
                 if not res.refused:
@@ -556,7 +535,7 @@ class LiveBackend:
     async def _recalibrate(self, side: Side | None) -> None:
         for s in ([side] if side else list(self._pipelines)):
             p = self._pipelines.get(s)
-            if p is not None and hasattr(p, "recalibrate"):
+            if p is not None:
                 p.recalibrate()
                 self.model.clear_side_data(s)
                 self.model.set_calibration(s, p.calibration)

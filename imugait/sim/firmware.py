@@ -234,8 +234,8 @@ class VirtualSensor:
         self.fifo_s = float(fifo_s)
         self.faults = faults or FirmwareFaults()
         self.firmware = firmware
-        self.serial = serial if serial is not None else (getattr(info, "device_id", "") or f"VS-{self.side[0].upper()}")[:16]
-        self.mounting = (mounting if mounting is not None else getattr(info, "mounting", ""))[:32]
+        self.serial = serial if serial is not None else (info.device_id or f"VS-{self.side[0].upper()}")[:16]
+        self.mounting = (mounting if mounting is not None else info.mounting)[:32]
         self._battery0 = float(battery_pct)
         self._drain = float(battery_drain_pct_per_h)
         self._status_interval_s = float(status_interval_s)

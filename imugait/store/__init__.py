@@ -6,7 +6,8 @@
 * ``reader``    — :func:`open_session`: metadata, raw and SI data, strides, summaries, markers;
   recovers a dead writer's file, names partial files and counts damage.
 * ``repair``    — who writes a file: write marks, writer identity, the session lock.
-* ``process``   — :func:`process_session`: analyse raw data, store derived results with provenance.
+* ``results``   — analysis results stored as ``/derived`` runs with provenance (the analysis
+  itself is run by :func:`imugait.app.analyze_session` / :func:`imugait.app.process_session`).
 * ``importers`` — CSV and HuGaDB files -> sessions.
 * ``csvio``     — the documented CSV layout (read/write).
 * ``hugadb``    — HuGaDB v1 text files.
@@ -20,10 +21,6 @@ def __getattr__(name):  # lazy: importing imugait.store does not import h5py
         from imugait.store.reader import open_session
 
         return open_session
-    if name == "process_session":
-        from imugait.store.process import process_session
-
-        return process_session
     if name == "SessionWriter":
         from imugait.store.writer import SessionWriter
 
@@ -31,4 +28,4 @@ def __getattr__(name):  # lazy: importing imugait.store does not import h5py
     raise AttributeError(name)
 
 
-__all__ = ["open_session", "process_session", "SessionWriter"]
+__all__ = ["open_session", "SessionWriter"]

@@ -45,6 +45,7 @@ import pandas as pd
 
 from imugait.conventions import SIDES
 from imugait.errors import InputFileError
+from imugait.analysis.params import ALGORITHM_VERSION
 from imugait.store import flexor_schema
 from imugait.store import schema as S
 from imugait.store.repair import (SWMR_WRITE_FLAG, cleared_image, describe_writer, hdf5_write_locked,
@@ -936,12 +937,8 @@ class Session:
         a = self.run_attrs()
         if a is None:
             return False
-        try:
-            from imugait.analysis import ALGORITHM_VERSION
-        except ImportError:  # analysis package not installed/landed
-            ALGORITHM_VERSION = None
-        return a.get("raw_sha256") == self.raw_sha256() and (
-            ALGORITHM_VERSION is None or str(a.get("algorithm_version")) == str(ALGORITHM_VERSION))
+        return (a.get("raw_sha256") == self.raw_sha256()
+                and str(a.get("algorithm_version")) == str(ALGORITHM_VERSION))
 
     @property
     def flexor_test(self) -> dict | None:

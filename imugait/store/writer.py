@@ -193,7 +193,7 @@ def rewrite_session(path, edit, *, lock: SessionLock | None = None, purpose: str
     """Change a session file atomically: ``edit(f)`` runs on an in-memory copy (an
     ``h5py.File`` opened read/write), which then replaces the file (:func:`write_file_atomically`).
     Holds the session lock (``lock`` if given, else a new one for ``purpose``). Returns what
-    ``edit`` returns. The file must not carry write marks (see :func:`imugait.store.process.recover_if_interrupted`).
+    ``edit`` returns. The file must not carry write marks (see :func:`imugait.store.results.recover_if_interrupted`).
     """
     path = _real(path)
     _refuse_read_only(path, doing)

@@ -41,7 +41,7 @@ class GuidedTest:
 
     def __init__(self, source, source_meta: dict, session: Path, steps: list[Step], meta: dict,
                  echo=None, tty: bool | None = None, wait_for_calibration: bool = True, tick_s: float = 0.1):
-        from imugait.store.recorder import Recorder, RecordOptions
+        from imugait.app.record import Recorder, RecordOptions
 
         self.steps = steps
         self.echo = echo or (lambda s: click.echo(s, err=True))
@@ -299,7 +299,7 @@ def flexor_test(session, left, right, simulate, out_dir, session_out, no_store, 
     store_path = None
     extra = {}
     if session is not None:
-        from imugait.store.flexor import analyze_session
+        from imugait.app.session_analysis import analyze_flexor_session as analyze_session
 
         result = analyze_session(session)
         store_path = None if no_store else session
@@ -343,7 +343,7 @@ def flexor_test(session, left, right, simulate, out_dir, session_out, no_store, 
         click.echo(f"Modified Thomas test: {repeats} hold(s) per leg of {hold_s:g} s; recording to {session_out}",
                    err=True)
         recorded = run_guided(source, smeta, session_out, steps, meta, simulated_speed=speed if simulate else None)
-        from imugait.store.flexor import analyze_session
+        from imugait.app.session_analysis import analyze_flexor_session as analyze_session
 
         result = analyze_session(recorded)
         store_path = None if no_store else recorded
