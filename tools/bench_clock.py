@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imugait.acquire.clock import ClockMapper  # noqa: E402
+from imugait.acquire.clock import ClockMapper, SessionClock  # noqa: E402
 
 
 @dataclass
@@ -47,6 +47,12 @@ class LinkSpec:
     n_per_packet: int = 4
     odr_error_pct: float = 0.0  # IMU output data rate vs nominal (its own oscillator); 0 = clocked by the crystal
     dither: bool = False  # firmware hands packets over at a random moment within one packet interval, reports tx_delay_us
+    burst_hold_s: tuple | None = None  # (lo, hi): notifications held back, then released together every U(lo, hi) s
+    burst_where: str = "device"  # "device": held before the link (released into the link queue, drained at
+    #                              max_per_event per connection event); "host": held after the link (the host
+    #                              stack hands them to the application at once, one stamp per host_per_notif_s)
+    host_per_notif_s: float = 0.00002  # host time to hand one held notification to the application
+    burst_short: tuple | None = None  # (p, lo, hi): with probability p a hold lasts U(lo, hi) instead
 
 
 def simulate_link(spec: LinkSpec, duration_s: float, rng: np.random.Generator):
@@ -65,6 +71,17 @@ def simulate_link(spec: LinkSpec, duration_s: float, rng: np.random.Generator):
     t_dev = t_dev_first + np.arange(n)[None, :] / spec.fs_hz
     handoff = t_true[:, -1] + (rng.uniform(0, n / spec.fs_hz, n_pkt) if spec.dither else 0.0)
     ready = handoff + rng.uniform(0.0001, 0.0003, n_pkt)  # sensor read-out, stack latency
+    releases = None
+    if spec.burst_hold_s is not None:
+        lo, hi = spec.burst_hold_s
+        holds = rng.uniform(lo, hi, int(duration_s / lo) + 3)
+        if spec.burst_short is not None:  # some holds much shorter (an adversary for release pairing)
+            p, slo, shi = spec.burst_short
+            short = rng.random(len(holds)) < p
+            holds[short] = rng.uniform(slo, shi, int(short.sum()))
+        releases = np.cumsum(holds)
+        if spec.burst_where == "device":  # the sensor (or its stack) lets go of everything it holds at once
+            ready = releases[np.searchsorted(releases, ready)]
     if spec.dither:  # the device reports the hand-off in device time (tx_delay_us, µs resolution)
         t_last = t_dev[:, -1]  # nominal, as the host computes it
         dev_handoff = t_dev_first[:, 0] + (handoff - t_true[:, 0]) * (1 + spec.drift_ppm * 1e-6)
@@ -95,6 +112,14 @@ def simulate_link(spec: LinkSpec, duration_s: float, rng: np.random.Generator):
             i += 1
             k += 1
         ev += ci
+    if releases is not None and spec.burst_where == "host":
+        # the host stack holds received notifications and hands them over together: each is
+        # stamped when the application gets it, one after the other
+        rel = releases[np.searchsorted(releases, arrival)]
+        pos = np.zeros(n_pkt)
+        for j in range(1, n_pkt):
+            pos[j] = pos[j - 1] + 1 if rel[j] == rel[j - 1] else 0
+        arrival = np.maximum(arrival, rel + pos * spec.host_per_notif_s)
     # host receives in order of arrival (stack jitter may reorder stamps slightly: keep order)
     arrival = np.maximum.accumulate(arrival)
     if t_dev_point is None:
@@ -112,6 +137,9 @@ def map_online(method: str, t_dev: np.ndarray, arrival: np.ndarray, fs_hz: float
     out = np.empty_like(t_dev)
     if method == "raw":
         return arrival[:, None] - (n - 1 - np.arange(n))[None, :] / fs_hz
+    if method == "final":  # the final mapping of a closed session, from all points
+        sc = SessionClock(t_dev_point, arrival, np.zeros(n_pkt, int), np.zeros(n_pkt, int))
+        return sc.to_host(t_dev.ravel(), 0).reshape(t_dev.shape)
     if method == "hull":
         cm = ClockMapper(window_s=window_s)
         for i in range(n_pkt):
@@ -149,15 +177,16 @@ def alignment_errors(sides: dict, method: str, warmup_s: float, window_s: float 
 
 
 def run(duration_s=120.0, seeds=10, ci=(0.015, 0.045), warmup_s=5.0, verbose=True, odr_error_pct=0.0, window_s=60.0,
-        dither=True):
-    results = {m: ([], []) for m in ("raw", "lsq", "hull")}
+        dither=True, burst_hold_s=None, burst_where="device", burst_legs=("left", "right")):
+    results = {m: ([], []) for m in ("raw", "lsq", "hull", "final")}
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         sides = {}
         for name, c in zip(("left", "right"), ci):
             spec = LinkSpec(conn_interval_s=c, drift_ppm=rng.uniform(20, 50) * rng.choice([-1, 1]),
                             offset_s=rng.uniform(1, 1000), odr_error_pct=rng.uniform(-1, 1) * odr_error_pct,
-                            dither=dither)
+                            dither=dither, burst_hold_s=burst_hold_s if name in burst_legs else None,
+                            burst_where=burst_where)
             t_true, t_dev, arr, t_point = simulate_link(spec, duration_s, rng)
             sides[name] = (t_true, t_dev, arr, spec.fs_hz, t_point)
         for m in results:
@@ -192,10 +221,17 @@ def main(argv=None):
     ap.add_argument("--window", type=float, default=60.0, help="clock-fit window (s)")
     ap.add_argument("--no-dither", action="store_true",
                     help="firmware hands packets over at sample instants (no tx_delay_us): commensurate worst case")
+    ap.add_argument("--bursts", nargs=2, type=float, metavar=("LO_S", "HI_S"),
+                    help="notifications held back and released together every U(LO, HI) s")
+    ap.add_argument("--burst-where", choices=("device", "host"), default="device",
+                    help="device: held before the link (drained at the link's rate); host: held by the host stack")
+    ap.add_argument("--burst-legs", choices=("both", "left", "right"), default="both")
     a = ap.parse_args(argv)
     t = time.perf_counter()
+    legs = ("left", "right") if a.burst_legs == "both" else (a.burst_legs,)
     rows = run(a.duration, a.seeds, (a.ci_left_ms / 1e3, a.ci_right_ms / 1e3), a.warmup, odr_error_pct=a.odr_error_pct,
-               window_s=a.window, dither=not a.no_dither)
+               window_s=a.window, dither=not a.no_dither, burst_hold_s=tuple(a.bursts) if a.bursts else None,
+               burst_where=a.burst_where, burst_legs=legs)
     print(f"target p95 <= 2 ms: {'MET' if rows['hull']['p95'] <= 2.0 else 'NOT MET'}  ({time.perf_counter() - t:.1f} s)")
 
 
