@@ -118,7 +118,8 @@ def run(pair="ours", where="device", hold=None, duration_s=60.0, seed=5, drops=F
     if not ok:
         raise SystemExit(f"bench_clock_ble: the emulated BlueZ cannot run here: {why}")
     sim, periphs, specs, truth = _setup(pair, where, hold, duration_s, seed)
-    out = Path(out or tempfile.mkdtemp(prefix="bench_clock_ble_")) / f"{pair}_{where}.h5"
+    tag = f"{where}_{hold[0]:g}-{hold[1]:g}" if hold else "noholds"
+    out = Path(out or tempfile.mkdtemp(prefix="bench_clock_ble_")) / f"{pair}_{tag}{'_drops' if drops else ''}.h5"
     out.unlink(missing_ok=True)
     opts = RecordOptions(out=out, duration_s=duration_s, quiet=True, analyze_after=False)
     t_wall = time.monotonic()

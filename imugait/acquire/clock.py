@@ -253,14 +253,15 @@ def release_times(t_dev_s, t_arrival_s, *, hold_rise_s: float = HOLD_RISE_S, dra
     prev = -1
     for j in np.flatnonzero(runs):
         f, e = starts[j], ends[j]
+        first = float(np.min(y[f:e]))  # its first stamp (arrival order: y[f])
         if not multi[j]:
-            out[keep[f:e]] = y[f]  # one delivery: every packet of it was there when it began
+            out[keep[f:e]] = first  # one delivery: every packet of it was there when it began
             continue
         if not drains_over_events:
             continue
         ok = prev >= 0 and (x[e - 1] - x[ends[prev] - 1]) - (y[f] - y[starts[prev]]) < t_gen + first_departure_s
         if ok:
-            out[keep[f:e]] = y[f]
+            out[keep[f:e]] = first
         if ok or prev < 0:  # the first run only anchors the next (nothing to check it against)
             prev = j
     return out
@@ -490,8 +491,9 @@ class SessionClock:
     *centred* on knots every ``knot_s`` of device time — the live mapping only has the past;
     here every sample has points on both sides, including the first packets of a segment
     (mapped live before any fit existed) and the bursts after it. A sample's host time is
-    blended linearly between the two neighbouring knots' lines. Segments shorter than
-    ``slope_span_s`` take the slope of the longest segment of the same device clock (epoch).
+    blended linearly between the two neighbouring knots' lines. Segments without a measured
+    slope take that of the longest segment of the same device clock (epoch), else of the
+    longest of all (same crystal).
 
     ``to_host(t_dev_s, epoch)`` returns NaN where no segment of that epoch has points.
     """
@@ -515,7 +517,8 @@ class SessionClock:
             idx = np.flatnonzero((ep == e) & (seg == s))
             if len(idx):
                 groups.append((e, s, idx))
-        # drift per epoch: from its longest segment (same crystal)
+        # drift for short segments: the longest measured segment of the same epoch, else of
+        # any (same crystal: the live mapper keeps it over a reboot too)
         prior: dict[int, float] = {}
         for e, s, idx in sorted(groups, key=lambda g: -float(np.ptp(x[g[2]]))):
             if e in prior:
@@ -524,6 +527,7 @@ class SessionClock:
                              max_drift_ppm=max_drift_ppm)
             if f is not None and f.slope_measured:
                 prior[e] = f.slope
+        any_prior = next(iter(prior.values()), 1.0)  # from the longest segment
         self.segments: list[_SegmentMap] = []
         for e, s, idx in groups:
             xs, ys = x[idx], y[idx]
@@ -537,7 +541,7 @@ class SessionClock:
             for kt in knots:
                 w = np.abs(xs - kt) <= 0.5 * self.window_s if len(knots) > 1 else np.ones(len(xs), bool)
                 fits.append(envelope_fit(xs[w], ys[w], bucket_s=bucket_s, slope_span_s=slope_span_s,
-                                         prior_slope=prior.get(e, 1.0), max_drift_ppm=max_drift_ppm))
+                                         prior_slope=prior.get(e, any_prior), max_drift_ppm=max_drift_ppm))
             self.segments.append(_SegmentMap(e, s, lo, knots, tuple(fits)))
 
     def to_host(self, t_dev_s, epoch) -> np.ndarray:
