@@ -167,10 +167,19 @@ DRAIN_RATIO = 0.5
 """A run of points that arrives in at most this fraction of the device time it covers is a
 backlog draining, not a flowing stream."""
 
-DELIVERY_GAP_S = 0.002
+DELIVERY_GAP_S = 0.0075
 """Arrival stamps closer than this came in one delivery (one connection event, or one host
 hand-over): BLE connection events are at least 7.5 ms apart (Core spec v5.3, Vol 6, Part B,
-4.5.1)."""
+4.5.1); the host takes up to ~5 ms to hand over the notifications of one event (measured:
+six 229-byte Polar frames through bleak and the emulated BlueZ, 2.6–5.2 ms gaps)."""
+
+MIN_LINK_GAPS = 10
+"""Gaps between deliveries a window needs before it is taken as a link draining backlogs."""
+
+LINK_GAP_SPREAD = 0.2
+"""Deliveries of a link draining a backlog follow each other at the connection interval (a
+BLE link's events are periodic): their gaps in a window cluster within this fraction; gaps of
+hand-overs by a busy host do not."""
 
 FIRST_DEPARTURE_S = 0.050
 """Longest wait from a release to its first delivery (one connection interval, <= 50 ms when
@@ -216,8 +225,9 @@ def release_times(t_dev_s, t_arrival_s, *, hold_rise_s: float = HOLD_RISE_S, dra
     * it lies between two holds (delay rising by ``hold_rise_s`` before it and after it) and
       arrives in at most ``drain_ratio`` of the device time it covers (a backlog draining);
     * from the previous paired run's youngest packet to its own, device time does not exceed
-      host time between their first stamps by more than one packet interval plus
-      ``first_departure_s`` (two releases run together show as the second hold on top);
+      host time between their first stamps by more than the device time from that youngest
+      packet to the next one plus ``first_departure_s`` (two releases run together show as
+      the second hold on top);
     * such runs carry ``held_share`` of the window's points (a held stream).
 
     Every packet of such a run was queued when its first packet was stamped. What cannot be
@@ -243,13 +253,22 @@ def release_times(t_dev_s, t_arrival_s, *, hold_rise_s: float = HOLD_RISE_S, dra
     runs = (ends - starts >= 2) & (a_span <= drain_ratio * d_span)
     if np.sum((ends - starts)[runs]) < held_share * n:
         return out
-    # one delivery per run (a host hands over what it held) or several (a sensor-side backlog
-    # drains over connection events): a window is one or the other; in a host-held window a
-    # run of several deliveries is two hand-overs run together, never paired across them
-    gap = np.diff(y) >= delivery_gap_s
-    multi = np.array([bool(np.any(gap[f:e - 1])) for f, e in zip(starts, ends)])
-    drains_over_events = np.sum((ends - starts)[runs & multi]) >= 0.5 * np.sum((ends - starts)[runs])
-    t_gen = float(np.median(np.diff(x)))  # packet interval (device time; not dominated: all > 0)
+    # A run is one delivery (a host hands over what it held: all its packets were there when it
+    # began) or several; several are a link draining a sensor-side backlog only when the gaps
+    # between them are the link's connection interval: in the window they cluster tightly
+    # (median ci, interquartile range <= LINK_GAP_SPREAD of it) and the run has no longer gap
+    # (an idle link: a second hand-over or release may begin there)
+    gaps_in = []
+    for f, e in zip(starts, ends):
+        g = np.diff(y_all[keep[f]:keep[e - 1] + 1])
+        gaps_in.append(g[g >= delivery_gap_s])
+    multi = np.array([len(g) > 0 for g in gaps_in])
+    g_all = np.concatenate([g for g, r in zip(gaps_in, runs) if r and len(g)] or [np.zeros(0)])
+    link_ci = math.nan
+    if len(g_all) >= MIN_LINK_GAPS:
+        q1, med, q3 = np.percentile(g_all, [25, 50, 75])
+        if q3 - q1 <= LINK_GAP_SPREAD * med:
+            link_ci = float(med)
     prev = -1
     for j in np.flatnonzero(runs):
         f, e = starts[j], ends[j]
@@ -257,9 +276,11 @@ def release_times(t_dev_s, t_arrival_s, *, hold_rise_s: float = HOLD_RISE_S, dra
         if not multi[j]:
             out[keep[f:e]] = first  # one delivery: every packet of it was there when it began
             continue
-        if not drains_over_events:
+        if not (math.isfinite(link_ci) and np.max(gaps_in[j]) <= (1.0 + LINK_GAP_SPREAD) * link_ci + delivery_gap_s):
             continue
-        ok = prev >= 0 and (x[e - 1] - x[ends[prev] - 1]) - (y[f] - y[starts[prev]]) < t_gen + first_departure_s
+        # the previous release let go before the packet after its youngest was made
+        ok = prev >= 0 and ((x[e - 1] - x[ends[prev] - 1]) - (y[f] - y[starts[prev]])
+                            < (x[ends[prev]] - x[ends[prev] - 1]) + first_departure_s)
         if ok:
             out[keep[f:e]] = first
         if ok or prev < 0:  # the first run only anchors the next (nothing to check it against)
