@@ -181,6 +181,10 @@ LINK_GAP_SPREAD = 0.2
 BLE link's events are periodic): their gaps in a window cluster within this fraction; gaps of
 hand-overs by a busy host do not."""
 
+COMPARE_RUNS = 3
+"""A drain is checked against this many drains before it (one of them being a single release
+is enough to see a second release hidden in it)."""
+
 FIRST_DEPARTURE_S = 0.050
 """Longest wait from a release to its first delivery (one connection interval, <= 50 ms when
 streaming)."""
@@ -224,10 +228,10 @@ def release_times(t_dev_s, t_arrival_s, *, hold_rise_s: float = HOLD_RISE_S, dra
 
     * it lies between two holds (delay rising by ``hold_rise_s`` before it and after it) and
       arrives in at most ``drain_ratio`` of the device time it covers (a backlog draining);
-    * from the previous paired run's youngest packet to its own, device time does not exceed
-      host time between their first stamps by more than the device time from that youngest
-      packet to the next one plus ``first_departure_s`` (two releases run together show as
-      the second hold on top);
+    * from the youngest packet of each of the ``COMPARE_RUNS`` runs before to its own youngest,
+      device time does not exceed host time between their first stamps by more than the
+      device time from that youngest packet to the next one plus ``first_departure_s`` (two
+      releases run together show as the second hold on top);
     * such runs carry ``held_share`` of the window's points (a held stream).
 
     Every packet of such a run was queued when its first packet was stamped. What cannot be
@@ -269,7 +273,7 @@ def release_times(t_dev_s, t_arrival_s, *, hold_rise_s: float = HOLD_RISE_S, dra
         q1, med, q3 = np.percentile(g_all, [25, 50, 75])
         if q3 - q1 <= LINK_GAP_SPREAD * med:
             link_ci = float(med)
-    prev = -1
+    prev: list[int] = []  # the runs before (multi-delivery), newest last
     for j in np.flatnonzero(runs):
         f, e = starts[j], ends[j]
         first = float(np.min(y[f:e]))  # its first stamp (arrival order: y[f])
@@ -278,13 +282,18 @@ def release_times(t_dev_s, t_arrival_s, *, hold_rise_s: float = HOLD_RISE_S, dra
             continue
         if not (math.isfinite(link_ci) and np.max(gaps_in[j]) <= (1.0 + LINK_GAP_SPREAD) * link_ci + delivery_gap_s):
             continue
-        # the previous release let go before the packet after its youngest was made
-        ok = prev >= 0 and ((x[e - 1] - x[ends[prev] - 1]) - (y[f] - y[starts[prev]])
-                            < (x[ends[prev]] - x[ends[prev] - 1]) + first_departure_s)
+        # one release: consistent with each of the last COMPARE_RUNS runs — from a run's youngest
+        # packet to this one's, device time may not exceed the host time between their first
+        # stamps by more than the time to the packet after that youngest one (that packet was
+        # not let go with it) plus one first departure. A run that is two releases shows the
+        # second hold on top against every single one; against a run that was itself two
+        # releases a single one only comes out earlier, never later.
+        ok = bool(prev) and all(
+            (x[e - 1] - x[ends[p] - 1]) - (y[f] - y[starts[p]]) < (x[ends[p]] - x[ends[p] - 1]) + first_departure_s
+            for p in prev[-COMPARE_RUNS:])
         if ok:
             out[keep[f:e]] = first
-        if ok or prev < 0:  # the first run only anchors the next (nothing to check it against)
-            prev = j
+        prev.append(j)
     return out
 
 
