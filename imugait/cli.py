@@ -24,7 +24,7 @@ from imugait.analysis.cli import analyze
 from imugait.compare.cli import compare, group, report, reprocess
 from imugait.compare.flexor_cli import flexor_test
 from imugait.demo import demo
-from imugait.errors import ImugaitError
+from imugait.errors import ImugaitError, describe_os_error, file_write_error
 from imugait.inputcheck import InputWarning
 from imugait.live.cli import live
 from imugait.sim.cli import simulate
@@ -110,3 +110,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as e:  # a full disk, a read-only folder ... anywhere: one sentence, exit 1
+        if debug:
+            traceback.print_exc()
+        if e.filename:
+            click.echo(f"imugait: {file_write_error(e.filename, 'be accessed', e)}", err=True)
+        else:
+            what, fix = describe_os_error(e)
+            click.echo(f"imugait: cannot write or read a file — {what} ({fix})", err=True)
+        sys.exit(1)

@@ -18,7 +18,7 @@ order the samples on their own, and keeps the stamps where they can:
    ``(t[i+W] − t[i]) / W`` (``W`` = 256, fewer for short files): rounding, batching and
    jitter average out inside a window, gaps spoil only the windows that contain them. When
    at least 90 % of the intervals lie within half a period of it (a clock that resolves
-   every sample), their median replaces it and intervals of whole periods count as lost
+   every sample), their mean replaces it and intervals of whole periods count as lost
    samples. After step 4 the period is refined by least squares of time on sample index
    (lost samples counted) over block means of 32 samples within the gap-free pieces.
 2. **Broken time is refused** (:class:`TimebaseError`): a non-finite stamp, time that does
@@ -36,14 +36,15 @@ order the samples on their own, and keeps the stamps where they can:
    at least half a period) the stamps are kept as they are — lost samples stay visible to
    the analysis as gaps. A fine clock (``E ≤ T/4``) with a few odd stamps (a repeat, a stamp
    a little early or late) gets only those samples re-timed, by linear interpolation over the
-   sample index between their good neighbours. Otherwise the whole segment is re-fitted:
-   ``t = a + b·k`` for its samples
-   ``k = 0, 1, …`` by least squares (``b`` = the segment's own slope when it holds at least 64
-   samples and lies within −20/+25 % of ``T``, so that the device's true rate is followed;
-   ``T`` otherwise). Least squares puts the line through
-   the middle of the rounding/batching error: whether a logger stamps the first or the last
-   sample of a batch cannot be known from the file, so absolute times carry up to half the
-   clock error (reported as ``max_shift_s``); intervals, and so strides, do not.
+   sample index between their good neighbours. Otherwise the whole segment is re-fitted
+   from the index: ``t = a + b·k`` by least squares (``b`` = the segment's own slope when
+   it is long and within −20/+25 % of ``T``, so the device's true rate is followed; ``T``
+   otherwise) — and where that line leaves the stamps by more than the clock error plus a
+   period (samples lost unseen by a coarse clock, a wandering rate: seconds at the end of a
+   long file), the stamps smoothed over the index instead (:func:`_local_fit`), which follow
+   the stamps within the clock's own error. Whether a logger stamps the first or
+   the last sample of a batch cannot be known from the file, so absolute times carry up to
+   half the clock error (reported as ``max_shift_s``); intervals, and so strides, do not.
 
 The report (:class:`TimebaseReport`) counts what was done; :meth:`TimebaseReport.warning`
 gives the one-line warning callers print and store (``summary.json`` ``sides.<side>.input``,
@@ -147,11 +148,38 @@ def _window(n: int) -> int:
     return int(max(1, min(WINDOW, (n - 1) // 2)))
 
 
+def _pauses(d: np.ndarray) -> np.ndarray:
+    """Intervals that are pauses, not clock steps: longer than 20× the clock's typical step
+    (the length-weighted 25th percentile of the positive intervals — the tick of a coarse
+    clock, the jump between batches, the period of a fine clock)."""
+    pos = np.sort(d[d > 0])
+    if pos.size == 0:
+        return np.zeros(d.shape[0], dtype=bool)
+    cum = np.cumsum(pos)
+    step = float(pos[min(pos.size - 1, int(np.searchsorted(cum, 0.25 * cum[-1])))])
+    return d > 20.0 * step
+
+
+def _calm_windows(pause: np.ndarray, w: int) -> tuple[int, np.ndarray]:
+    """Window length (``w``, halved down to 8 while every window holds a pause) and a mask of
+    the windows ``[i, i + w]`` without a pause."""
+    big = np.concatenate([[0], np.cumsum(pause)])
+    while True:
+        calm = (big[w:] - big[:-w]) == 0
+        if calm.any() or w <= 8:
+            return w, calm
+        w = max(8, w // 2)
+
+
 def _rough_period(t: np.ndarray) -> float:
     """Step 1a: median over windows of ``W`` samples of the mean interval — robust to
-    rounding, batching, jitter and gaps, but only as fine as one clock tick per window."""
-    w = _window(t.shape[0])
-    return float(np.median((t[w:] - t[:-w]) / w))
+    rounding, batching and jitter, but only as fine as one clock tick per window. Windows
+    that hold a pause (:func:`_pauses`) are left out, with smaller windows when every window
+    holds one: in a short file with a pause every window of 256 samples held it and the
+    period came out too long."""
+    w, calm = _calm_windows(_pauses(np.diff(t)), _window(t.shape[0]))
+    est = (t[w:] - t[:-w]) / w
+    return float(np.median(est[calm] if calm.any() else est))
 
 
 BLOCK = 32
@@ -184,19 +212,29 @@ def _analyse(t: np.ndarray):
     # are then steps of whole periods, which are taken out of the index before fitting
     single = d[(d > 0.5 * T) & (d < 1.5 * T)]
     fine = single.size >= FINE_FRACTION * d.size
+    if fine:
+        # the mean, not the median: a clock a little coarser than the period gives two
+        # interval values (100 Hz on a 4 ms clock: 8 and 12 ms) whose median is either one
+        # (the period was then 20 % off and the file 3 s long off at its end)
+        # (the first estimate is no check: windows that hold lost samples read it long)
+        T = float(np.mean(single))
     k = np.arange(n, dtype=np.float64)
     if fine:
-        T = float(np.median(single))
         whole = _whole_periods(d, T)
         # a loss is a whole-period interval between whole-period intervals (not half of a glitch)
         calm = whole & np.concatenate([[True], whole[:-1]]) & np.concatenate([whole[1:], [True]])
         steps = np.where(calm, np.rint(d / T) - 1.0, 0.0)
         k = k + np.concatenate([[0.0], np.cumsum(steps)])
     u = t - T * k
-    w = _window(n)
+    # the band of u over blocks without a pause (a pause in one of two blocks of a short
+    # file made the band seconds wide, and the pause then hid inside it)
+    pause = _pauses(d)
+    w, _calm = _calm_windows(pause, _window(n))
     nb = max(1, n // w)
     blk = u[: nb * w].reshape(nb, w)
-    E = float(np.median(blk.max(axis=1) - blk.min(axis=1)))
+    pb = np.concatenate([pause, [False]])[: nb * w].reshape(nb, w)[:, :-1].any(axis=1) if w > 1 else np.zeros(nb, bool)
+    spans = blk.max(axis=1) - blk.min(axis=1)
+    E = float(np.median(spans[~pb] if (~pb).any() else spans))
     gap_at = np.nonzero(d > max(2.0 * (T + E), 3.0 * T))[0]  # gap between sample i and i+1
     # 1b: the period by least squares over the gap-free pieces (pooled)
     starts = np.concatenate([[0], gap_at + 1])
@@ -227,7 +265,8 @@ def _whole_periods(d: np.ndarray, T: float) -> np.ndarray:
 
 def _line_fit(ts: np.ndarray, T: float) -> np.ndarray:
     """A line over the sample index: slope ``T`` (or the piece's own, :func:`_block_ls`, when
-    it is long enough to follow the device's drift), intercept by least squares."""
+    it is long enough to follow the device's drift), intercept by least squares. Used for
+    pieces too short for :func:`_local_fit`."""
     k = np.arange(ts.shape[0], dtype=np.float64)
     slope = T
     if ts.shape[0] >= MIN_LINE_SAMPLES:
@@ -235,6 +274,38 @@ def _line_fit(ts: np.ndarray, T: float) -> np.ndarray:
         if de > 0 and 0.8 * T < nu / de < 1.25 * T:
             slope = nu / de
     return float(np.mean(ts - slope * k)) + slope * k
+
+
+def _local_fit(ts: np.ndarray, T: float, span_s: float) -> np.ndarray:
+    """Stamps smoothed over the sample index by two centred moving averages of ``M`` and
+    ``M + 2`` samples, ``M`` ≈ 8 × the clock's error span (tick, batch or scatter) in periods:
+    inside a window rounding, batching and jitter average out (the second average takes out
+    most of the ripple a periodic rounding pattern leaves in the first), and across windows
+    the fit follows the stamps, so it never strays from them by more than the clock's own
+    error. Used where one line over the piece does not fit (samples lost unseen by a coarse
+    clock, a wandering rate: a line was seconds off at the end of a file, found by a fuzz
+    over rates, clocks, batches and losses). The ends are extended by a least-squares line
+    over the first/last samples; the result increases by at least half a period."""
+    m = ts.shape[0]
+    M = max(9, int(np.ceil(8.0 * max(span_s, T) / T)) | 1)
+    h = M // 2 + (M + 2) // 2
+    if m < 2 * (M + 2):
+        return _line_fit(ts, T)
+    k = np.arange(m, dtype=np.float64)
+
+    def end_line(sl: slice, at: np.ndarray) -> np.ndarray:
+        nu, de = _block_ls(k[sl], ts[sl])
+        slope = nu / de if de > 0 and 0.5 * T < nu / de < 2.0 * T else T
+        return float(np.mean(ts[sl] - slope * k[sl])) + slope * at
+
+    x = np.concatenate([end_line(slice(0, M + 2), np.arange(-h, 0, dtype=np.float64)), ts,
+                        end_line(slice(m - M - 2, m), np.arange(m, m + h, dtype=np.float64))])
+    x0 = x[0]
+    for L in (M, M + 2):
+        c = np.concatenate([[0.0], np.cumsum(x - x0)])
+        x = (c[L:] - c[:-L]) / L + x0
+    g = np.maximum.accumulate(x - 0.5 * T * k)
+    return g + 0.5 * T * k
 
 
 def _repair_glitches(ts: np.ndarray, ok: np.ndarray, T: float) -> np.ndarray | None:
@@ -301,6 +372,8 @@ def fit_timebase(t_s) -> Timebase:
 
     starts = np.concatenate([[0], gap_at + 1])
     ends = np.concatenate([gap_at + 1, [n]])
+    far_steps = d[d >= 0.5 * T]  # steps between distinct stamps (T: the stamps' period)
+    tick = float(np.median(far_steps)) if far_steps.size else T
     out = t.copy()
     n_ref, n_ret, max_shift = 0, 0, 0.0
     longest, period_fit = 0, T
@@ -315,6 +388,8 @@ def fit_timebase(t_s) -> Timebase:
         fit = _repair_glitches(ts, ok, T) if E <= FINE_CLOCK * T else None
         if fit is None:
             fit = _line_fit(ts, T)
+            if np.max(np.abs(fit - ts)) > E + T:  # the line leaves the clock's error band
+                fit = _local_fit(ts, T, max(tick, E))
             if b - a > longest:
                 longest, period_fit = b - a, float((fit[-1] - fit[0]) / (b - a - 1))
         if a > 0 and fit[0] <= out[a - 1] + 0.5 * T:  # keep order across a gap (safety net)
@@ -325,8 +400,6 @@ def fit_timebase(t_s) -> Timebase:
         out[a:b] = fit
         n_ref += 1
     close = d < 0.5 * T
-    far_steps = d[d >= 0.5 * T]  # (T: the stamps' period; set to the fitted one below)
-    tick = float(np.median(far_steps)) if far_steps.size else T
     T = period_fit  # the rate the re-fitted time base runs at (the stamps' own otherwise)
     fs = 1.0 / T
     rep = TimebaseReport(

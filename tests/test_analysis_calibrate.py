@@ -122,3 +122,25 @@ def test_short_recording_without_standing_calibrates_at_the_end():
     out, st = calibrator_step(ConditionedChunk(), st, S, final=True)
     assert st.result.calibrated and not st.result.still_found and len(out) == len(t)
     assert np.allclose(st.result.flexion_axis, R.T @ [0, 0, 1], atol=1e-2)
+
+
+def test_absurd_gyro_values_fail_the_calibration_with_a_sentence_instead_of_crashing():
+    """A few finite but absurd gyro values (a corrupted file: 1e300 deg/s) overflowed the
+    flexion-axis scatter matrix (LinAlgError). They are left out of the axis; the leg is
+    flagged and gives no valid stride."""
+    import warnings
+
+    from imugait.analysis import GaitPipeline
+    from imugait.sim.gait import SimConfig, simulate
+
+    rec = simulate(SimConfig(gait="run", duration_s=20.0, fs_hz=200.0, seed=3))
+    s = rec.sides["left"]
+    g = s.gyr_dps.copy()
+    g[100:110] = 1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = GaitPipeline(200.0, "left")
+        out = p.push(s.t_dev_s, s.acc_mps2, g)
+        out.extend(p.flush())
+    assert not any(st.valid for st in out.strides)
+    assert p.calibration.quality_flags and not p.calibration.angle_calibrated

@@ -46,6 +46,46 @@ def test_gait_weight_is_a_smoothstep_of_stride_time():
     assert ev.gait_label(0.49) == "walk" and ev.gait_label(0.5) == "run"
 
 
+def test_flight_cue_decides_in_the_cadence_band_where_people_walk_and_run():
+    """The flight part (lowest vertical specific force of the stride): −0.35 g → walking,
+    −0.75 g → running, smoothstep between (−0.55 g → 0.5). Its share: 1 at 125–140 spm, 0 at
+    ≤ 115 and ≥ 150 spm."""
+    T140 = 120.0 / 140.0  # cadence part alone: smoothstep(0.525) ≈ 0.54
+    assert ev.gait_weight(T140, S) == pytest.approx(0.537, abs=0.01)
+    assert ev.gait_weight(T140, S, vert_min_g=0.1) == 0.0  # double support: walking, whatever the cadence says
+    assert ev.gait_weight(T140, S, vert_min_g=-1.2) == 1.0  # flight phase: running
+    assert ev.gait_weight(T140, S, vert_min_g=-0.55) == pytest.approx(0.5)
+    assert ev.gait_weight(120.0 / 110.0, S, vert_min_g=-1.2) == 0.0  # nobody runs at 110 spm: cadence decides
+    assert ev.gait_weight(120.0 / 170.0, S, vert_min_g=0.1) == 1.0  # ≥ 150 spm: cadence decides
+    assert ev.gait_weight(0.80, S, vert_min_g=0.1) == 1.0
+    assert ev.gait_weight(T140, S, vert_min_g=float("nan")) == ev.gait_weight(T140, S)  # no accelerometer vertical
+    # half share at 145 spm: half the flight part (0), half the cadence part (smoothstep(0.77))
+    T145 = 120.0 / 145.0
+    x = (0.92 - T145) / 0.12
+    assert ev.gait_weight(T145, S, vert_min_g=0.1) == pytest.approx(0.5 * x * x * (3 - 2 * x))
+    # continuous in both cues: no step anywhere. The steepest part is the share fading out over
+    # 140→150 spm (0.057 s of stride): smoothstep slope ≤ 1.5 / 0.057 s ≈ 26 per s, i.e. ≤ 0.07
+    # per 2.5 ms step of this grid
+    grid_T = np.linspace(0.6, 1.2, 241)
+    for vmin in (-1.5, -0.6, -0.45, 0.2):
+        w = np.array([ev.gait_weight(T, S, vmin) for T in grid_T])
+        assert np.max(np.abs(np.diff(w))) < 0.075
+    w = np.array([ev.gait_weight(T140, S, v) for v in np.linspace(-1.5, 0.5, 401)])
+    assert np.all(np.diff(w) <= 0) and np.max(np.abs(np.diff(w))) < 0.02
+
+
+def test_stride_vert_min_is_the_smoothed_minimum():
+    sig = buffer(np.zeros(300))
+    v = np.ones(300)
+    v[150] = -2.0  # one sample: smoothed over 0.1 s (Hann, 10 samples) it is shallower
+    sig.cols["acc_vert_g"] = v
+    m = ev.stride_vert_min(sig, 100.0, 200.0, FS, S)
+    k = np.hanning(12)[1:-1]
+    assert m == pytest.approx(1.0 - 3.0 * k.max() / k.sum())
+    assert ev.stride_vert_min(sig, 200.0, 290.0, FS, S) == pytest.approx(1.0)
+    assert np.isnan(ev.stride_vert_min(sig, 400.0, 500.0, FS, S))  # not in the buffer
+
+
 def test_rise_crossing_on_a_ramp():
     sig = buffer(ramp_stride())
     x = ev.rise_crossing(sig, Peak(150.0, 30.0), Peak(100.0, -20.0), 1.0, FS, 0.8)

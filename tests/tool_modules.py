@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
-_DEPENDS = {"validate": ("gait_reference", "running_validation")}
+_DEPENDS = {"validate": ("gait_reference", "running_validation", "foot_reference", "validate_walking"),
+            "validate_walking": ("gait_reference", "running_validation", "foot_reference")}
 
 
 def load_tool(name: str):

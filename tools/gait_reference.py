@@ -1,5 +1,10 @@
 """Independent shin-gyroscope gait-event reference (validation only, not used by the pipeline).
 
+The primary walking reference is the foot gyroscope (``tools/foot_reference.py``); this shin
+reference is its sanity check (its IC comes 20–80 ms after the foot's on HuGaDB, as published
+for shank gyros against an instrumented walkway: +34 ± 10 ms, Greene et al. 2012, J Appl
+Biomech 28:349; TO 0–25 ms before).
+
 Aminian et al. 2002 (J Biomech 35:689) / Salarian et al. 2004 (IEEE TBME 51:1434) style:
 the sagittal shin angular velocity has one large peak per stride in mid-swing; initial
 contact is the minimum right after it, toe-off the minimum right before it. The sagittal
@@ -61,39 +66,3 @@ def match_events(est_s: np.ndarray, ref_s: np.ndarray, max_dt_s: float = 0.25) -
     near = cand[np.arange(len(ref)), k]
     err = near - ref
     return err[np.abs(err) <= max_dt_s]
-
-
-def foot_swing_end(gyr_dps: np.ndarray, fs_hz: float, mid_swing_s: np.ndarray, t_s: np.ndarray) -> np.ndarray:
-    """Second, independent consistency reference from a *foot* gyroscope (validation only).
-
-    The sagittal foot angular velocity (principal axis of the foot gyro) has one long
-    excursion per swing; the foot's swing rotation stops — the signal comes back through
-    zero — at or just before heel contact. Returns, for each mid-swing time (from the shin
-    reference, used only as an anchor), the first upward zero crossing after the foot's swing
-    extremum within 0.45 s (linear interpolation; sign chosen so the foot is negative at
-    mid-swing). On HuGaDB it precedes the shin IC by 30–60 ms (the foot stops before the shin
-    minimum), so use it for event-to-event consistency (SD), not as the contact instant.
-    """
-    g = np.asarray(gyr_dps, dtype=np.float64)
-    g = g - np.median(g, axis=0)
-    _, _, vt = np.linalg.svd(g - g.mean(axis=0), full_matrices=False)
-    fw = g @ vt[0]
-    idx = np.arange(len(t_s))
-    ms = np.round(np.interp(np.asarray(mid_swing_s, float), t_s, idx)).astype(int)
-    ms = ms[(ms >= 0) & (ms < len(fw))]
-    if ms.size == 0:
-        return np.empty(0)
-    if np.median(fw[ms]) > 0:
-        fw = -fw
-    out = []
-    for m in ms:
-        seg = fw[m:m + int(0.45 * fs_hz)]
-        if seg.size < 5:
-            continue
-        k = int(np.argmin(seg))
-        s2 = seg[k:]
-        z = np.flatnonzero((s2[:-1] < 0) & (s2[1:] >= 0))
-        if z.size:
-            i = int(z[0])
-            out.append(m + k + i + (-s2[i]) / (s2[i + 1] - s2[i]))
-    return np.interp(np.array(out, float), idx, t_s)

@@ -31,6 +31,8 @@ at the start of a stream).
 * ``flexion_rate_dps``    angular velocity about the flexion axis (deg/s, flexion +)
 * ``acc_norm_g``          accelerometer norm (g)
 * ``acc_jerk_gps``        ‖Δacc‖·fs (g/s), the impact detector's input
+* ``acc_vert_g``          vertical specific force (g): the accelerometer along the VQF vertical
+  (1 standing, 0 in free fall) — the flight cue of the gait weight (docs/analysis.md, "Events")
 * ``segment_start``       first sample after a long data gap
 * ``gyro_implausible``    any gyro axis ≥ ``implausible_gyr_dps`` (clipped / corrupted)
 """
@@ -50,7 +52,7 @@ from imugait.conventions import DEG_PER_RAD, GRAVITY_MPS2, RAD_PER_DEG
 
 SIGNALS = {
     "t_s": np.float64, "thigh_angle_deg": np.float64, "flexion_rate_dps": np.float64, "acc_norm_g": np.float64,
-    "acc_jerk_gps": np.float64, "segment_start": bool, "gyro_implausible": bool,
+    "acc_jerk_gps": np.float64, "acc_vert_g": np.float64, "segment_start": bool, "gyro_implausible": bool,
 }
 """Columns of :class:`ThighSignals` and of the pipeline's signal buffer (name → dtype)."""
 
@@ -185,14 +187,14 @@ def _process(chunk: ConditionedChunk, state: AngleState, s: AngleSettings) -> Th
     if len(chunk) == 0:
         return ThighSignals()
     g = chunk.gyr_dps - state.gyro_bias_dps
-    ang = _sagittal_angle(state, s, g, acc)
+    ang, vert = _sagittal_angle(state, s, g, acc)
     prev = state.last_acc_mps2[None] if state.last_acc_mps2 is not None else acc[:1]
     jerk = np.linalg.norm(np.diff(np.concatenate([prev, acc]), axis=0), axis=1) * (state.fs_hz / GRAVITY_MPS2)
     state.last_acc_mps2 = acc[-1].copy()
     return ThighSignals({
         "t_s": t.copy(), "thigh_angle_deg": ang, "flexion_rate_dps": g @ state.flexion_axis,
         "acc_norm_g": np.linalg.norm(acc, axis=1) / GRAVITY_MPS2, "acc_jerk_gps": jerk,
-        "segment_start": chunk.segment_start.copy(),
+        "acc_vert_g": vert, "segment_start": chunk.segment_start.copy(),
         "gyro_implausible": np.abs(chunk.gyr_dps).max(axis=1) >= s.implausible_gyr_dps,
     })
 
@@ -206,10 +208,12 @@ def _concat(parts: list) -> ThighSignals:
     return ThighSignals({k: np.concatenate([p[k] for p in parts]) for k in SIGNALS})
 
 
-def _sagittal_angle(state: AngleState, s: AngleSettings, gyr_dps: np.ndarray, acc_mps2: np.ndarray) -> np.ndarray:
-    """Sagittal thigh angle (deg) for one run of samples without a VQF restart."""
+def _sagittal_angle(state: AngleState, s: AngleSettings, gyr_dps: np.ndarray,
+                    acc_mps2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sagittal thigh angle (deg), vertical specific force (g)) for one run of samples without
+    a VQF restart."""
     if gyr_dps.shape[0] == 0:
-        return np.empty(0)
+        return np.empty(0), np.empty(0)
     q = state.vqf.updateBatch(np.ascontiguousarray(gyr_dps * RAD_PER_DEG), np.ascontiguousarray(acc_mps2))["quat6D"]
     long_w = rotate(q, state.long_axis)  # knee -> hip, world frame (z up)
     ant_w = rotate(q, state.anterior_axis)
@@ -219,12 +223,16 @@ def _sagittal_angle(state: AngleState, s: AngleSettings, gyr_dps: np.ndarray, ac
         state.heading_zi = ((1.0 - alpha) * h[0])[None, :]  # start at the first sample's heading
     hf, state.heading_zi = lfilter([alpha], [1.0, alpha - 1.0], h, axis=0, zi=state.heading_zi)
     d = hf / np.maximum(np.linalg.norm(hf, axis=1, keepdims=True), 1e-12)
-    return np.arctan2(-(long_w[:, :2] * d).sum(axis=1), long_w[:, 2]) * DEG_PER_RAD
+    # the accelerometer turned into the world frame: its vertical component (specific force)
+    vert = rotate(q, acc_mps2)[:, 2] / GRAVITY_MPS2
+    return np.arctan2(-(long_w[:, :2] * d).sum(axis=1), long_w[:, 2]) * DEG_PER_RAD, vert
 
 
 def rotate(q_wxyz: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate the fixed vector ``v`` by each unit quaternion (w, x, y, z) of ``q_wxyz`` (n, 4)."""
+    """Rotate ``v`` — one fixed vector (3,) or one vector per sample (n, 3) — by each unit
+    quaternion (w, x, y, z) of ``q_wxyz`` (n, 4)."""
     w = q_wxyz[:, :1]
     u = q_wxyz[:, 1:]
-    t = 2.0 * np.cross(u, np.broadcast_to(v, u.shape))
+    v = np.broadcast_to(v, u.shape)
+    t = 2.0 * np.cross(u, v)
     return v + w * t + np.cross(u, t)

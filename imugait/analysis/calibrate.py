@@ -216,7 +216,14 @@ def calibrate(gyr_dps: np.ndarray, acc_mps2: np.ndarray, fs_hz: float, s: Calibr
         flags.append("no_still_period")
     if np.quantile(gn[moving], 0.99) > s.implausible_gyr_dps:
         flags.append("gyro_implausible")  # e.g. stored ×10 and clipped
-    gp = g[moving] - np.outer(g[moving] @ y, y)
+    # the axis from plausible samples only: a few absurd values (a corrupted file, 1e300)
+    # would otherwise overflow the scatter matrix; the flag above already names them
+    pca = moving & (gn <= s.implausible_gyr_dps)
+    if pca.sum() < 10:
+        return CalibrationState(still_found=still is not None, failed=True, quality_flags=("gyro_implausible",),
+                                message="gyroscope values are implausible (above "
+                                        f"{s.implausible_gyr_dps:g} deg/s while moving): check the gyro unit and range")
+    gp = g[pca] - np.outer(g[pca] @ y, y)
     evals, evecs = np.linalg.eigh(gp.T @ gp)
     z = _unit(evecs[:, -1] - (evecs[:, -1] @ y) * y)
     axis_conf = float(evals[-1] / max(evals[-1] + evals[-2], 1e-12))

@@ -60,13 +60,17 @@ def analyze(session, left, right, out_dir, fs_hz, acc_unit, gyr_unit, params_fil
     and per leg what the input checks found: units, time base, warnings).
     Inputs are checked for physics (gravity ≈ 9.81 m/s², plausible angular rates, a time
     base that matches the sample count); coarse or batched clocks are re-fitted with a warning.
+    A session file (.h5) also gets the results stored in it as a new run (atomically; earlier
+    runs kept) — unless it is still being recorded (the results are then partial and say so)
+    or cannot be written (read-only, disk full: a warning, the output folder still gets
+    everything).
     """
     from imugait.analysis.api import analyze as run, format_summary
     from imugait.analysis.params import load_params
 
     params = load_params(params_file)  # before reading data: a bad parameter file fails fast
     inputs: dict[str, ImuData] = {}
-    fs_nominal: dict[str, float] = {}
+    sa = None  # the analysis of a session file (stored back into it)
     source = ""
     if session is not None and (left or right):
         raise click.UsageError("give either a session/folder or --left/--right, not both")
@@ -97,16 +101,15 @@ def analyze(session, left, right, out_dir, fs_hz, acc_unit, gyr_unit, params_fil
             fs_hz = None  # it set the time; nothing to cross-check
             source = f"{session} (HuGaDB thighs)"
         else:
-            from imugait.store.reader import open_session
+            # a session file: the store's one session -> inputs path (partial or damaged files
+            # named), the same input checks, and the results stored in the file (atomically)
+            from imugait.store.process import analyse_session
 
-            with open_session(session) as s:
-                for side in s.sides:
-                    t, acc, gyr = s.imu(side)
-                    inputs[side] = ImuData(t, acc, gyr, source=f"{session} ({side})", origin="session",
-                                           time_column="session time")
-                    rate = float(s.sensor_info(side).sample_rate_hz or 0.0)
-                    if rate > 0:
-                        fs_nominal[side] = rate
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", InputWarning)  # printed below, once, as plain lines
+                sa = analyse_session(session, params=params, fs_hz=fs_hz, fs_typed=bool(fs_hz))
+            for note in sa.notes:
+                click.echo(f"warning: {note}", err=True)
             source = str(session)
     else:
         if left:
@@ -114,14 +117,15 @@ def analyze(session, left, right, out_dir, fs_hz, acc_unit, gyr_unit, params_fil
         if right:
             inputs["right"] = _read_csv(right, acc_unit, gyr_unit)
         source = ", ".join(str(p) for p in (left, right) if p)
-    # a typed --fs must agree with the time stamps (refused otherwise); a session's configured
-    # rate only gets a warning when it disagrees (analyze() checks it)
-    for side, data in list(inputs.items()):
-        inputs[side] = check_imu(data, fs_hz=fs_hz, fs_typed=True) if fs_hz else check_imu(data)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", InputWarning)  # printed below, once, as plain lines
-        res = run(inputs.get("left"), inputs.get("right"), params=params,
-                  fs_hz=None if fs_hz else ({k: v for k, v in fs_nominal.items() if k in inputs} or None))
+    if sa is not None:
+        res = sa.result
+    else:
+        # a typed --fs must agree with the time stamps (refused otherwise)
+        for side, data in list(inputs.items()):
+            inputs[side] = check_imu(data, fs_hz=fs_hz, fs_typed=True) if fs_hz else check_imu(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InputWarning)  # printed below, once, as plain lines
+            res = run(inputs.get("left"), inputs.get("right"), params=params, fs_hz=None)
     res.summary["source"] = source
     for side, s in res.summary["sides"].items():
         for w in s.get("input", {}).get("warnings", []):
@@ -130,3 +134,11 @@ def analyze(session, left, right, out_dir, fs_hz, acc_unit, gyr_unit, params_fil
     if not quiet:
         click.echo(format_summary(res))
         click.echo(f"wrote {paths['strides']} and {paths['summary']}")
+    if sa is not None:
+        from imugait.store.process import try_store_analysis
+
+        run_id, why = try_store_analysis(session, sa)
+        if run_id:
+            click.echo(f"stored in {session} as {run_id} (see `imugait info {session}`)")
+        else:
+            click.echo(f"warning: {why}", err=True)

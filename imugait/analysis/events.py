@@ -3,11 +3,17 @@
 Pure functions of the signal buffer and the segmentation's peaks; sources and measured
 numbers for every constant are in ``docs/analysis.md`` ("Events").
 
-**Gait weight** ``w`` (0 walking … 1 running) — a smoothstep of the stride time between
-``walk_stride_s`` (0.92 s, cadence 130 spm) and ``run_stride_s`` (0.80 s, 150 spm). Every
-event offset is ``(1 − w)·walk + w·run``, so the rules change continuously with cadence; a
-stride whose label flips between "walk" and "run" moves its events by at most the part of
-the difference its cadence implies, never by a step.
+**Gait weight** ``w`` (0 walking … 1 running) — running has a flight phase, walking double
+support. Two cues: the *cadence* part, a smoothstep of the stride time between
+``walk_stride_s`` (0.92 s, 130 spm) and ``run_stride_s`` (0.80 s, 150 spm), and the *flight*
+part, a smoothstep of the stride's lowest vertical specific force (the accelerometer along the
+VQF vertical, smoothed over ``flight_smooth_s``: 1 g standing, 0 g in free fall) between
+``flight_walk_g`` (−0.35 g → 0) and ``flight_run_g`` (−0.75 g → 1). In the cadence band where
+people both walk and run (``flight_band_spm``: full share 125–140 spm, fading to none at 115 and
+150 spm) the flight part decides, elsewhere the cadence part; the blend is continuous. Every
+event offset is ``(1 − w)·walk + w·run``, so the rules change continuously; a stride whose label
+flips between "walk" and "run" moves its events by at most the part of the difference its cues
+imply, never by a step.
 
 **IC** — the forward swing of the thigh ends, the thigh retracts ("swing-leg retraction")
 and the foot lands. The fiducial is the *rise crossing* ``x_r``: the moment the thigh angle,
@@ -39,14 +45,39 @@ from imugait.analysis.segment import Peak
 from imugait.analysis.signals import SignalBuffer
 
 
-def gait_weight(stride_s: float, s: EventSettings) -> float:
-    """0 (walking) … 1 (running): smoothstep of the stride time between ``walk_stride_s``
-    and ``run_stride_s``."""
-    if not (stride_s > 0 and math.isfinite(stride_s)):
-        return 0.0
-    x = (s.walk_stride_s - stride_s) / (s.walk_stride_s - s.run_stride_s)
+def smoothstep(x: float) -> float:
     x = min(max(x, 0.0), 1.0)
     return x * x * (3.0 - 2.0 * x)
+
+
+def gait_weight(stride_s: float, s: EventSettings, vert_min_g: float | None = None) -> float:
+    """0 (walking) … 1 (running) from the stride time and, when known, the stride's lowest
+    vertical specific force ``vert_min_g`` (see the module docstring)."""
+    if not (stride_s > 0 and math.isfinite(stride_s)):
+        return 0.0
+    w_cad = smoothstep((s.walk_stride_s - stride_s) / (s.walk_stride_s - s.run_stride_s))
+    if vert_min_g is None or not math.isfinite(vert_min_g):
+        return w_cad
+    w_flight = smoothstep((s.flight_walk_g - vert_min_g) / (s.flight_walk_g - s.flight_run_g))
+    c0, c1, c2, c3 = s.flight_band_spm
+    cad = 120.0 / stride_s
+    share = smoothstep((cad - c0) / (c1 - c0)) * smoothstep((c3 - cad) / (c3 - c2))
+    return share * w_flight + (1.0 - share) * w_cad
+
+
+def stride_vert_min(sig: SignalBuffer, a: float, b: float, fs_hz: float, s: EventSettings) -> float:
+    """Lowest vertical specific force (g) between global indices ``a`` and ``b`` (one stride),
+    after a Hann smoothing over ``flight_smooth_s``; NaN when the samples are not available."""
+    n = max(1, int(round(s.flight_smooth_s * fs_hz)))
+    lo, hi = int(math.floor(a)), int(math.ceil(b)) + 1
+    k0, v = sig.window("acc_vert_g", lo - n, hi + n)
+    if v.size < n + 3 or not np.all(np.isfinite(v)):
+        return float("nan")
+    if n > 1:
+        k = np.hanning(n + 2)[1:-1]
+        v = np.convolve(v, k / k.sum(), mode="same")
+    i0, i1 = max(lo - k0, 0), min(hi - k0, v.size)
+    return float(v[i0:i1].min()) if i1 > i0 else float("nan")
 
 
 def gait_label(weight: float) -> str:

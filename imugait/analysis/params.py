@@ -18,7 +18,7 @@ from pathlib import Path
 
 from imugait.errors import ImugaitError, InputFileError
 
-ALGORITHM_VERSION = "2.0.0"
+ALGORITHM_VERSION = "2.1.0"
 """Bumped whenever the numbers the pipeline produces can change for the same input."""
 
 RETIRED_PARAMS = frozenset({
@@ -111,9 +111,24 @@ class AnalysisParams:
     """TO = extension fiducial + this fraction of the stride (negative: before it)."""
     run_stride_s: float = 0.80
     walk_stride_s: float = 0.92
-    """The gait weight (0 walking … 1 running) is 1 for strides ≤ ``run_stride_s`` (cadence
-    ≥ 150 spm), 0 for strides ≥ ``walk_stride_s`` (cadence ≤ 130 spm) and a smoothstep in
-    between: the event offsets change continuously with cadence, never at a label."""
+    """The cadence part of the gait weight (0 walking … 1 running): 1 for strides ≤
+    ``run_stride_s`` (cadence ≥ 150 spm), 0 for strides ≥ ``walk_stride_s`` (cadence ≤ 130 spm)
+    and a smoothstep in between: the event offsets change continuously, never at a label."""
+    flight_walk_g: float = -0.35
+    flight_run_g: float = -0.75
+    """The flight part of the gait weight: the lowest vertical specific force of a stride (the
+    accelerometer along the vertical, smoothed over ``flight_smooth_s``; 1 g standing, 0 g in
+    free fall), median of the chain's last strides. Running (a flight phase) ≤ ``flight_run_g``
+    → 1, walking (double support) ≥ ``flight_walk_g`` → 0, smoothstep between. Measured on real
+    thighs: walking −0.21…+0.27 g (HuGaDB, 110–153 spm), running −0.95…−2.5 g (Fukuchi 2017,
+    2.5–4.5 m/s) (docs/analysis.md, "Events")."""
+    flight_smooth_s: float = 0.1
+    flight_band_spm: tuple = (115.0, 125.0, 140.0, 150.0)
+    """Cadences (spm) where the flight cue decides the gait weight: its share rises from 0 at the
+    first to 1 at the second value, stays 1 up to the third and falls to 0 at the fourth
+    (smoothsteps); elsewhere the cadence alone decides (nobody runs at 110 spm; at ≥ 150 spm the
+    cadence part is 1 — and simulators whose accelerometer has no realistic flight phase, like
+    imugait.sim 2.0's running, are not misread there; docs/analysis.md "Events")."""
     ic_impact_refine: bool = True
     """Running-like strides only: IC moves to a clear accelerometer impact when one lies
     within ``ic_impact_window_frac`` of the stride around the kinematic prediction."""
@@ -259,6 +274,10 @@ class EventSettings(_FromParams):
     to_after_trough_run_frac: float
     run_stride_s: float
     walk_stride_s: float
+    flight_walk_g: float
+    flight_run_g: float
+    flight_smooth_s: float
+    flight_band_spm: tuple
     ic_impact_refine: bool
     ic_impact_window_frac: float
     ic_jerk_ratio: float

@@ -37,6 +37,7 @@ class BoutStride:
     result: StrideResult
     flex_end_index: float  # global index of the flexion peak before the closing IC
     gait_weight: float
+    vert_min_g: float = float("nan")  # lowest vertical specific force of the F→F stride (flight cue)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class StrideState:
     ic_cache: dict = field(default_factory=dict)  # flexion-peak index -> (IC index, info)
     bout: list = field(default_factory=list)  # [BoutStride]
     recent_stride_s: list = field(default_factory=list)  # F→F intervals of the chain so far (gait weight)
+    recent_vert_g: list = field(default_factory=list)  # their lowest vertical specific force (flight cue)
     bout_emitted: bool = False
     bout_index: int = -1
     strides_made: int = 0
@@ -62,15 +64,21 @@ def stride_step(sig: SignalBuffer, seg: SegmentState, candidates: list[StrideCan
         c = st.pending[0]
         T_f = c.duration_samples / st.fs_hz
         T_ic = min(max(T_f, s.min_stride_s), s.max_stride_s)
+        # the flight cue reads the F→F stride (+ its smoothing): wait for it, so that live and
+        # batch see the same samples
+        if int(math.ceil(c.flex_end.index)) + int(round(es.flight_smooth_s * st.fs_hz)) + 2 > sig.end and not final:
+            break
+        vmin = ev.stride_vert_min(sig, c.flex_start.index, c.flex_end.index, st.fs_hz, es)
         # the closing IC lies before flex_end + offset·T (its rise crossing is before the peak);
         # a running stride may also read the impact window after it
         # (the weight of the chain, or of the stride alone if the bout ends before it)
-        look = max(ev.ic_lookahead_frac(es, _chain_weight(st, c, T_f, s, es)), ev.ic_lookahead_frac(es, ev.gait_weight(T_f, es)))
+        look = max(ev.ic_lookahead_frac(es, _chain_weight(st, c, T_f, vmin, s, es)),
+                   ev.ic_lookahead_frac(es, ev.gait_weight(T_f, es, vmin)))
         need_end = int(c.flex_end.index) + int(math.ceil(look * T_ic * st.fs_hz)) + seg.half_window + 3
         if need_end > sig.end and not final:
             break
         st.pending.pop(0)
-        out += _make_stride(sig, c, T_f, st, s, es, calib)
+        out += _make_stride(sig, c, T_f, vmin, st, s, es, calib)
     # bout end: no flexion peak can chain to the last stride any more (decided from the
     # segmentation state, not from chunk timing, so live == batch)
     if st.bout and (final or not _bout_can_grow(seg, st, s)):
@@ -78,12 +86,19 @@ def stride_step(sig: SignalBuffer, seg: SegmentState, candidates: list[StrideCan
     return out, st
 
 
-def _chain_weight(st: StrideState, c: StrideCandidate, T_f: float, s: StrideSettings, es: EventSettings) -> float:
-    """Gait weight from the median F→F interval of this chain's last strides (≤ 4) and this
-    one: one odd stride does not move the event offsets."""
+def _chain_weight(st: StrideState, c: StrideCandidate, T_f: float, vmin: float, s: StrideSettings,
+                  es: EventSettings) -> float:
+    """Gait weight from the median F→F interval and the median flight cue of this chain's last
+    strides (≤ 4) and this one: one odd stride does not move the event offsets."""
     chained = bool(st.bout) and st.bout[-1].flex_end_index == c.flex_start.index
-    recent = [x for x in (st.recent_stride_s[-4:] if chained else []) if s.min_stride_s <= x <= s.max_stride_s]
-    return ev.gait_weight(float(np.median(recent + [T_f])), es)
+    pairs = list(zip(st.recent_stride_s[-4:], st.recent_vert_g[-4:])) if chained else []
+    pairs = [p for p in pairs if s.min_stride_s <= p[0] <= s.max_stride_s] + [(T_f, vmin)]
+    return ev.gait_weight(float(np.median([p[0] for p in pairs])), es, _nanmedian([p[1] for p in pairs]))
+
+
+def _nanmedian(x: list) -> float:
+    v = [a for a in x if math.isfinite(a)]
+    return float(np.median(v)) if v else float("nan")
 
 
 def _bout_can_grow(seg: SegmentState, st: StrideState, s: StrideSettings) -> bool:
@@ -102,7 +117,7 @@ def _ic_for(sig, st: StrideState, flex, base, T_s: float, es: EventSettings, rom
     return st.ic_cache[key]
 
 
-def _make_stride(sig: SignalBuffer, c: StrideCandidate, T_f: float, st: StrideState, s: StrideSettings,
+def _make_stride(sig: SignalBuffer, c: StrideCandidate, T_f: float, vmin: float, st: StrideState, s: StrideSettings,
                  es: EventSettings, calib: CalibrationState) -> list[StrideResult]:
     out: list[StrideResult] = []
     chained = bool(st.bout) and st.bout[-1].flex_end_index == c.flex_start.index
@@ -118,16 +133,18 @@ def _make_stride(sig: SignalBuffer, c: StrideCandidate, T_f: float, st: StrideSt
     # unless the previous peak is not a credible one (a bout start, a gap)
     T_ref0 = T_prev if (T_prev is not None and s.min_stride_s <= T_prev <= s.max_stride_s
                         and abs(T_prev / T_f - 1) <= 0.25) else T_f
-    w = _chain_weight(st, c, T_f, s, es)
+    w = _chain_weight(st, c, T_f, vmin, s, es)
     st.recent_stride_s = (st.recent_stride_s[-4:] if chained else []) + [T_f]
+    st.recent_vert_g = (st.recent_vert_g[-4:] if chained else []) + [vmin]
     rom_hint = (c.flex_start.angle_deg - c.extension.angle_deg) if c.extension is not None else None
     ic0, _ = _ic_for(sig, st, c.flex_start, c.ext_before, T_ref0, es, rom_hint, w)
     ic1, _ = _ic_for(sig, st, c.flex_end, c.extension, T_f, es, None, w)
     if not chained:
         out += close_bout(st)
-    if not (math.isfinite(ic0) and math.isfinite(ic1)):
+    if not (math.isfinite(ic0) and math.isfinite(ic1) and ic1 > ic0 + 1):
         # an IC whose forward swing is not in the data: no stride (the bout restarts); the
-        # closing IC was timed on this unusable stride: time it again with the next one
+        # closing IC was timed on this unusable stride: time it again with the next one.
+        # (ICs out of order: garbage angles, e.g. a corrupted gyro — no stride either)
         st.ic_cache.pop(c.flex_end.index, None)
         return out
     ic_s, next_ic_s = sig.time_at(ic0), sig.time_at(ic1)
@@ -171,7 +188,7 @@ def _make_stride(sig: SignalBuffer, c: StrideCandidate, T_f: float, st: StrideSt
     )
     if c.spans_gap:
         return out + [res]
-    st.bout.append(BoutStride(res, c.flex_end.index, w))
+    st.bout.append(BoutStride(res, c.flex_end.index, w, vmin))
     return out + _bout_progress(st, s, es)
 
 
@@ -200,10 +217,12 @@ def _bout_progress(st: StrideState, s: StrideSettings, es: EventSettings) -> lis
 
 
 def _bout_label(st: StrideState, es: EventSettings) -> str:
-    """walk/run of the bout so far: the gait weight of the median stride time of its last
-    (up to 5) valid strides — stable within a bout, follows walk↔run changes within a few strides."""
-    ok = [b.result.stride_s for b in st.bout[-5:] if b.result.valid] or [b.result.stride_s for b in st.bout[-5:]]
-    return ev.gait_label(ev.gait_weight(float(np.median(ok)), es))
+    """walk/run of the bout so far: the gait weight of the median stride time and flight cue of
+    its last (up to 5) valid strides — stable within a bout, follows walk↔run changes within a
+    few strides."""
+    ok = [b for b in st.bout[-5:] if b.result.valid] or st.bout[-5:]
+    return ev.gait_label(ev.gait_weight(float(np.median([b.result.stride_s for b in ok])), es,
+                                        _nanmedian([b.vert_min_g for b in ok])))
 
 
 def close_bout(st: StrideState) -> list[StrideResult]:

@@ -29,7 +29,6 @@ from imugait.compare.comparison import CompareParams, Comparison, compare
 from imugait.compare.data import SessionData
 from imugait.analysis.params import load_params
 from imugait.errors import InputFileError
-from imugait.inputcheck import ImuData
 
 META_COLUMNS = ("file", "session", "subject_id", "condition", "activity", "created_utc",
                 "algorithm_version", "params_sha256")
@@ -114,9 +113,13 @@ def analyze_arrays(name: str, left=None, right=None, params=None, meta: dict | N
 
 def load_session(path, params=None) -> SessionData:
     """Open an HDF5 session, analyse its raw data with ``params`` -> :class:`SessionData`
-    (strides DataFrame with metadata columns, cycles, calibration, meta)."""
+    (strides DataFrame with metadata columns, cycles, calibration, meta). Inputs come from
+    :func:`imugait.store.process.session_inputs` (the one session -> analysis path); what the
+    file lacks — still being recorded, damaged or cut-off data — is in ``meta["data_notes"]``
+    and becomes a comparison warning."""
     from imugait import open_session
     from imugait.analysis import ALGORITHM_VERSION, analyze
+    from imugait.store.process import session_inputs
 
     path = Path(path)
     p = analysis_params(params)
@@ -127,16 +130,16 @@ def load_session(path, params=None) -> SessionData:
         speed = (src.get("speed_mps") if isinstance(src, dict) else None) or cfg.get("speed_mps")
         if speed:
             meta["speed_mps"] = float(speed)
-        inputs = {side: ImuData(*s.imu(side), source=f"{path} ({side})", origin="session",
-                                time_column="session time") for side in s.sides}
+        inputs, fs, notes = session_inputs(s)
         meta["sensors"] = {side: s.sensor_info(side).device_id or "" for side in s.sides}
         meta["duration_s"] = float(s.duration_s)
         meta["raw_sha256"] = s.raw_sha256()  # provenance, and "the same recording twice" in compare
+        meta["data_notes"] = notes
+        meta["partial"] = bool(s.being_recorded)
         has_flexor = s.flexor_test is not None or "thomas" in str(s.meta.get("protocol", "")).lower()
-    inputs = {k: v for k, v in inputs.items() if v.n > 1}
     if not inputs:
         raise InputFileError(path, "/sensors", "holds no samples to analyse", "record or import data first")
-    res = analyze(left=inputs.get("left"), right=inputs.get("right"), params=p)
+    res = analyze(left=inputs.get("left"), right=inputs.get("right"), params=p, fs_hz=fs or None)
     meta["algorithm_version"] = ALGORITHM_VERSION
     meta["params_sha256"] = params_sha256(p)
     sd = session_from_result(path.stem, res, meta, path)
@@ -147,6 +150,17 @@ def load_session(path, params=None) -> SessionData:
         if sd.strides.empty:
             sd.calibration = {}  # no gait in a test session: its gait calibration says nothing
     return sd
+
+
+def session_data_warnings(sessions: list[SessionData]) -> list[dict]:
+    """Comparison warnings for sessions that are partial (still being recorded) or whose
+    files are damaged (from ``meta["data_notes"]``)."""
+    out = []
+    for sd in sessions:
+        for note in sd.meta.get("data_notes", []) or []:
+            out.append({"kind": "partial_session" if "still being recorded" in note else "session_data",
+                        "session": sd.name, "message": note})
+    return out
 
 
 def add_meta_columns(df: pd.DataFrame, path, meta: dict) -> pd.DataFrame:
@@ -214,6 +228,7 @@ def compare_sessions(before, after, out_dir=None, params=None, compare_params: C
     if not a:
         raise InputFileError(str(after), None, "holds no session", "give at least one .h5 session after")
     cmp = compare(b, a, cp)
+    cmp.warnings[0:0] = session_data_warnings(b + a)  # partial or damaged files first
     if out_dir is not None:
         cmp.write(out_dir, figures=figures)
     return cmp

@@ -125,18 +125,15 @@ def process_one(path: str, params: dict | None, out_dir: str | None, name: str |
             meta["algorithm_version"] = str(a.get("algorithm_version", ALGORITHM_VERSION))
             meta["params_sha256"] = phash
         else:
-            from imugait.analysis import analyze
+            from imugait.store.process import analyse_session
 
+            sa = analyse_session(path, params=p)  # the one session -> analysis path (partial/damage notes)
             with open_session(path) as s:
                 meta = {k: v for k, v in s.meta.items() if isinstance(v, (str, int, float, bool))}
-                inputs = {side: s.imu(side) for side in s.sides}
-                rec["raw_sha256"] = s.raw_sha256()
                 rec["duration_s"] = float(s.duration_s)
-            inputs = {k: v for k, v in inputs.items() if len(v[0]) > 1}
-            if not inputs:
-                raise ValueError(f"{path}: holds no samples to analyse")
-            res = analyze(left=inputs.get("left"), right=inputs.get("right"), params=p)
-            df, summary = res.strides, res.summary
+            rec["raw_sha256"] = sa.raw_sha256
+            rec["notes"] = "; ".join(sa.notes)
+            df, summary = sa.result.strides, sa.result.summary
             meta["algorithm_version"] = ALGORITHM_VERSION
             meta["params_sha256"] = phash
             rec["status"] = "analysed (not written)"

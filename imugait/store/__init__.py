@@ -1,8 +1,11 @@
 """Sessions in HDF5: schema, crash-safe writer, reader, importers (CSV, HuGaDB).
 
 * ``schema``    — names, types and units of every dataset (schema v1; docs/session-schema.md).
-* ``writer``    — :class:`SessionWriter`: append-only, SWMR, flushes at least once a second.
-* ``reader``    — :func:`open_session`: metadata, raw and SI data, strides, summaries, markers.
+* ``writer``    — :class:`SessionWriter`: append-only, SWMR, flushes at least once a second;
+  every change to an existing file is made on a copy and swapped in atomically.
+* ``reader``    — :func:`open_session`: metadata, raw and SI data, strides, summaries, markers;
+  recovers a dead writer's file, names partial files and counts damage.
+* ``repair``    — who writes a file: write marks, writer identity, the session lock.
 * ``process``   — :func:`process_session`: analyse raw data, store derived results with provenance.
 * ``importers`` — CSV and HuGaDB files -> sessions.
 * ``csvio``     — the documented CSV layout (read/write).

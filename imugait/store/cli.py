@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -68,8 +66,7 @@ def record(left, right, simulate, out, duration_s, subject_id, condition, activi
         raise click.UsageError("give --left and/or --right sensor addresses, or --simulate")
     if out.exists() and not overwrite:
         raise ImugaitError(f"{out}: file exists — choose another --out name, or add --overwrite")
-    if out.exists() and overwrite:
-        out.unlink()
+    # --overwrite: the old file stays until the new one replaces it (never one another program writes)
     sim_fs = {}
     if simulate and rate_hz is not None:
         # the simulated sensors speak the open protocol: they run at its rates, and the
@@ -87,7 +84,7 @@ def record(left, right, simulate, out, duration_s, subject_id, condition, activi
                  asym_rom_deg=asym_rom_deg, asym_swing_pct=asym_swing_pct, seed=seed, sensor_seed=sensor_seed,
                  stand_before_s=stand_before_s, sides=tuple(s.strip() for s in sides.split(",") if s.strip()),
                  **sim_fs),
-        loss_pct=loss_pct,
+        loss_pct=loss_pct, overwrite=overwrite,
     )
     code = run_record(opts)
     for line in _record_notes(out, rate_hz):
@@ -181,7 +178,77 @@ def _fmt_s(x: float) -> str:
     return f"{h:d}:{m:02d}:{s:04.1f}" if h else f"{m:d}:{s:04.1f}"
 
 
+def _side_lines(s, side) -> list[str]:
+    info = s.sensor_info(side)
+    st = s.stats(side)
+    gaps = s.gaps(side)
+    dev = f" {info.device_id}" if info.device_id else ""
+    fw = f" fw {info.firmware}" if info.firmware else ""
+    est = st["estimated_rate_hz"]
+    lines = [f"  {side:<5}     {info.kind}{dev}{fw} · {st['n_samples']} samples · rate "
+             f"{info.sample_rate_hz:g} Hz configured, " + (f"{est:.2f} Hz estimated" if math.isfinite(est) else "not estimated")
+             + f" · gaps {st['gap_pct']:.2f} % ({len(gaps)} gap{'s' if len(gaps) != 1 else ''})"]
+    if st["damaged_packets"] or st["damaged_samples"]:
+        lines.append(f"            DAMAGED: {st['damaged_packets']} packet(s) left out, {st['damaged_samples']} samples "
+                     "unreadable — the file was changed or corrupted after recording; restore it from a backup copy")
+    if st["cut_samples"] and s.cut_is_damage(side):
+        lines.append(f"            DAMAGED: the last {st['cut_samples']} stored samples are unreadable (the file ends "
+                     "early or its tables disagree) — restore it from a backup copy")
+    elif st["cut_samples"] and not s.being_recorded:
+        lines.append(f"            {st['cut_samples']} samples at the end cut off by an interrupted write")
+    if math.isfinite(est) and est > 0 and abs(info.sample_rate_hz / est - 1) > 0.05:
+        lines.append(f"            the configured rate disagrees with the time stamps ({est:.2f} Hz): the analysis "
+                     "uses the time stamps")
+    links = s.link_events(side)
+    # a drop is a "reconnecting" right after "connected"; further attempts of the same
+    # outage ("reconnecting" again, each retry) are not new drops
+    states = list(links.state) if len(links) else []
+    drops = sum(1 for a, b in zip(states, states[1:]) if a == "connected" and b == "reconnecting")
+    if drops:
+        lines.append(f"            {drops} link drop(s)")
+    status = s.status(side)
+    if len(status) and status.battery_pct.notna().any():
+        lines.append(f"            battery {status.battery_pct.dropna().iloc[-1]:.0f} % at the end")
+    return lines
+
+
+def _flexor_lines(s, path) -> list[str]:
+    fx = s.flexor_test
+    if fx is None:
+        return []
+    per = []
+    for side, d in (fx.get("sides") or {}).items():
+        v = d.get("thigh_below_horizontal_deg")
+        if v is not None:
+            per.append(f"{side} {abs(v):.1f}° {'below' if v >= 0 else 'above'} horizontal ({d.get('n_holds')} holds)")
+    return [f"  flexor    {'; '.join(per) or 'no test hold'} · {fx.get('run_id')} · "
+            + ("current" if fx.get("current") else "OUT OF DATE — re-run `imugait flexor-test " + str(path) + "`")]
+
+
+def _result_lines(s, path) -> list[str]:
+    runs = s.derived_runs
+    if s.current_run is None:
+        return ["  strides   not analysed yet — run `imugait analyze " + str(path) + "`"]
+    lines = []
+    st = s.strides
+    cur = s.derived_current
+    a = s.run_attrs()
+    if st is not None and len(st):
+        valid = st[st["valid"]] if "valid" in st else st
+        per = ", ".join(f"{side} {int((valid.side == side).sum())}" for side in s.sides) if "side" in st else ""
+        lines.append(f"  strides   {len(valid)} valid of {len(st)} ({per})")
+    else:
+        lines.append("  strides   none found")
+    lines.append(f"  results   {s.current_run} · algorithm {a.get('algorithm_version')} · "
+                 f"{a.get('created_utc')} · " + ("current" if cur else
+                                                 "OUT OF DATE (raw data or algorithm changed) — re-run `imugait analyze`")
+                 + (f" · {len(runs)} runs kept" if len(runs) > 1 else ""))
+    return lines
+
+
 def session_info_text(path) -> str:
+    """What ``imugait info`` prints. A damaged part of the file is named on its own line
+    (the rest is still shown); a file being recorded is named as such."""
     from imugait.store.reader import open_session
 
     lines = []
@@ -190,61 +257,36 @@ def session_info_text(path) -> str:
         lines.append(f"{path}")
         lines.append(f"  schema v{m.get('schema_version')} · written by imugait {m.get('imugait_version')} · "
                      f"created {m.get('created_utc')}")
-        state = ("closed cleanly" if s.closed_cleanly else
-                 "recording interrupted (recovered)" if "recovered_utc" in m else
-                 "being recorded, or the recording was interrupted")
-        lines.append(f"  state     {state}" + (f" — {m['stop_reason']}" if m.get("stop_reason") else ""))
+        lines.append(f"  state     {s.state_text()}")
+        if s.being_recorded:
+            lines.append("            (still growing: the figures below cover what was flushed so far)")
         for k, label in (("subject_id", "subject"), ("condition", "condition"), ("activity", "activity"),
                          ("notes", "notes"), ("source", "source")):
             if m.get(k):
                 lines.append(f"  {label:<9} {m[k]}")
-        lines.append(f"  duration  {_fmt_s(s.duration_s)}")
+        try:
+            lines.append(f"  duration  {_fmt_s(s.duration_s)}")
+        except ImugaitError as e:
+            lines.append(f"  duration  unknown — {e}")
         for side in s.sides:
-            info = s.sensor_info(side)
-            st = s.stats(side)
-            gaps = s.gaps(side)
-            dev = f" {info.device_id}" if info.device_id else ""
-            fw = f" fw {info.firmware}" if info.firmware else ""
-            lines.append(
-                f"  {side:<5}     {info.kind}{dev}{fw} · {st['n_samples']} samples · rate "
-                f"{info.sample_rate_hz:g} Hz configured, {st['estimated_rate_hz']:.2f} Hz estimated · "
-                f"gaps {st['gap_pct']:.2f} % ({len(gaps)} gap{'s' if len(gaps) != 1 else ''})")
-            links = s.link_events(side)
-            drops = int((links.state == "reconnecting").sum()) if len(links) else 0
-            if drops:
-                lines.append(f"            {drops} link drop(s)")
-            status = s.status(side)
-            if len(status) and status.battery_pct.notna().any():
-                lines.append(f"            battery {status.battery_pct.dropna().iloc[-1]:.0f} % at the end")
-        mk = s.markers
-        lines.append(f"  markers   {len(mk)}" + ("".join(f"\n            {_fmt_s(t)}  {x}" for t, x in
-                                                          zip(mk.t_s, mk.text)) if len(mk) else ""))
-        fx = s.flexor_test
-        if fx is not None:
-            per = []
-            for side, d in (fx.get("sides") or {}).items():
-                v = d.get("thigh_below_horizontal_deg")
-                if v is not None:
-                    per.append(f"{side} {abs(v):.1f}° {'below' if v >= 0 else 'above'} horizontal ({d.get('n_holds')} holds)")
-            lines.append(f"  flexor    {'; '.join(per) or 'no test hold'} · {fx.get('run_id')} · "
-                         + ("current" if fx.get("current") else "OUT OF DATE — re-run `imugait flexor-test " + str(path) + "`"))
-        runs = s.derived_runs
-        if s.current_run is None:
-            lines.append("  strides   not analysed yet — run `imugait analyze " + str(path) + "`")
-        else:
-            st = s.strides
-            cur = s.derived_current
-            a = s.run_attrs()
-            if st is not None and len(st):
-                valid = st[st["valid"]] if "valid" in st else st
-                per = ", ".join(f"{side} {int((valid.side == side).sum())}" for side in s.sides) if "side" in st else ""
-                lines.append(f"  strides   {len(valid)} valid of {len(st)} ({per})")
-            else:
-                lines.append("  strides   none found")
-            lines.append(f"  results   {s.current_run} · algorithm {a.get('algorithm_version')} · "
-                         f"{a.get('created_utc')} · " + ("current" if cur else
-                                                         "OUT OF DATE (raw data or algorithm changed) — re-run `imugait analyze`")
-                         + (f" · {len(runs)} runs kept" if len(runs) > 1 else ""))
+            try:
+                lines.extend(_side_lines(s, side))
+            except ImugaitError as e:
+                lines.append(f"  {side:<5}     DAMAGED: {e}")
+        try:
+            mk = s.markers
+            lines.append(f"  markers   {len(mk)}" + ("".join(f"\n            {_fmt_s(t)}  {x}" for t, x in
+                                                              zip(mk.t_s, mk.text)) if len(mk) else ""))
+        except ImugaitError as e:
+            lines.append(f"  markers   DAMAGED: {e}")
+        try:
+            lines.extend(_flexor_lines(s, path))
+        except ImugaitError as e:
+            lines.append(f"  flexor    DAMAGED: {e}")
+        try:
+            lines.extend(_result_lines(s, path))
+        except ImugaitError as e:
+            lines.append(f"  results   DAMAGED: {e}")
     return "\n".join(lines)
 
 

@@ -19,9 +19,9 @@ import numpy as np
 import imugait
 from imugait.analysis.flexor import FLEXOR_ALGORITHM_VERSION, FlexorParams, FlexorResult, analyze_flexor
 from imugait.store.flexor_schema import GROUP, HOLD_COLUMNS
-from imugait.store.process import SessionBusyError, recover_if_interrupted
+from imugait.store.process import recover_if_interrupted
 from imugait.store.reader import open_session
-from imugait.store.writer import utc_now_iso
+from imugait.store.writer import RESULTS_WAIT_S, SessionLock, rewrite_session, utc_now_iso
 
 
 def analyze_session(path, params: FlexorParams | None = None) -> FlexorResult:
@@ -34,55 +34,57 @@ def analyze_session(path, params: FlexorParams | None = None) -> FlexorResult:
 
 def write_result(path, result: FlexorResult, replace: bool = False) -> str:
     """Store ``result`` as a new run of ``/flexor_test`` (earlier runs kept unless ``replace``);
-    returns the run id. Raw data is never written here."""
+    returns the run id. Raw data is never written here. Written atomically under the session
+    lock, like the gait results (:func:`imugait.store.writer.rewrite_session`): a kill at any
+    moment leaves the file as it was or with the new run."""
     path = Path(path)
-    recover_if_interrupted(path)
-    with open_session(path) as s:
-        raw_hash = s.raw_sha256()
-    try:
-        f = h5py.File(path, "r+", libver="latest")
-    except OSError as e:
-        raise SessionBusyError(f"{path}: cannot be opened for writing the test result "
-                               f"({str(e).split('(')[0].strip()}) — is it still being recorded or open in another "
-                               "program?") from e
-    with f:
-        g = f.require_group(GROUP)
-        g.attrs["description"] = ("Hip-flexor (modified Thomas) test results; attribute 'current' names the run "
-                                  "in use. See docs/flexor-test.md.")
-        if replace:
-            for k in list(g):
-                del g[k]
-        n = 1 + max((int(k.split("-")[1]) for k in g if k.startswith("run-") and k.split("-")[1].isdigit()), default=0)
-        run_id = f"run-{n:04d}"
-        r = g.create_group(run_id)
-        r.attrs["algorithm_version"] = FLEXOR_ALGORITHM_VERSION
-        r.attrs["parameters_json"] = json.dumps(result.params.to_dict(), sort_keys=True)
-        r.attrs["raw_sha256"] = raw_hash
-        r.attrs["imugait_version"] = imugait.__version__
-        r.attrs["created_utc"] = utc_now_iso()
-        r.attrs["source"] = str(result.source or path)
-        ds = r.create_dataset("result_json", data=json.dumps(result.to_dict(), allow_nan=False),
-                              dtype=h5py.string_dtype("utf-8"))
-        ds.attrs["units"] = ""
-        ds.attrs["description"] = "flexor_test.json of this run (docs/flexor-test.md)"
-        h = r.create_group("holds")
-        h.attrs["columns"] = json.dumps([c for c, _u, _d in HOLD_COLUMNS])
-        rows = result.holds
-        data = {
-            "side": [x.side for x in rows], "start_s": [x.start_s for x in rows], "end_s": [x.end_s for x in rows],
-            "thigh_below_horizontal_deg": [x.value for x in rows], "steadiness_deg": [x.steadiness for x in rows],
-            "hugged_thigh_flexion_deg": [x.hugged_thigh_flexion_deg for x in rows],
-            "flags": [",".join(x.flags) for x in rows],
-        }
-        for name, unit, desc in HOLD_COLUMNS:
-            if unit == "":
-                d = h.create_dataset(name, data=np.array(data[name], dtype=object), dtype=h5py.string_dtype("utf-8"))
-            else:
-                d = h.create_dataset(name, data=np.asarray(data[name], dtype=np.float64))
-            d.attrs["units"] = unit
-            d.attrs["description"] = desc
-        g.attrs["current"] = run_id
-    return run_id
+    with SessionLock(path, "analysed", wait_s=RESULTS_WAIT_S) as lock:
+        recover_if_interrupted(path, lock)
+        with open_session(path) as s:
+            raw_hash = s.raw_sha256()
+
+        def _edit(f):
+            g = f.require_group(GROUP)
+            g.attrs["description"] = ("Hip-flexor (modified Thomas) test results; attribute 'current' names the "
+                                      "run in use. See docs/flexor-test.md.")
+            if replace:
+                for k in list(g):
+                    del g[k]
+            n = 1 + max((int(k.split("-")[1]) for k in g if k.startswith("run-") and k.split("-")[1].isdigit()),
+                        default=0)
+            run_id = f"run-{n:04d}"
+            r = g.create_group(run_id)
+            r.attrs["algorithm_version"] = FLEXOR_ALGORITHM_VERSION
+            r.attrs["parameters_json"] = json.dumps(result.params.to_dict(), sort_keys=True)
+            r.attrs["raw_sha256"] = raw_hash
+            r.attrs["imugait_version"] = imugait.__version__
+            r.attrs["created_utc"] = utc_now_iso()
+            r.attrs["source"] = str(result.source or path)
+            ds = r.create_dataset("result_json", data=json.dumps(result.to_dict(), allow_nan=False),
+                                  dtype=h5py.string_dtype("utf-8"))
+            ds.attrs["units"] = ""
+            ds.attrs["description"] = "flexor_test.json of this run (docs/flexor-test.md)"
+            h = r.create_group("holds")
+            h.attrs["columns"] = json.dumps([c for c, _u, _d in HOLD_COLUMNS])
+            rows = result.holds
+            data = {
+                "side": [x.side for x in rows], "start_s": [x.start_s for x in rows], "end_s": [x.end_s for x in rows],
+                "thigh_below_horizontal_deg": [x.value for x in rows], "steadiness_deg": [x.steadiness for x in rows],
+                "hugged_thigh_flexion_deg": [x.hugged_thigh_flexion_deg for x in rows],
+                "flags": [",".join(x.flags) for x in rows],
+            }
+            for name, unit, desc in HOLD_COLUMNS:
+                if unit == "":
+                    d = h.create_dataset(name, data=np.array(data[name], dtype=object),
+                                         dtype=h5py.string_dtype("utf-8"))
+                else:
+                    d = h.create_dataset(name, data=np.asarray(data[name], dtype=np.float64))
+                d.attrs["units"] = unit
+                d.attrs["description"] = desc
+            g.attrs["current"] = run_id
+            return run_id
+
+        return rewrite_session(path, _edit, lock=lock, tag="results", doing="store the flexor test result in it")
 
 
 __all__ = ["GROUP", "HOLD_COLUMNS", "analyze_session", "write_result"]

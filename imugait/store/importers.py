@@ -43,6 +43,7 @@ from imugait.errors import ImugaitError
 from imugait.inputcheck import ImuData, check_imu
 from imugait.store.csvio import read_imu_csv
 from imugait.store.hugadb import read_hugadb
+from imugait.store.writer import SessionWriter
 from imugait.types import SampleBlock, SensorInfo
 
 ACC_RANGES_G = (16.0, 32.0, 64.0)
@@ -92,13 +93,13 @@ def quantise(values: np.ndarray, ranges, scale_for, what: str, name: str, warnin
 
 
 def _write_session(out, meta, sides: dict, overwrite: bool) -> None:
-    """sides: side -> (SensorInfo, t_s, acc_counts, gyr_counts)."""
-    from imugait.store.writer import SessionWriter
-
+    """sides: side -> (SensorInfo, t_s, acc_counts, gyr_counts). Built in memory and written
+    under ``out`` only when complete (atomically): an import killed or failing mid-way
+    leaves no file, and ``--overwrite`` keeps the old file until the new one is ready."""
     out = Path(out)
     if out.exists() and not overwrite:
         raise ImugaitError(f"{out}: file exists — choose another --out name, or add --overwrite")
-    w = SessionWriter(out, meta, overwrite=overwrite, flush_interval_s=3600.0)
+    w = SessionWriter(out, meta, overwrite=overwrite, in_memory=True)
     ok = False
     try:
         for side, (info, *_rest) in sides.items():
@@ -112,9 +113,10 @@ def _write_session(out, meta, sides: dict, overwrite: bool) -> None:
                                            gyr_scale_dps=info.gyr_scale_dps, seq=-1), t[sl])
         ok = True
     finally:
-        w.close("imported" if ok else "import failed")
-        if not ok:
-            out.unlink(missing_ok=True)
+        if ok:
+            w.close("imported")
+        else:
+            w.abort()
 
 
 def import_csv(left=None, right=None, out=None, meta: dict | None = None, overwrite: bool = False,

@@ -11,6 +11,14 @@ with a per-side :class:`~imugait.analysis.GaitPipeline` for the live stride coun
 * A write error (disk full, I/O) stops the recording with one message; the file keeps
   everything up to the last flush. Exit codes: 0 ok, 1 write error or a named sensor that
   delivered no samples (the file keeps what the others sent), 130 interrupted before any data.
+* The session lock (:class:`~imugait.store.writer.SessionLock`) is taken before the sensors
+  are contacted and held until the analysis is stored: ``--overwrite`` of a file another
+  program writes is refused at once, and nobody can replace the file between the end of
+  the recording and its analysis. If another program replaces or deletes the file anyway
+  (``rm``, ``mv``), the writer notices at its next flush, saves the recording under a new
+  name and stops; the recorder then never writes into the other file.
+* The final line reports what the *file* holds per side — samples, gap percentage, damaged
+  or cut-off data — not what the recorder meant to write.
 """
 
 from __future__ import annotations
@@ -26,7 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from imugait.errors import ImugaitError
+from imugait.errors import ImugaitError, file_write_error
+from imugait.store.reader import open_session
+from imugait.store.repair import SessionBusyError, SessionLock, busy_sentence, live_writer
+from imugait.store.writer import SessionWriteError
 
 
 @dataclass
@@ -46,6 +57,7 @@ class RecordOptions:
     connect_wait_s: float = 30.0
     status_interval_s: float = 0.5
     flush_interval_s: float = 0.5
+    overwrite: bool = False
 
 
 SIM_DEFAULT_DURATION_S = 60.0
@@ -116,6 +128,7 @@ class Recorder:
         self.warnings: list[str] = []
         self.markers_added: list = []
         self.stop_reason = ""
+        self.lock = None  # the session lock, taken by run_record before the source starts
 
     # -- engine callbacks (event-loop thread) ------------------------------------------
     def on_packet(self, ev) -> None:
@@ -169,7 +182,8 @@ class Recorder:
         from imugait.store.writer import SessionWriter
 
         sides = sides or self.expected
-        self.writer = SessionWriter(self.opts.out, self.meta, flush_interval_s=self.opts.flush_interval_s)
+        self.writer = SessionWriter(self.opts.out, self.meta, flush_interval_s=self.opts.flush_interval_s,
+                                    overwrite=self.opts.overwrite, lock=self.lock)
         for s in sides:
             self.writer.add_sensor(self.infos[s], raw=keeps_raw(self.infos[s].kind))
         self._guard(self.writer.start)
@@ -391,14 +405,63 @@ async def _main(rec: Recorder) -> None:
             print(file=sys.stderr)
 
 
+def _file_line(path) -> str:
+    """What the closed file holds per side (samples, gaps, damaged or cut-off data)."""
+    parts = []
+    try:
+        with open_session(path) as s:
+            for side in s.sides:
+                st = s.stats(side)
+                text = f"{side} {st['n_samples']} samples"
+                if st["n_samples"]:
+                    text += f" (gaps {st['gap_pct']:.2f} %"
+                    if st["damaged_samples"] or st["cut_samples"]:
+                        text += f", {st['damaged_samples'] + st['cut_samples']} unreadable"
+                    text += ")"
+                parts.append(text)
+    except ImugaitError as e:
+        return f"the file cannot be read back: {e}"
+    return ", ".join(parts)
+
+
+def _start_lock(opts: RecordOptions):
+    """Take the session lock before any sensor is contacted: a file another program writes
+    is refused now, not after connecting."""
+    out = Path(opts.out)
+    if out.is_dir():
+        raise ImugaitError(f"{out}: is a folder — give a file name for the session (e.g. run.h5)")
+    if out.exists() and not opts.overwrite:
+        raise ImugaitError(f"{out}: file exists — choose another --out name, or add --overwrite")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise file_write_error(out, "be created", e, "nothing was recorded") from e
+    lock = SessionLock(out, "recorded").acquire()
+    if out.exists():
+        w = live_writer(out)  # an older imugait, or a writer on another machine
+        if w is not None:
+            lock.release()
+            raise SessionBusyError(busy_sentence(out, {**w, "purpose": "recorded"}))
+    return lock
+
+
 def run_record(opts: RecordOptions, source=None, source_meta: dict | None = None) -> int:
     """Run a recording to the end; returns the process exit code. ``source`` overrides the
     source the options describe (tests, demos: e.g. a BleSource on the emulated BlueZ)."""
+    lock = _start_lock(opts)
+    try:
+        return _run_record(opts, source, source_meta, lock)
+    finally:
+        lock.release()
+
+
+def _run_record(opts: RecordOptions, source, source_meta, lock) -> int:
     if source is not None:
         smeta = dict(source_meta or {"source": type(source).__name__})
     else:
         source, smeta = _sim_source(opts) if opts.simulate else _ble_source(opts)
     rec = Recorder(opts, source, smeta)
+    rec.lock = lock
     try:
         asyncio.run(_main(rec))
     except ImugaitError:
@@ -416,12 +479,12 @@ def run_record(opts: RecordOptions, source=None, source_meta: dict | None = None
     if rec.writer is None:
         print("imugait: no sensor sent data; nothing recorded", file=sys.stderr)
         return 130 if "user" in rec.stop_reason else 1
-    from imugait.store.writer import SessionWriteError
-
     try:
         rec.writer.close(rec.stop_reason)
     except SessionWriteError as e:
         print(f"imugait: {e}", file=sys.stderr, flush=True)
+        if not rec.writer.failed:
+            return 1  # e.g. our file was replaced: the recording is saved elsewhere; HDF5 is fine
         os._exit(1)
     rec.run_pipelines()
     for p in rec.pipelines.values():
@@ -439,14 +502,13 @@ def run_record(opts: RecordOptions, source=None, source_meta: dict | None = None
               f"arrived ({counts}) — check the sensor with `imugait check-sensor`, then record again",
               file=sys.stderr, flush=True)
         return 1
-    print(f"{opts.out}: {rec.stop_reason}; " + ", ".join(
-        f"{s} {rec.writer.n_samples(s)} samples" for s in rec.writer.sides)
-        + f"; strides (live) {', '.join(f'{s} {n}' for s, n in rec.strides.items()) or 'none'}")
+    print(f"{opts.out}: {rec.stop_reason}; {_file_line(opts.out)}"
+          + f"; strides (live) {', '.join(f'{s} {n}' for s, n in rec.strides.items()) or 'none'}")
     if opts.analyze_after:
         from imugait.store.process import process_session
 
         try:
-            run_id = process_session(opts.out)
+            run_id = process_session(opts.out, expect_uuid=rec.writer.session_uuid, lock=rec.lock)
             print(f"{opts.out}: analysed ({run_id}); see `imugait info {opts.out}`")
         except ImugaitError as e:
             print(f"imugait: analysis failed: {e}", file=sys.stderr)

@@ -146,9 +146,8 @@ def redecode_session(src, out, *, overwrite: bool = False) -> dict:
     source_json = dict(source_json)
     source_json["redecoded_from"] = str(src)
     meta.update(source_json=source_json, t0_host_s=t0)
-    if out.exists():
-        out.unlink()
-    w = SessionWriter(out, meta, clock=lambda: t0)
+    # built in memory, written under ``out`` only when complete (a kill leaves the old file or none)
+    w = SessionWriter(out, meta, clock=lambda: t0, overwrite=True, in_memory=True)
     for s, d in sides.items():
         w.add_sensor(sorted(d.infos, key=lambda x: x[0])[0][1], raw=bool(d.raw))
     w.start()

@@ -152,7 +152,7 @@ CLOCK_POINT_COLUMNS: tuple[Column, ...] = (
 )
 
 OPTIONAL_SENSOR_TABLES: dict[str, tuple[Column, ...]] = {"clock_points": CLOCK_POINT_COLUMNS}
-"""Per-sensor tables a file may lack (written by imugait 0.6+; older files and imports have
+"""Per-sensor tables a file may lack (written since the final clock mapping; earlier recordings and imports have
 none): the writer creates them, the reader uses them when present."""
 
 ROOT_TABLES: dict[str, tuple[Column, ...]] = {"markers": MARKER_COLUMNS, "log": LOG_COLUMNS}
@@ -166,8 +166,11 @@ SENSOR_ATTRS = (
 ROOT_ATTRS = (
     "format", "schema_version", "imugait_version", "created_utc", "subject_id", "condition",
     "activity", "protocol", "notes", "t0_host_s", "t0_utc", "source", "source_json", "sides",
+    "session_uuid", "writer_host", "writer_pid", "writer_pid_start_ticks", "writer_boot_id", "writer_command",
 )
-"""Root attributes written at creation (before SWMR starts)."""
+"""Root attributes written at creation (before SWMR starts). The ``writer_*`` ones identify the
+creating process (imugait.store.repair.writer_identity): a file with write marks whose writer
+no longer runs is recovered on the next open."""
 
 FINAL_ATTRS = ("closed_cleanly", "closed_utc", "stop_reason")
 """Root attributes added when a recording is closed normally (absent after a crash)."""
