@@ -42,6 +42,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from imugait.acquire.clock import ClockMapper  # noqa: E402
 
+try:
+    from imugait.acquire.clock import release_times  # noqa: E402
+except ImportError:  # pragma: no cover - an older checkout
+    release_times = None
+
 try:  # the final mapping (imugait >= 0.6); without it (an older checkout) the column is left out
     from imugait.acquire.clock import SessionClock  # noqa: E402
 except ImportError:  # pragma: no cover
@@ -193,6 +198,7 @@ def alignment_errors(sides: dict, method: str, warmup_s: float, window_s: float 
 def run(duration_s=120.0, seeds=10, ci=(0.015, 0.045), warmup_s=5.0, verbose=True, odr_error_pct=0.0, window_s=60.0,
         dither=True, burst_hold_s=None, burst_where="device", burst_legs=("left", "right"), burst_short=None):
     results = {m: ([], []) for m in ("raw", "lsq", "hull", "final") if m != "final" or SessionClock is not None}
+    pairing = [0, 0, 0]  # points, paired, paired earlier than the packet existed
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         sides = {}
@@ -203,6 +209,14 @@ def run(duration_s=120.0, seeds=10, ci=(0.015, 0.045), warmup_s=5.0, verbose=Tru
                             burst_where=burst_where, burst_short=burst_short)
             t_true, t_dev, arr, t_point = simulate_link(spec, duration_s, rng)
             sides[name] = (t_true, t_dev, arr, spec.fs_hz, t_point)
+            if release_times is not None:  # release pairing against the truth, on 60 s windows
+                ready = np.interp(t_point, t_dev.ravel(), t_true.ravel())  # true time of each point
+                for lo in np.arange(0.0, duration_s, 60.0):
+                    m = (ready >= lo) & (ready < lo + 60.0)
+                    paired = release_times(t_point[m], arr[m])
+                    pairing[0] += int(m.sum())
+                    pairing[1] += int(np.sum(paired < arr[m]))
+                    pairing[2] += int(np.sum(paired < ready[m] - 0.0005))
         for m in results:
             a, b = alignment_errors(sides, m, warmup_s, window_s)
             results[m][0].append(a)
@@ -222,6 +236,9 @@ def run(duration_s=120.0, seeds=10, ci=(0.015, 0.045), warmup_s=5.0, verbose=Tru
         print(f"{'method':8s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}   (incl. first {warmup_s:.0f} s: p95, max)")
         for m, r in rows.items():
             print(f"{m:8s} {r['p50']:8.3f} {r['p95']:8.3f} {r['max']:8.3f}   ({r['p95_all']:.3f}, {r['max_all']:.3f})")
+        if release_times is not None:
+            print(f"release pairing: {pairing[1]} of {pairing[0]} points paired with a release's first stamp, "
+                  f"{pairing[2]} of them earlier than their packet existed (ground truth, > 0.5 ms)")
     return rows
 
 
