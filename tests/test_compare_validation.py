@@ -33,10 +33,11 @@ def test_validation_slice(tool, seed, tmp_path):
     # the analysis tracks the true strides: its diff is close to the diff of the truth
     assert abs(plus5["diff"] - r["after_plus5_left_truth"]["diff"]) < 0.5
     assert abs(r["after_plus5_right"]["diff"]) < 2.0 * half + 0.3
-    # the analysis' measurement-error term is in the analysis CI, not in the truth CI
-    from imugait.compare.comparison import ANALYSIS_ERROR
+    # the kept-on error budget (analysis + temperature) is in the analysis CI, not in the truth CI
+    from imugait.compare.budget import load_budget
 
-    assert same["measurement_sd"] == pytest.approx(2 ** 0.5 * ANALYSIS_ERROR["rom_deg"][0], rel=0.01)  # + κ·diff
+    sd = load_budget().session_sd("rom_deg", "kept_on", same["before_median"])
+    assert same["measurement_sd"] == pytest.approx(2 ** 0.5 * sd, rel=0.05)  # + κ·diff; after median ≈ before
     assert same["boot_sd"] ** 2 == pytest.approx(same["sampling_sd"] ** 2 + same["measurement_sd"] ** 2, rel=0.25)  # 500 replicates
     assert r["after_same_left_truth"]["measurement_sd"] == 0.0
     assert plus5["measurement_sd"] > same["measurement_sd"]  # + κ·diff
@@ -53,3 +54,19 @@ def test_validation_slice(tool, seed, tmp_path):
     rom = table["files"][str(f)]["rom_deg"]
     assert rom["n"] == 3 and 0 < rom["sigma_s"] < 1.0  # both legs unchanged + the right leg of the +5° pair
     assert table["max"]["rom_deg"]["sigma_s"] == rom["sigma_s"]
+
+
+@pytest.mark.slow
+def test_independent_error_slice(tool):
+    """``--errors budget``: kept-on and re-strapped triplets with errors drawn from the budget."""
+    r = tool.run_seed_budget((3, 60.0, "run", 3.0, 500, 1.0, 0.0, 0.0))  # odd seed: re-strapped with other sensors
+    for side in ("left", "right"):
+        for pair in ("after_same", "after_plus5"):
+            assert r[f"kept_on_{pair}_{side}"]["regime"] == "kept_on"
+            assert r[f"restrapped_{pair}_{side}"]["regime"] == "restrapped"
+    k, m = r["kept_on_after_plus5_left"], r["restrapped_after_plus5_left"]
+    assert k["ci_low"] <= 5.0 <= k["ci_high"] and k["ci_low"] > 0
+    assert m["placement_sd"] > 0 and m["sensor_sd"] > 0 and k["placement_sd"] == 0 == k["sensor_sd"]
+    assert (m["ci_high"] - m["ci_low"]) > 3 * (k["ci_high"] - k["ci_low"])
+    s = tool.summarise_budget([r])
+    assert s["kept_on"]["legs"] == 4 and s["restrapped"]["regime_recognised_pct"] == 100.0

@@ -36,6 +36,7 @@ class AnalysisResult:
     summary: dict
     angles: dict = field(default_factory=dict)  # side -> (t_s, thigh_angle_deg)
     calibration: dict = field(default_factory=dict)  # side -> CalibrationState
+    strap_axes: dict = field(default_factory=dict)  # side -> GaitPipeline.strap_axes() (whole-session axes) or None
     cycles: dict = field(default_factory=dict)  # side -> (n_valid_strides, 101)
     events: dict = field(default_factory=dict)  # side -> list of (kind, t_s)
     params: AnalysisParams = field(default_factory=AnalysisParams)
@@ -113,10 +114,12 @@ def analyze(left=None, right=None, params: AnalysisParams | None = None, fs_hz: 
         frames.append(df)
         res.angles[side] = (out.t_s, out.thigh_angle_deg)
         res.calibration[side] = pipe.calibration
+        res.strap_axes[side] = pipe.strap_axes()
         res.events[side] = out.events
         res.cycles[side] = _cycles(out.t_s, out.thigh_angle_deg, df)
         s = side_summary(df) if len(df) else {"n_strides": 0, "n_valid": 0, "metrics": {}, "bouts": [], "rejected": {}}
         s["calibration"] = pipe.calibration.to_dict()
+        s["strap_axes"] = res.strap_axes[side]
         s["fs_hz"] = fs
         s["input"] = {**pipe.stats(), **checked.input_info()}
         summaries[side] = s

@@ -193,6 +193,21 @@ standing period it agreed with the true sign in 168/168 legs, (b) in 166/168 and
 140/168 (docs/analysis.md); with 2.0 one such window came out wrong."""
 
 
+def in_plane_cov(g_moving_dps: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """3×3 scatter of bias-corrected gyro samples with their component along the long axis
+    ``y`` removed (the PCA input of step 2). Additive: sums over chunks equal the whole."""
+    gp = g_moving_dps - np.outer(g_moving_dps @ y, y)
+    return gp.T @ gp
+
+
+def flexion_axis_from_cov(cov: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Step 2: the principal in-plane axis of :func:`in_plane_cov` (sign arbitrary) and the
+    axis confidence (share of the in-plane variance on it)."""
+    evals, evecs = np.linalg.eigh(cov)
+    z = _unit(evecs[:, -1] - (evecs[:, -1] @ y) * y)
+    return z, float(evals[-1] / max(evals[-1] + evals[-2], 1e-12))
+
+
 def calibrate(gyr_dps: np.ndarray, acc_mps2: np.ndarray, fs_hz: float, s: CalibrationSettings,
               t0_s: float = 0.0) -> CalibrationState:
     """One-shot calibration on a window of samples (see module docstring)."""
@@ -223,10 +238,7 @@ def calibrate(gyr_dps: np.ndarray, acc_mps2: np.ndarray, fs_hz: float, s: Calibr
         return CalibrationState(still_found=still is not None, failed=True, quality_flags=("gyro_implausible",),
                                 message="gyroscope values are implausible (above "
                                         f"{s.implausible_gyr_dps:g} deg/s while moving): check the gyro unit and range")
-    gp = g[pca] - np.outer(g[pca] @ y, y)
-    evals, evecs = np.linalg.eigh(gp.T @ gp)
-    z = _unit(evecs[:, -1] - (evecs[:, -1] @ y) * y)
-    axis_conf = float(evals[-1] / max(evals[-1] + evals[-2], 1e-12))
+    z, axis_conf = flexion_axis_from_cov(in_plane_cov(g[pca], y), y)
     if axis_conf < s.min_axis_confidence:
         flags.append("axis_ambiguous")
     w = g @ z

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imugait.analysis.angle import AngleState, estimate_angle, new_angle_state
-from imugait.analysis.calibrate import CalibrationState, CalibratorState, calibrator_step
+from imugait.analysis.calibrate import (CalibrationState, CalibratorState, calibrator_step, flexion_axis_from_cov,
+                                      in_plane_cov)
 from imugait.analysis.condition import ConditionedChunk, ConditionState, condition
 from imugait.analysis.params import (AnalysisParams, AngleSettings, CalibrationSettings, ConditionSettings,
                                      EventSettings, SegmentationSettings, StrideSettings)
@@ -107,6 +108,23 @@ class GaitPipeline:
     def stats(self) -> dict:
         return self._condition.stats()
 
+    def strap_axes(self) -> dict | None:
+        """The strap's axes in the sensor frame from every sample since the calibration: the
+        long axis of the calibration and the flexion axis re-estimated (the calibration's PCA,
+        :func:`imugait.analysis.calibrate.flexion_axis_from_cov`) over all movement seen so
+        far, its sign taken from the calibration. Far less noisy than the calibration's few
+        seconds; ``imugait compare`` uses it to tell a sensor that stayed on from a
+        re-strapped one. ``None`` before 2 s of movement."""
+        cal = self._calibrator.result
+        if not cal.calibrated or self._axes_moving_n < 2 * self.fs_hz:
+            return None
+        y = np.asarray(cal.long_axis, float)
+        z, conf = flexion_axis_from_cov(self._axes_cov, y)
+        if z @ np.asarray(cal.flexion_axis, float) < 0:
+            z = -z
+        return {"long_axis": [float(v) for v in y], "flexion_axis": [float(v) for v in z], "axis_confidence": conf,
+                "motion_s": float(self._axes_moving_n / self.fs_hz)}
+
     def push(self, t_s, acc_mps2, gyr_dps) -> PipelineOutput:
         t = np.asarray(t_s, dtype=np.float64).reshape(-1)
         acc = np.asarray(acc_mps2, dtype=np.float64).reshape(-1, 3)
@@ -137,6 +155,8 @@ class GaitPipeline:
     # ----------------------------------------------------------------- wiring
     def _start_calibration(self) -> None:
         self._calibrator = CalibratorState(self.fs_hz)
+        self._axes_cov = np.zeros((3, 3))  # in-plane gyro scatter since the calibration (strap_axes)
+        self._axes_moving_n = 0
         self._angle: AngleState | None = None
         self._signals = SignalBuffer()
         self._segment: SegmentState = new_segment_state(self.fs_hz, self.settings.segmentation)
@@ -147,6 +167,8 @@ class GaitPipeline:
         ready, self._calibrator = calibrator_step(chunk, self._calibrator, self.settings.calibration, final=final)
         if self._angle is None and self._calibrator.result.calibrated:
             self._angle = new_angle_state(self.fs_hz, self._calibrator.result, self.settings.angle)
+        if self._angle is not None and len(ready):
+            self._accumulate_axes(ready)
         if self._angle is not None and (len(ready) or final):
             sig, self._angle = estimate_angle(ready, self._angle, self.settings.angle, final=final)
             if len(sig):
@@ -156,6 +178,16 @@ class GaitPipeline:
         if final:
             out.add_strides(self._finish_strides())
         return out
+
+    def _accumulate_axes(self, chunk: ConditionedChunk) -> None:
+        cal = self._calibrator.result
+        g = chunk.gyr_dps - np.asarray(cal.gyro_bias_dps, float)
+        gn = np.linalg.norm(g, axis=1)
+        cs = self.settings.calibration
+        moving = (gn > cs.motion_gyr_dps) & (gn <= cs.implausible_gyr_dps)  # the calibration's PCA samples
+        if moving.any():
+            self._axes_cov += in_plane_cov(g[moving], np.asarray(cal.long_axis, float))
+            self._axes_moving_n += int(moving.sum())
 
     def _detect(self, final: bool) -> list[StrideResult]:
         s = self.settings

@@ -99,6 +99,9 @@ def session_from_result(name: str, res, meta: dict | None = None, path=None) -> 
     """Wrap an ``imugait.analysis.AnalysisResult`` as :class:`SessionData`."""
     cycles = {k: np.asarray(v, float) for k, v in (getattr(res, "cycles", None) or {}).items()}
     calib = {k: _calib_dict(v) for k, v in (getattr(res, "calibration", None) or {}).items()}
+    for side, axes in res.strap_axes.items():
+        if axes and side in calib:  # the whole-session strap axes (GaitPipeline.strap_axes), for the placement regime
+            calib[side] = {**calib[side], "strap_flexion_axis": axes["flexion_axis"], "strap_motion_s": axes["motion_s"]}
     return SessionData(name=name, strides=res.strides.copy(), cycles=cycles, calibration=calib,
                        meta=dict(meta or {}), path=Path(path) if path else None)
 

@@ -35,7 +35,11 @@ def _default_out(before: list[Path], after: list[Path]) -> Path:
 @click.option("--exact-ci", is_flag=True,
               help="Plain 95 % percentile interval, without the guard band that keeps its coverage at "
                    "or above 95 % (see docs/compare.md).")
-def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed, no_figures, exact_ci):
+@click.option("--assume-kept-on", is_flag=True,
+              help="The sensors stayed on between the runs: use the kept-on error budget where the sessions cannot "
+                   "show it (no device id, e.g. CSV imports). Never overrides a turned calibration or different "
+                   "device ids.")
+def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed, no_figures, exact_ci, assume_kept_on):
     """Compare sessions before vs after an intervention (e.g. stretching).
 
     \b
@@ -77,11 +81,14 @@ def compare(sessions, before_opt, after_opt, out_dir, params_file, n_boot, seed,
     click.echo(f"Analysing {len(before_files)} session(s) before and {len(after_files)} after ...", err=True)
     cmp = api.compare_sessions(before_files, after_files, out_dir=out, params=params_file,
                                compare_params=CompareParams(n_boot=n_boot, seed=seed,
-                                                            guard_level=None if exact_ci else CompareParams.guard_level),
+                                                            guard_level=None if exact_ci else CompareParams.guard_level,
+                                                            assume_kept_on=assume_kept_on),
                                figures=not no_figures)
     for w in cmp.warnings:
         if w.get("severity") != "info":
             click.echo("WARNING: " + w["message"])
+    for side, reg in cmp.regimes.items():
+        click.echo(f"{side} leg: {reg.regime.replace('_', ' ')} — {reg.reason}")
     for r in cmp.metrics:
         if r["metric"] in ("rom_deg", "asym_rom_pct") or r.get("significant"):
             click.echo(r["verdict"])

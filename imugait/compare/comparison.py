@@ -19,6 +19,8 @@ import pandas as pd
 from imugait import __version__
 import imugait.outputs as outputs
 from imugait.compare import stats
+from imugait.compare.budget import (KEPT_ON, RESTRAPPED, LegRegime, MeasurementVariance, leg_regime, load_budget,
+                                    measurement_variance, session_device)
 from imugait.compare.data import SessionData, pair_left_right
 from imugait.compare.flexor import compare_flexor
 from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS
@@ -27,105 +29,23 @@ SCHEMA = "imugait.comparison/1"
 
 CADENCE_WARN_PCT = 3.0
 SPEED_WARN_PCT = 3.0
-NEUTRAL_WARN_DEG = 3.0
-LONG_AXIS_WARN_DEG = 10.0
-FLEX_AXIS_WARN_DEG = 20.0
 MIN_STRIDES = 20
 MIN_PART_STRIDES = 10
 
-#: Measurement error of the analysis per metric: ``(σ_s, κ)`` — σ_s = SD of the error of
-#: one session's median that is constant within the session and independent between two
-#: sessions recorded with the same sensors (unit of the metric), κ = relative SD of the
-#: error of a measured change. Source: tools/validate_compare.py on development seeds
-#: 300–339 (never the held-out seeds 0–199), 3 × 150 s simulated runs per seed with one
-#: sensor pair; σ_s = RMS(analysis diff − true diff of unchanged legs)/√2, κ = the extra
-#: error of the +5° change. σ_s: the largest of four rigid-mount conditions (running 3.0
-#: and 4.5 m/s, random strap, walking 1.3 m/s). With soft-tissue motion of the sensor the
-#: analysis − truth error grows (ROM 0.17–0.23°) but almost all of it is stride-to-stride
-#: noise that the bootstrap already sees (the part it cannot see: 0.10 ± 0.09°), so it is
-#: not added twice. κ: the largest of all six conditions including soft tissue (a bias on
-#: a change, invisible to the bootstrap: soft tissue inflates both legs' ROM and shrinks
-#: ln(L/R) changes by ≈ 6–11 %). See docs/compare.md and docs/data/compare_analysis_error.json.
+#: The analysis' own measurement error per metric, ``(σ_s, κ)``: σ_s = SD of one session's
+#: error that is constant within the session and independent between sessions, κ =
+#: relative SD of the error of a measured change. A view of the ``analysis`` component and
+#: ``kappa`` of the error budget (``imugait/data/compare_error_budget.json``, sources there
+#: and in docs/compare.md); the budget adds the terms that depend on whether the sensors
+#: stayed on (:mod:`imugait.compare.budget`).
 ANALYSIS_ERROR: dict[str, tuple[float, float]] = {
-    "rom_deg": (0.074, 0.028),
-    "flex_peak_deg": (1.1, 0.0),    # absolute angles: the standing calibration differs per session
-    "ext_peak_deg": (1.1, 0.0),
-    "swing_pct": (0.067, 0.0),
-    "stance_s": (0.00099, 0.0),
-    "stride_s": (0.0015, 0.0),      # medians of event times on the 5 ms sample grid
-    "cadence_spm": (0.38, 0.0),
-    "asym_rom_pct": (0.20, 0.11),
-    "asym_stance_pct": (0.23, 0.0),
-    "asym_swing_pct": (0.21, 0.0),
+    m.metric: ((m.component("analysis").sd if m.component("analysis") else 0.0), m.kappa)
+    for m in load_budget().metrics.values()
 }
 
-#: Calibration error of the *sensor itself* — constant for one physical sensor, independent
-#: between sensors — per metric: relative SD (fraction of the metric's before median). It
-#: cancels when the same sensor is worn before and after (the usual protocol) and enters
-#: the CI when the sensors differ (``SessionData.meta["sensors"]``: device id per side).
-#: Source: the gyroscope scale error, 1 % SD per axis in the simulator's sensor model
-#: (docs/simulator.md; MEMS gyro datasheets give sensitivity tolerances of that order, e.g. ±3 %
-#: for the InvenSense MPU-6050): thigh
-#: angle amplitudes scale with it. Measured with tools/validate_compare.py
-#: ``--sensors different`` (development seeds 300–339): ROM analysis error of one session
-#: 0.56° at 55° (1.0 %) vs 0.067° with the same sensors; timing metrics unchanged.
-SENSOR_ERROR_REL: dict[str, float] = {
-    "rom_deg": 0.010,
-    "flex_peak_deg": 0.010,
-    "ext_peak_deg": 0.010,
-}
-#: The same for asymmetry metrics, per side whose sensor changed (points of 100·ln(L/R)).
-SENSOR_ERROR_ASYM: dict[str, float] = {"asym_rom_pct": 1.0}
-
-
-def session_device(s: SessionData, side: str) -> str:
-    """Device id of ``side`` in a session (``""`` when unknown, e.g. CSV imports)."""
-    d = s.meta.get("sensors")
-    return str(d.get(side) or "") if isinstance(d, dict) else ""
-
-
-def sensor_change(before: list[SessionData], after: list[SessionData], side: str) -> float:
-    """How much of one sensor's own calibration error stays in the before/after difference
-    of ``side``: ``Σ_d (w_after(d) − w_before(d))²`` over devices ``d``, with ``w`` the
-    share of a condition's sessions recorded with ``d``. 0 when the same sensor was worn
-    throughout, 2 for one sensor before and another after. Unknown device ids count as the
-    same sensor (nothing to go by)."""
-    ids_b = [session_device(s, side) for s in before if side in s.sides]
-    ids_a = [session_device(s, side) for s in after if side in s.sides]
-    if not ids_b or not ids_a or "" in ids_b or "" in ids_a:
-        return 0.0
-    devs = set(ids_b) | set(ids_a)
-    return float(sum((ids_a.count(d) / len(ids_a) - ids_b.count(d) / len(ids_b)) ** 2 for d in devs))
-
-
-def sensor_error_var(before: list[SessionData], after: list[SessionData], side: str, metric: str,
-                     before_median: float) -> float:
-    """Variance the sensors' own calibration errors add to the difference (see
-    :data:`SENSOR_ERROR_REL`); 0 when the same sensors were worn before and after."""
-    if side == "both":
-        sd = SENSOR_ERROR_ASYM.get(metric, 0.0)
-        return sum(sensor_change(before, after, s) for s in ("left", "right")) * sd ** 2
-    rel = SENSOR_ERROR_REL.get(metric, 0.0)
-    if rel == 0.0 or not math.isfinite(before_median):
-        return 0.0
-    return sensor_change(before, after, side) * (rel * abs(before_median)) ** 2
-
-
-def sensor_warnings(before: list[SessionData], after: list[SessionData]) -> list[dict]:
-    out = []
-    for side in ("left", "right"):
-        if sensor_change(before, after, side) <= 0:
-            continue
-        ids_b = sorted({session_device(s, side) for s in before if side in s.sides})
-        ids_a = sorted({session_device(s, side) for s in after if side in s.sides})
-        out.append({
-            "kind": "different_sensors", "side": side, "before_devices": ids_b, "after_devices": ids_a,
-            "message": (f"The {side} thigh was recorded with different sensors before ({', '.join(ids_b)}) and "
-                        f"after ({', '.join(ids_a)}). Each sensor has its own small calibration error (about 1 % of "
-                        "an angle, ≈ 0.5° of hip range), which does not cancel here, so the intervals of that leg "
-                        "are wider. Wear the same sensor on the same leg for before/after comparisons."),
-        })
-    return out
+#: Advice given wherever re-strapping limits what a comparison can show.
+KEEP_ON_ADVICE = ("Keep the sensors on between the runs (e.g. during the stretching), or mark the strap "
+                  "position on the skin so they go back to the same place.")
 
 
 @dataclass
@@ -143,12 +63,13 @@ class CompareParams:
     guard_level: float | None = 0.975
     cadence_warn_pct: float = CADENCE_WARN_PCT
     speed_warn_pct: float = SPEED_WARN_PCT
-    neutral_warn_deg: float = NEUTRAL_WARN_DEG
-    long_axis_warn_deg: float = LONG_AXIS_WARN_DEG
-    flex_axis_warn_deg: float = FLEX_AXIS_WARN_DEG
-    #: include the analysis' own measurement error (ANALYSIS_ERROR) in the CI; False only
-    #: for values that are not measured by the analysis (e.g. simulator truth)
+    #: include the measurement-error budget (analysis, sensors, strap placement) in the CI;
+    #: False only for values that are not measured by the analysis (e.g. simulator truth)
     analysis_error: bool = True
+    #: the user states that the sensors stayed on: stands in for an unknown device id or a
+    #: missing calibration, never overrides evidence of the contrary (``imugait compare
+    #: --assume-kept-on``)
+    assume_kept_on: bool = False
 
     @property
     def ci_level(self) -> float:
@@ -172,6 +93,8 @@ class Comparison:
     series: dict = field(default_factory=dict, repr=False)  # (cond, side, metric) -> list of (t, x) per session
     report_path: Path | None = None
     flexor: dict | None = None  # hip-flexor test section (imugait.compare.flexor), when a session holds a test
+    regimes: dict = field(default_factory=dict)  # side -> budget.LegRegime (kept_on | restrapped, and why)
+    budget: dict = field(default_factory=dict)   # budget.ErrorBudget.summary() of the budget used
 
     @property
     def metrics(self) -> list[dict]:
@@ -190,6 +113,8 @@ class Comparison:
             "imugait_version": __version__,
             "params": self.params.to_dict(),
             "mdc_source": self.mdc_source,
+            "regimes": {side: _clean(reg.to_dict()) for side, reg in self.regimes.items()},
+            "error_budget": _clean(self.budget),
             "before": [sess(s) for s in self.before],
             "after": [sess(s) for s in self.after],
             "warnings": self.warnings,
@@ -291,6 +216,13 @@ def _bouts_for(sessions: list[SessionData], side: str | None, metric: str) -> np
     return df["bout_index"].to_numpy()
 
 
+def _row_regime(leg_regimes: dict) -> str:
+    """A row's regime: the leg's; for asymmetry (both legs) kept_on only if both legs were."""
+    if not leg_regimes:
+        return ""
+    return KEPT_ON if all(r.regime == KEPT_ON for r in leg_regimes.values()) else RESTRAPPED
+
+
 def _verdict(info, side: str, r: dict) -> tuple[str, str]:
     who = {"left": "Left ", "right": "Right ", "both": ""}.get(side, "")
     label = info.label
@@ -299,6 +231,14 @@ def _verdict(info, side: str, r: dict) -> tuple[str, str]:
     if not all(math.isfinite(v) for v in (d, lo, hi)):
         return "insufficient_data", f"{subject}: not enough strides to compare."
     ci = f"95 % CI {info.fmt(lo, unit=False)} to {info.fmt(hi, diff=True)}"
+    restrap_mdc = r.get("measurement_mdc95", float("nan"))
+    restrapped = (r.get("regime") == RESTRAPPED and r.get("placement_sd", 0.0) > 0
+                  and restrap_mdc is not None and math.isfinite(restrap_mdc))
+    if restrapped and abs(d) <= restrap_mdc:
+        # the difference is within what re-strapping alone does (the regime's measurement MDC)
+        return "no_clear_change", (f"{subject}: no clear change — re-strapping alone moves {label} by up to "
+                                   f"{info.fmt(restrap_mdc, diff=True)} ({info.fmt(d, signed=True, diff=True)}, {ci}). "
+                                   + KEEP_ON_ADVICE)
     if lo <= 0 <= hi:
         return "no_clear_change", f"{subject}: no clear change ({info.fmt(d, signed=True, diff=True)}, {ci})."
     word = "increased" if d > 0 else "decreased"
@@ -319,26 +259,8 @@ def _verdict(info, side: str, r: dict) -> tuple[str, str]:
     return code, text + "."
 
 
-def _calib_vec(c: dict, *keys) -> np.ndarray | None:
-    for k in keys:
-        v = c.get(k)
-        if v is not None:
-            a = np.asarray(v, float).ravel()
-            if a.size == 3 and np.all(np.isfinite(a)) and np.linalg.norm(a) > 0:
-                return a / np.linalg.norm(a)
-    return None
-
-
-def _angle_deg(a: np.ndarray, b: np.ndarray, signless: bool = False) -> float:
-    c = float(np.clip(np.dot(a, b), -1, 1))
-    if signless:
-        c = abs(c)
-    return math.degrees(math.acos(c))
-
-
-def calibration_warnings(before: list[SessionData], after: list[SessionData], p: CompareParams) -> list[dict]:
-    """Compare the standing calibration of each leg between the conditions: a moved neutral
-    angle or a turned sensor axis means the strap was moved (absolute angles not comparable)."""
+def calibration_warnings(before: list[SessionData], after: list[SessionData]) -> list[dict]:
+    """A sensor whose calibration failed, and legs without a standing calibration."""
     out = []
     for cond, ss in (("before", before), ("after", after)):
         for s in ss:
@@ -350,52 +272,52 @@ def calibration_warnings(before: list[SessionData], after: list[SessionData], p:
                                            "settings, firmware) and record again."})
     for side in ("left", "right"):
         # a failed calibration is reported above; its axes say nothing about the strap
-        cb = [s.calibration.get(side) for s in before if s.calibration.get(side) and not s.calibration[side].get("failed")]
-        ca = [s.calibration.get(side) for s in after if s.calibration.get(side) and not s.calibration[side].get("failed")]
-        for cond, lst in (("before", cb), ("after", ca)):
-            for c in lst:
-                if c.get("still_found") is False or c.get("angle_calibrated") is False:
-                    out.append({"kind": "calibration_missing", "side": side, "condition": cond,
-                                "message": f"{side.capitalize()} leg, {cond}: no standing calibration was found, so "
-                                           "absolute angles (peak flexion/extension) are uncalibrated; hip range is still valid. "
-                                           "Stand still for 5 s at the start of each run."})
-                    break
-        if not cb or not ca:
+        for cond, ss in (("before", before), ("after", after)):
+            cals = [s.calibration.get(side) for s in ss if s.calibration.get(side) and not s.calibration[side].get("failed")]
+            if any(c.get("still_found") is False or c.get("angle_calibrated") is False for c in cals):
+                out.append({"kind": "calibration_missing", "side": side, "condition": cond,
+                            "message": f"{side.capitalize()} leg, {cond}: no standing calibration was found, so "
+                                       "absolute angles (peak flexion/extension) are uncalibrated and whether the sensor "
+                                       "stayed on is judged from its flexion axis alone. Stand still for 5 s at the start "
+                                       "of each run."})
+    return out
+
+
+def placement_warnings(before: list[SessionData], after: list[SessionData], regimes: dict[str, LegRegime],
+                       table: pd.DataFrame) -> list[dict]:
+    """One message per leg that was (or may have been) re-strapped or swapped, with what
+    re-strapping alone can do to its hip range (the budget's MDC in that regime)."""
+    out = []
+    for side, reg in regimes.items():
+        if reg.regime != RESTRAPPED:
             continue
-        reasons = []
-        nb = [c.get("neutral_deg") for c in cb if c.get("neutral_deg") is not None]
-        na = [c.get("neutral_deg") for c in ca if c.get("neutral_deg") is not None]
-        dn = float("nan")
-        if nb and na:
-            dn = float(np.nanmedian(na) - np.nanmedian(nb))
-            if abs(dn) > p.neutral_warn_deg:
-                reasons.append(f"standing neutral angle moved {abs(dn):.1f}°")
-        dl = df = float("nan")
-        for key, thr, label, signless in (
-            (("long_axis", "long_axis_s", "gravity_axis", "y_axis_s"), p.long_axis_warn_deg, "thigh long axis", False),
-            (("flexion_axis", "flexion_axis_s", "z_axis_s", "axis_s"), p.flex_axis_warn_deg, "flexion axis", True),
-        ):
-            vb = [_calib_vec(c, *key) for c in cb]
-            va = [_calib_vec(c, *key) for c in ca]
-            vb = [v for v in vb if v is not None]
-            va = [v for v in va if v is not None]
-            if vb and va:
-                ang = max(_angle_deg(x, y, signless) for x in vb for y in va)
-                if label == "thigh long axis":
-                    dl = ang
-                else:
-                    df = ang
-                if ang > thr:
-                    reasons.append(f"{label} in the sensor frame turned {ang:.0f}°")
-        if reasons:
-            out.append({
-                "kind": "restrapped", "side": side, "neutral_change_deg": dn, "long_axis_change_deg": dl,
-                "flexion_axis_change_deg": df,
-                "message": (f"The {side} sensor seems to have been re-strapped between conditions ("
-                            + ", ".join(reasons) + "). Peak flexion/extension angles are not comparable; "
-                            "hip range (ROM) and timing are robust to this. Keep sensors on during the intervention, "
-                            "or stand still 5 s at the start of each run so the angle is re-zeroed."),
-            })
+        mdc = float("nan")
+        if not table.empty:
+            r = table[(table["side"] == side) & (table["metric"] == "rom_deg")]
+            if len(r):
+                mdc = float(r.iloc[0]["measurement_mdc95"])
+        moves = f" Re-strapping alone moves hip range by up to {mdc:.1f}°" if math.isfinite(mdc) else ""
+        moves += (" and peak angles by several degrees; that leg's intervals include this, so only larger changes "
+                  "show, and peak flexion/extension are not comparable. ") if moves else " "
+        c = reg.calibration
+        info = {"side": side, "long_axis_change_deg": c.long_axis_change_deg,
+                "flexion_axis_change_deg": c.flexion_axis_change_deg, "neutral_change_deg": c.neutral_change_deg,
+                "restrap_mdc95_deg": mdc}
+        if c.status == "changed":
+            out.append({"kind": "restrapped", **info,
+                        "message": f"The {side} sensor was taken off and put back between the runs ("
+                                   + "; ".join(c.reasons) + ")." + moves + KEEP_ON_ADVICE})
+        elif reg.sensor == "different":
+            devices = {cond: sorted({session_device(x, side) for x in ss if side in x.sides})
+                       for cond, ss in (("before_devices", before), ("after_devices", after))}
+            out.append({"kind": "different_sensors", **info, **devices,
+                        "message": reg.reason[0].upper() + reg.reason[1:] + ". Each sensor has its own calibration error "
+                                   "(about 1 % of an angle) and sits differently on the thigh." + moves
+                                   + "Wear the same sensor on the same leg, and keep it on between the runs."})
+        else:
+            out.append({"kind": "placement_unknown", **info,
+                        "message": reg.reason[0].upper() + reg.reason[1:] + "." + moves
+                                   + "If the sensors stayed on, say so (imugait compare --assume-kept-on)."})
     return out
 
 
@@ -503,6 +425,9 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
     mdc_sources: set[str] = set()
     sides = [s for s in ("left", "right")
              if any(s in x.sides for x in before) and any(s in x.sides for x in after)]
+    budget = load_budget()
+    regimes = {side: leg_regime(before, after, side, budget, assume_kept_on=p.assume_kept_on) for side in sides}
+    medians: dict = {}
 
     def one(side: str, metric: str, info, fn):
         sb = fn(before)
@@ -511,13 +436,20 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
         series[("after", side, metric)] = sa
         xb = np.concatenate([x for _t, x in sb]) if sb else np.array([])
         xa = np.concatenate([x for _t, x in sa]) if sa else np.array([])
-        err_s, err_rel = ANALYSIS_ERROR.get(metric, (0.0, 0.0)) if p.analysis_error else (0.0, 0.0)
-        extra = (sensor_error_var(before, after, side, metric, float(np.median(xb)) if xb.size else float("nan"))
-                 if p.analysis_error else 0.0)
+        medians[("before", side, metric)] = float(np.median(xb)) if xb.size else float("nan")
+        medians[("after", side, metric)] = float(np.median(xa)) if xa.size else float("nan")
+        mb = budget.metric(metric)
+        leg_regimes = regimes if side == "both" else {side: regimes[side]}
+        mv = (measurement_variance(metric, side, leg_regimes, medians, max(len(sb), 1), max(len(sa), 1), budget)
+              if p.analysis_error else MeasurementVariance(0.0, {}))
+        kappa = mb.kappa if (mb is not None and p.analysis_error) else 0.0
         r = stats.bootstrap_median_diff([x for _t, x in sb], [x for _t, x in sa], n_boot=p.n_boot,
                                         seed=_seed_for(p.seed, side, metric), level=p.ci_level, exact_level=p.level,
-                                        session_error_sd=err_s, relative_error_sd=err_rel, extra_error_var=extra)
-        r["sensor_sd"] = math.sqrt(extra)
+                                        relative_error_sd=kappa, extra_error_var=mv.total)
+        r["sensor_sd"] = mv.part_sd("sensor_scale")
+        r["placement_sd"] = mv.part_sd("placement")
+        r["measurement_mdc95"] = mv.mdc95 if p.analysis_error else float("nan")
+        r["regime"] = _row_regime(leg_regimes)
         r["effect_size"] = stats.robust_effect_size(xb, xa)
         r["cliffs_delta"] = stats.cliffs_delta(xb, xa)
         r["effect_magnitude"] = stats.cliffs_magnitude(r["cliffs_delta"])
@@ -547,10 +479,12 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
         cautions = []
         if info.absolute_angle:
             cautions.append("absolute angle: moves when the sensor is re-strapped")
+            if r["regime"] == RESTRAPPED:
+                cautions.append("sensor re-strapped or unknown: not comparable")
         if r["n_before"] < MIN_STRIDES or r["n_after"] < MIN_STRIDES:
             cautions.append(f"few strides (before {r['n_before']}, after {r['n_after']})")
-        if r["sensor_sd"] > 0:
-            cautions.append("different sensors before and after: interval includes their calibration error")
+        if r["regime"] == RESTRAPPED and (r["placement_sd"] > 0 or r["sensor_sd"] > 0):
+            cautions.append("interval includes re-strapping / sensor error (re-strapped budget)")
         row = {"side": side, "metric": metric, "label": info.label, "unit": info.unit,
                "before_median": r["before_median"], "after_median": r["after_median"], "diff": r["diff"],
                "ci_low": r["ci_low"], "ci_high": r["ci_high"],
@@ -564,6 +498,7 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
                "block_before": r["block_before"], "block_after": r["block_after"],
                "boot_sd": r["boot_sd"], "sampling_sd": r.get("sampling_sd", float("nan")),
                "measurement_sd": r.get("measurement_sd", float("nan")), "sensor_sd": r["sensor_sd"],
+               "placement_sd": r["placement_sd"], "measurement_mdc95": r["measurement_mdc95"], "regime": r["regime"],
                "caution": "; ".join(cautions)}
         rows.append(row)
 
@@ -575,8 +510,8 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
             one("both", metric, info, lambda ss, source=source: asym_series(ss, source))
 
     table = pd.DataFrame(rows)
-    warnings = (activity_warnings(before, after) + pace_warnings(before, after, p) + sensor_warnings(before, after)
-                + calibration_warnings(before, after, p))
+    warnings = (activity_warnings(before, after) + pace_warnings(before, after, p) + calibration_warnings(before, after)
+                + placement_warnings(before, after, regimes, table))
     for side in ("left", "right"):
         has = [cond for cond, ss in (("before", before), ("after", after)) if any(side in x.sides for x in ss)]
         if len(has) == 1:
@@ -595,11 +530,13 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
             warnings.insert(0, {"kind": "side_missing", "side": side, "only_in": has[0],
                                 "message": f"The {side} leg was recorded only {has[0]}: it is not compared"
                                            + ("." if sides else ", and no leg was recorded in both conditions.")})
-    if any(w["kind"] == "restrapped" for w in warnings) and not table.empty:
-        sides_moved = {w["side"] for w in warnings if w["kind"] == "restrapped"}
-        mask = table["metric"].isin(["flex_peak_deg", "ext_peak_deg"]) & table["side"].isin(sides_moved)
-        table.loc[mask, "caution"] = table.loc[mask, "caution"].astype(str).str.cat(
-            ["sensor re-strapped: not comparable"] * int(mask.sum()), sep="; ").str.strip("; ")
+    kept = [side for side, reg in regimes.items() if reg.regime == KEPT_ON]
+    if kept:
+        warnings.append({"kind": "sensors_kept_on", "severity": "info", "sides": kept,
+                         "message": " ".join(regimes[side].reason[0].upper() + regimes[side].reason[1:] + "."
+                                             for side in kept)
+                                    + " The intervals use the kept-on error budget (analysis and temperature errors; "
+                                      "re-strapping errors cancel)."})
     for s in before + after:
         n = len(s.valid_strides())
         fails = [bool(c.get("failed")) for c in s.calibration.values() if c]
@@ -608,4 +545,5 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
                              "message": f"{s.name}: only {n} valid strides — results are uncertain; record at least 2–3 minutes."})
     src = "; ".join(sorted(mdc_sources)) if mdc_sources else "none"
     return Comparison(table=table, warnings=[_clean(w) for w in warnings], before=all_before,
-                      after=all_after, params=p, mdc_source=src, series=series, flexor=flexor)
+                      after=all_after, params=p, mdc_source=src, series=series, flexor=flexor, regimes=regimes,
+                      budget=budget.summary())

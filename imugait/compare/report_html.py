@@ -83,6 +83,31 @@ def _card(r) -> str:
             f"<div class='what'>{_fmt(r['before_median'], info)} → {_fmt(r['after_median'], info)}</div></div>")
 
 
+def _regime_title(reg) -> str:
+    if reg.regime == "kept_on":
+        return "sensor stayed on" + (" (as stated)" if reg.assumed else "")
+    if reg.calibration.status == "changed":
+        return "sensor re-strapped"
+    if reg.sensor == "different":
+        return "different sensors"
+    return "cannot tell — treated as re-strapped"
+
+
+def _placement_section(cmp) -> str:
+    """Per leg: which error budget the intervals use, and why (comparison.regimes)."""
+    if not cmp.regimes:
+        return ""
+    rows = cmp.metrics
+    items = []
+    for side, reg in cmp.regimes.items():
+        mdc = next((r.get("measurement_mdc95") for r in rows if r["side"] == side and r["metric"] == "rom_deg"), None)
+        what = (f" Measurement error alone moves this leg's hip range by up to {mdc:.1f}° between the runs."
+                if mdc is not None and math.isfinite(mdc) else "")
+        items.append(f"<li><b>{esc(side.capitalize())} leg: {esc(_regime_title(reg))}</b> — "
+                     f"{esc(reg.reason)}.{esc(what)}</li>")
+    return "<h2>Sensor placement</h2><ul class='verdicts'>" + "".join(items) + "</ul>"
+
+
 def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
     if figures:
         extras.require("reports", "the comparison's figures", "or write the report without them (--no-figures)")
@@ -108,7 +133,8 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
     if warns:
         body.append("<h2>Check before you trust this</h2>")
         body += [f"<div class='warn'>⚠ {esc(w['message'])}</div>" for w in warns]
-    body += [f"<div class='info'>{esc(w['message'])}</div>" for w in infos]
+    body += [f"<div class='info'>{esc(w['message'])}</div>" for w in infos if w.get("kind") != "sensors_kept_on"]
+    body.append(_placement_section(cmp))
     if figures:
         from imugait.compare import figures as F  # matplotlib: the [reports] extra (checked above)
 
@@ -144,7 +170,9 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
     body.append("<h2>How to read this</h2><p class='sub'>"
                 "Medians of valid strides per leg. The 95 % confidence interval of the difference comes from a "
                 "block bootstrap of consecutive strides (strides are correlated, so a t-test would be over-confident), "
-                "combined with the analysis' own measurement error"
+                "combined with the measurement error of each run that stride resampling cannot see — the analysis, the "
+                "gyroscope's scale at that temperature and, when a sensor was re-strapped, swapped or cannot be told "
+                "apart, where the strap sits (see Sensor placement)"
                 + (", and is kept on the safe side: it covers the true change in at least 95 % of comparisons "
                    f"(computed as the {100 * cmp.params.ci_level:g} % interval). "
                    if cmp.params.guard_level else ". ")

@@ -22,15 +22,16 @@ Algorithm (per side and metric)
    long-run variance g0 and G that choose ``l`` (see :func:`block_inflation`). Without it a
    nominal 95 % interval covered 91 % for AR(1) φ = 0.5, n = 300 (tools/validate_compare.py).
 5. Statistic per replicate: ``median(after*) - median(before*)``.
-6. Measurement error of the analysis: resampling strides only sees stride-to-stride
-   variation. The analysis adds an error to each session's median that is constant within
-   the session (calibration, bias-drift state, stride-segmentation differences) and
-   changes between sessions even with the same sensors, and it scales a true change
-   slightly. Its SDs (per metric, measured with the simulator: ``comparison.ANALYSIS_ERROR``)
-   are convolved into the replicates: each gets one normal draw of
-   ``N(0, σ_s²/k_b + σ_s²/k_a + (κ·diff)² + v_sensor)`` (``v_sensor``: the calibration
-   error of different sensors before and after, 0 for the same sensors) — the usual uncertainty budget
-   (sampling ⊕ measurement, GUM/JCGM 100:2008 §5.1) carried through the bootstrap.
+6. Measurement error: resampling strides only sees stride-to-stride variation. Each
+   session's median also carries errors that are constant within the session — the
+   analysis' own (calibration, bias-drift state, stride segmentation), the gyroscope's
+   scale at that day's temperature, and, when a sensor was re-strapped or swapped, where
+   the strap sits and the sensor's own calibration — and the measured change carries a
+   small relative error κ. Their variance comes from the error budget
+   (:mod:`imugait.compare.budget`, ``imugait/data/compare_error_budget.json``) and is
+   convolved into the replicates: each gets one normal draw of
+   ``N(0, v_budget + (κ·diff)²)`` — the usual uncertainty budget (sampling ⊕
+   measurement, GUM/JCGM 100:2008 §5.1) carried through the bootstrap.
    The interval is the percentile interval at ``level`` of ``n_boot`` (default 2000)
    replicates; the comparison asks for its guard-banded level (97.5 % for a reported 95 %
    interval, ``comparison.CompareParams.guard_level``) and reports the plain one beside it.
@@ -214,9 +215,9 @@ def bootstrap_median_diff(before: Sequence[np.ndarray], after: Sequence[np.ndarr
     difference gets one draw of ``N(0, σ_s²/k_b + σ_s²/k_a + (κ·diff)²)`` (``k`` = sessions
     per condition) — a Monte Carlo convolution of the sampling distribution with the
     measurement-error distribution. ``extra_error_var`` is any further variance of the
-    difference known from outside the strides (e.g. the calibration error of *different*
-    sensors before and after, see ``comparison.SENSOR_ERROR_REL``); it is added to the same
-    draw. ``sampling_sd`` is the replicate SD before, ``measurement_sd`` the SD added,
+    difference known from outside the strides (the comparison passes the error budget's
+    variance here, :func:`imugait.compare.budget.measurement_variance`); it is added to the
+    same draw. ``sampling_sd`` is the replicate SD before, ``measurement_sd`` the SD added,
     ``boot_sd`` the SD after. ``exact_level`` also returns the percentile interval at that
     level from the same replicates as ``ci_low_exact``/``ci_high_exact`` (the comparison
     reports its guard-banded interval at ``level`` and the plain one beside it).

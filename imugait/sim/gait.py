@@ -256,6 +256,9 @@ class SimConfig:
     # static sensor errors (scale, misalignment, constant biases) drawn from this seed
     # instead of ``seed`` when given: "the same physical sensors" in several recordings
     sensor_seed: int | None = None
+    # each leg's own IC/TO timing relative to its kinematics (timing_sd_pct) drawn from this
+    # seed instead of ``seed`` when given: "the same runner" in several recordings
+    timing_seed: int | None = None
 
     def __post_init__(self):
         if self.gait not in ("walk", "run", "mixed"):
@@ -671,7 +674,7 @@ class _Leg:
         # this leg's own timing of IC and TO relative to its thigh kinematics (people differ:
         # between-runner SD 1.3-1.6 % of the stride on Fukuchi 2017, docs/simulator.md); drawn
         # from their own stream so that the other random draws are unchanged
-        trng = np.random.default_rng([cfg.seed, 1 if left else 2, 55])
+        trng = np.random.default_rng([cfg.seed if cfg.timing_seed is None else int(cfg.timing_seed), 1 if left else 2, 55])
         self.ic_shift = float(np.clip(trng.normal(0.0, cfg.timing_sd_pct / 100.0), -0.05, 0.05))
         self.to_shift = float(np.clip(trng.normal(0.0, cfg.timing_sd_pct / 100.0), -0.05, 0.05))
 
