@@ -300,6 +300,9 @@ class _SensorBuf:
         self.info = info
         self.samples = _Table(group, S.SAMPLE_COLUMNS)
         self.tables = {name: _Table(group[name], cols) for name, cols in S.SENSOR_TABLES.items()}
+        for name, cols in S.OPTIONAL_SENSOR_TABLES.items():  # clock points (final clock mapping)
+            if name in group:
+                self.tables[name] = _Table(group[name], cols)
         self.rows = 0  # rows written or pending
         self.n_samples = 0
 
@@ -409,6 +412,8 @@ class SessionWriter:
             _create_column(g, col, S.SAMPLE_CHUNK_ROWS)
         for name, cols in S.SENSOR_TABLES.items():
             _create_table(g, name, cols, S.TABLE_CHUNK_ROWS if name == "packets" else S.SMALL_CHUNK_ROWS)
+        for name, cols in S.OPTIONAL_SENSOR_TABLES.items():
+            _create_table(g, name, cols, S.TABLE_CHUNK_ROWS)
         buf = _SensorBuf(g, info)
         self._sensors[info.side] = buf
         if raw:
@@ -556,9 +561,21 @@ class SessionWriter:
             t_s=self.session_time() if t_s is None else float(t_s),
             json=json.dumps(info.to_dict(), default=str))
 
+    def add_clock_points(self, side: str, t_dev_s, t_arrival_host_s, used, segment, epoch) -> None:
+        """Keep clock points of the live mapping (``engine.ClockPoints``) for the final mapping."""
+        self._check_open()
+        buf = self._sensors.get(side)
+        if buf is None or "clock_points" not in buf.tables or not len(t_dev_s):
+            return
+        buf.tables["clock_points"].add_many(t_dev_s=np.asarray(t_dev_s, np.float64),
+                                            t_arrival_host_s=np.asarray(t_arrival_host_s, np.float64),
+                                            used=np.asarray(used, np.int8), segment=np.asarray(segment, np.int32),
+                                            epoch=np.asarray(epoch, np.int32))
+
     def add_event(self, ev) -> bool:
         """Store an acquisition event in its table — link changes, status, re-read sensor
-        information, data gaps (``imugait.acquire.base`` / ``engine.GapEvent``). The one
+        information, data gaps, clock points (``imugait.acquire.base`` / ``engine.GapEvent``,
+        ``engine.ClockPoints``). The one
         mapping from events to the file, used by ``imugait record`` and the live view.
         Returns False for events that have no table (packets, blocks) or unknown sides."""
         from imugait.acquire.base import InfoEvent, LinkEvent, StatusEvent
@@ -572,6 +589,8 @@ class SessionWriter:
             self.add_info(ev.info, ev.t_host_s - self.t0_host_s)
         elif type(ev).__name__ == "GapEvent" and ev.side in self._sensors:
             self.add_gap(ev.side, ev.t_s_start, ev.t_s_end, ev.first_missing_index, ev.n_missing, ev.reason)
+        elif type(ev).__name__ == "ClockPoints":  # imugait.acquire.engine.ClockPoints
+            self.add_clock_points(ev.side, ev.t_dev_s, ev.t_arrival_host_s, ev.used, ev.segment, ev.epoch)
         else:
             return False
         return True
