@@ -222,3 +222,46 @@ def test_recording_keeps_clock_points_and_reads_with_the_final_mapping(tmp_path)
           f"live: p95 {np.percentile(live[keep], 95):.2f}, segment starts max {live[starts].max():.2f}")
     assert np.percentile(final[keep], 95) <= 2.0  # including the segment starts
     assert final[starts].max() < live[starts].max()
+
+
+def test_closed_session_stores_its_final_mapping_and_the_reader_trusts_it_only_for_the_same_points(tmp_path):
+    """Fitting the final mapping costs ≈ 1 s per sensor-hour; a closed session stores it
+    (``clock_map``, with the points' fingerprint) so that reading does not refit. The stored
+    map gives the same sample times as a refit, and it is ignored once the points differ."""
+    import h5py
+
+    import imugait
+    from imugait.acquire.simulated import SimulatedSource
+    from imugait.sim.gait import SimConfig, simulate
+    from imugait.store.recorder import RecordOptions, run_record
+
+    rec = simulate(SimConfig(gait="run", duration_s=20, fs_hz=200, seed=7, stand_before_s=2, stand_after_s=0))
+    out = tmp_path / "run.h5"
+    src = SimulatedSource(rec, speed=None, seed=3, t0_host_s=500.0)
+    assert run_record(RecordOptions(out=out, quiet=True, analyze_after=False), source=src,
+                      source_meta={"source": "simulated"}) == 0
+    with h5py.File(out, "r") as f:
+        for side in ("left", "right"):
+            g = f[f"sensors/{side}/clock_map"]
+            assert g.attrs["map_version"] == SessionClock.MAP_VERSION and len(g["knot_dev_s"]) >= 1
+    with imugait.open_session(out) as s:
+        cp = s.clock_points("left")
+        assert s.clock("left").n_points == int(np.count_nonzero(cp["used"]))
+        stored = s.raw("left")["t_s"]
+    refit = SessionClock(cp["t_dev_s"], cp["t_arrival_host_s"], cp["segment"], cp["epoch"], used=cp["used"] != 0)
+    with imugait.open_session(out) as s:
+        r = s.raw("left")
+        t0 = float(s.meta["t0_host_s"])
+        ep = np.repeat(r["packets"]["epoch"], r["packets"]["n"])
+    np.testing.assert_allclose(stored, refit.to_host(r["t_dev_s"], ep) - t0, rtol=0, atol=1e-9)
+    # points changed after the map was stored (here: one point 50 ms earlier, which moves the
+    # floor): the stored map is not used, the reader refits from the points it has
+    with h5py.File(out, "r+") as f:
+        ds = f["sensors/left/clock_points/t_arrival_host_s"]
+        ds[len(ds) // 2] = ds[len(ds) // 2] - 0.05
+    with imugait.open_session(out) as s:
+        cp2 = s.clock_points("left")
+        now = s.raw("left")["t_s"]
+    refit2 = SessionClock(cp2["t_dev_s"], cp2["t_arrival_host_s"], cp2["segment"], cp2["epoch"], used=cp2["used"] != 0)
+    np.testing.assert_allclose(now, refit2.to_host(r["t_dev_s"], ep) - t0, rtol=0, atol=1e-9)
+    assert np.max(np.abs(now - stored)) > 0.01

@@ -70,6 +70,7 @@ A closed session's sample times come from :class:`SessionClock` over all stored 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -573,6 +574,49 @@ class SessionClock:
                 fits.append(envelope_fit(xs[w], ys[w], bucket_s=bucket_s, slope_span_s=slope_span_s,
                                          prior_slope=prior.get(e, any_prior), max_drift_ppm=max_drift_ppm))
             self.segments.append(_SegmentMap(e, s, lo, knots, tuple(fits)))
+
+    # -------------------------------------------------------------- stored form
+    MAP_VERSION = "1"
+    """Changes whenever the fit (or its constants) changes: a stored map of another version is
+    not used (the reader refits from the points)."""
+    MAP_COLUMNS = ("epoch", "segment", "t_dev_start_s", "knot_dev_s", "t_ref_dev_s", "t_ref_host_s", "slope")
+
+    @staticmethod
+    def fingerprint(t_dev_s, t_arrival_host_s, segment, epoch, used) -> str:
+        """SHA-256 of the clock points (as stored) and :data:`MAP_VERSION`: a stored map
+        (:meth:`to_table`) is valid for exactly these points and this version of the fit, made
+        with the default constants."""
+        h = hashlib.sha256(f"imugait-clock-map-{SessionClock.MAP_VERSION}".encode())
+        for a, dt in ((t_dev_s, np.float64), (t_arrival_host_s, np.float64), (segment, np.int32), (epoch, np.int32),
+                      (used, np.int8)):
+            h.update(np.ascontiguousarray(np.asarray(a).astype(dt, copy=False)).tobytes())
+        return h.hexdigest()
+
+    def to_table(self) -> dict[str, np.ndarray]:
+        """The fitted map as columns (one row per knot and segment) — what a closed session stores
+        (``clock_map``) so that reading it does not refit (≈ 1 s per sensor-hour)."""
+        rows = [(m.epoch, m.segment, m.t_dev_start_s, float(k), f.t_ref_dev_s, f.t_ref_host_s, f.slope)
+                for m in self.segments for k, f in zip(m.knots_dev_s, m.fits)]
+        cols = list(zip(*rows)) if rows else [()] * len(self.MAP_COLUMNS)
+        types = (np.int32, np.int32, np.float64, np.float64, np.float64, np.float64, np.float64)
+        return {c: np.asarray(v, dtype=t) for c, v, t in zip(self.MAP_COLUMNS, cols, types)}
+
+    @classmethod
+    def from_table(cls, table: dict, n_points: int = 0) -> "SessionClock":
+        """A map stored by :meth:`to_table` (same :meth:`to_host`, no refit)."""
+        self = cls.__new__(cls)
+        self.window_s, self.knot_s, self.bucket_s = 120.0, 10.0, 0.1
+        self.slope_span_s, self.max_drift_ppm = 20.0, 500.0
+        self.n_points = int(n_points)
+        self.segments = []
+        ep, sg = np.asarray(table["epoch"]), np.asarray(table["segment"])
+        for e, s in dict.fromkeys(zip(ep.tolist(), sg.tolist())):
+            i = np.flatnonzero((ep == e) & (sg == s))
+            fits = tuple(ClockFit(float(table["t_ref_dev_s"][j]), float(table["t_ref_host_s"][j]), float(table["slope"][j]))
+                         for j in i)
+            self.segments.append(_SegmentMap(int(e), int(s), float(table["t_dev_start_s"][i[0]]),
+                                             np.asarray(table["knot_dev_s"], np.float64)[i], fits))
+        return self
 
     def to_host(self, t_dev_s, epoch) -> np.ndarray:
         """Host time (``time.monotonic`` base) of device times ``t_dev_s`` of counter epoch(s)

@@ -681,11 +681,37 @@ class Session:
             p = self.clock_points(side)
             sc = None
             if p is not None and np.any(p["used"] != 0):
-                sc = SessionClock(p["t_dev_s"], p["t_arrival_host_s"], p["segment"], p["epoch"], used=p["used"] != 0)
+                sc = self._stored_clock_map(side, p)
+                if sc is None:
+                    sc = SessionClock(p["t_dev_s"], p["t_arrival_host_s"], p["segment"], p["epoch"],
+                                      used=p["used"] != 0)
                 if not sc.segments:  # nothing usable (e.g. damaged values): the live mapping stays
                     sc = None
             self._clocks[side] = sc
         return self._clocks[side]
+
+    def _stored_clock_map(self, side: str, points: dict):
+        """The final mapping stored when the session was closed (``clock_map``, see
+        :func:`imugait.store.writer.add_clock_maps`), if it was made from exactly these clock
+        points by this version of the fit; else None (the caller refits)."""
+        from imugait.acquire.clock import SessionClock
+
+        g = self._side(side)
+        if "clock_map" not in g:
+            return None
+        gm = g["clock_map"]
+        try:
+            fp = SessionClock.fingerprint(points["t_dev_s"], points["t_arrival_host_s"], points["segment"],
+                                          points["epoch"], points["used"])
+            if str(gm.attrs.get("points_sha256", "")) != fp:
+                return None
+            table = {c: gm[c][()] for c in SessionClock.MAP_COLUMNS}
+            if len({len(v) for v in table.values()}) != 1 or not all(np.all(np.isfinite(table[c]))
+                                                                     for c in SessionClock.MAP_COLUMNS[2:]):
+                return None
+            return SessionClock.from_table(table, n_points=int(np.count_nonzero(points["used"])))
+        except (KeyError, OSError, ValueError, TypeError):
+            return None  # damaged or unexpected: refit from the points
 
     def raw(self, side: str) -> dict:
         """Stored data as recorded, in storage (arrival) order — the usable packets only

@@ -911,13 +911,43 @@ def _copy_compact(src: h5py.Group, dst: h5py.Group) -> None:
             src.copy(obj, dst, name=name)
 
 
+def add_clock_maps(f: h5py.File) -> None:
+    """Store each sensor's final clock mapping (``/sensors/<side>/clock_map``) fitted from its
+    ``clock_points``, with the points' fingerprint — so that reading a closed session does not
+    refit it (≈ 1 s per sensor-hour; the reader refits whenever the fingerprint differs). Made
+    when a file is closed or recovered (:func:`compact_image`); derived data, not part of the
+    raw-data digest."""
+    from imugait.acquire.clock import SessionClock
+
+    for side, g in f["sensors"].items():
+        if "clock_map" in g:
+            del g["clock_map"]
+        gc = g.get("clock_points")
+        if gc is None or any(c.name not in gc for c in S.CLOCK_POINT_COLUMNS):
+            continue
+        m = min(gc[c.name].shape[0] for c in S.CLOCK_POINT_COLUMNS)
+        p = {c.name: gc[c.name][:m] for c in S.CLOCK_POINT_COLUMNS}
+        if m == 0 or not np.any(p["used"] != 0):
+            continue
+        try:
+            sc = SessionClock(p["t_dev_s"], p["t_arrival_host_s"], p["segment"], p["epoch"], used=p["used"] != 0)
+        except (ValueError, FloatingPointError):  # damaged points: the reader refits (and copes) itself
+            continue
+        gm = g.create_group("clock_map")
+        gm.attrs["points_sha256"] = SessionClock.fingerprint(p["t_dev_s"], p["t_arrival_host_s"], p["segment"],
+                                                             p["epoch"], p["used"])
+        gm.attrs["map_version"] = SessionClock.MAP_VERSION
+        for c, v in sc.to_table().items():
+            gm.create_dataset(c, data=v)
+
+
 def _data_digest(f: h5py.Group) -> str:
     """SHA-256 over every dataset under ``/sensors`` (names, shapes, values): a copy must
     reproduce it exactly."""
     h = hashlib.sha256()
     names = []
     f["sensors"].visit(names.append)
-    for name in sorted(names):
+    for name in sorted(n for n in names if "clock_map" not in n.split("/")):  # derived, rebuilt on copy
         obj = f["sensors"][name]
         if isinstance(obj, h5py.Dataset):
             h.update(name.encode())
@@ -935,6 +965,7 @@ def compact_image(src: h5py.File, extra_attrs: dict | None = None, path=None) ->
     dst = memory_file()
     try:
         _copy_compact(src, dst)
+        add_clock_maps(dst)
         for k, v in (extra_attrs or {}).items():
             dst.attrs[k] = v
         data = file_image(dst)
