@@ -13,6 +13,7 @@ loop; the acquisition engine (:class:`~imugait.acquire.engine.Acquisition`) deco
 ``LinkEvent``    link state changes: connecting / connected / reconnecting / stopped.
 ``StatusEvent``  battery, device FIFO overflow, device-side dropped samples.
 ``GapEvent``     samples that did not arrive (reported by the engine after its reorder wait).
+``ClockPoints``  the clock points the engine's live mapping was given (kept for the final mapping).
 
 Times: ``t_host_s`` / ``t_arrival_host_s`` are host ``time.monotonic()`` seconds; a
 ``GapEvent`` 's times are session seconds (host time minus the session start).
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable, Literal
+
+import numpy as np
 
 from imugait.conventions import Side
 from imugait.types import SampleBlock, SensorInfo
@@ -88,14 +91,34 @@ class GapEvent:
     epoch: int = 0
 
 
+@dataclass(frozen=True, eq=False)
+class ClockPoints:
+    """Clock points of ``side`` given to its :class:`~imugait.clock.ClockMapper`, in
+    arrival order: device time paired with the arrival (hand-off / last sample), host arrival
+    time (``time.monotonic`` base), whether the mapper used it (not backlog, not stale after a
+    reconnect), the mapper's clock segment and the sample-counter epoch. Emitted by the
+    engine about once a second and when the link changes; the session keeps them
+    (``clock_points`` table) for the final mapping (:class:`~imugait.clock.SessionClock`)."""
+
+    side: Side
+    t_dev_s: np.ndarray
+    t_arrival_host_s: np.ndarray
+    used: np.ndarray
+    segment: np.ndarray
+    epoch: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t_dev_s)
+
+
 SourceEvent = InfoEvent | PacketEvent | BlockEvent | LinkEvent | StatusEvent
 """What a source hands its sink."""
 
-SessionEvent = InfoEvent | LinkEvent | StatusEvent | GapEvent
+SessionEvent = InfoEvent | LinkEvent | StatusEvent | GapEvent | ClockPoints
 """What the acquisition engine hands on besides samples (``on_event``) — what a session stores."""
 
-Event = SourceEvent | GapEvent
+Event = SourceEvent | GapEvent | ClockPoints
 Sink = Callable[[SourceEvent], None]
 
-__all__ = ["BlockEvent", "Event", "GapEvent", "GapReason", "InfoEvent", "LinkEvent", "LinkState", "PacketEvent",
+__all__ = ["BlockEvent", "ClockPoints", "Event", "GapEvent", "GapReason", "InfoEvent", "LinkEvent", "LinkState", "PacketEvent",
            "SessionEvent", "Sink", "SourceEvent", "StatusEvent"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imugait.acquire.clock import ClockMapper, hull_fit, lower_hull
+from imugait.clock import ClockMapper, hull_fit, lower_hull
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -73,7 +73,6 @@ SIM_DEFAULT_DURATION_S = 60.0
 
 
 def _sim_source(opts: RecordOptions):
-
     sim = dict(opts.sim)
     duration = opts.duration_s if opts.duration_s is not None else SIM_DEFAULT_DURATION_S
     cfg_kw = {k: v for k, v in sim.items() if v is not None}
@@ -127,7 +126,6 @@ class Recorder:
     # -- engine callbacks (event-loop thread) ------------------------------------------
     def on_packet(self, ev) -> None:
         """Every notification, before decoding: kept raw for kinds that keep raw bytes."""
-
         info = self.infos.get(ev.side)
         if info is None or not keeps_raw(info.kind):
             return
@@ -137,7 +135,6 @@ class Recorder:
             self._guard(lambda: self.writer.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
 
     def on_event(self, ev) -> None:
-
         if isinstance(ev, LinkEvent) and ev.state == "reconnecting" and "no data" in ev.reason:
             self.warnings.append(ev.reason)
             print(f"\nwarning: {ev.side} {ev.reason}", file=sys.stderr, flush=True)
@@ -170,7 +167,6 @@ class Recorder:
 
     # -- writing --------------------------------------------------------------------------
     def _open_writer(self, sides=None) -> None:
-
         sides = sides or self.expected
         self.writer = SessionWriter(self.opts.out, self.meta, flush_interval_s=self.opts.flush_interval_s,
                                     overwrite=self.opts.overwrite, lock=self.lock)
@@ -200,7 +196,6 @@ class Recorder:
             self._guard(lambda: self.writer.add_event(ev))
 
     def _guard(self, fn) -> None:
-
         if self.error is not None:
             return
         try:

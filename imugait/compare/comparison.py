@@ -26,6 +26,7 @@ from imugait.compare.data import SessionData, pair_left_right
 from imugait.compare.flexor import compare_flexor
 from imugait.analysis.summary import ln_ratio_pct
 from imugait.analysis.metrics import ASYM_METRICS, SIDE_METRICS
+from imugait.compare.report_html import write_comparison_report
 
 SCHEMA = "imugait.comparison/1"
 
@@ -130,8 +131,6 @@ class Comparison:
     def write(self, out_dir, figures: bool = True) -> Path:
         """Write ``comparison.json``, ``comparison.csv``, figures (PNG) and ``report.html``
         into ``out_dir``; returns the path of ``report.html``."""
-        from imugait.compare.report_html import write_comparison_report
-
         out = outputs.out_dir(out_dir)
         self.to_json(out / "comparison.json")
         with outputs.atomic_open(out / "comparison.csv", newline="") as f:

@@ -33,6 +33,8 @@ import imugait.outputs as outputs
 from imugait.compare.data import SessionData
 from imugait.analysis.metrics import ASYM_METRICS, SIDE_METRICS, metric_info
 from imugait.errors import ImugaitError, InputFileError
+from imugait.compare.comparison import asym_series, side_series
+from imugait.store.importers import file_sha256
 
 GROUP_SCHEMA = "imugait.group/1"
 
@@ -50,8 +52,6 @@ def table_file(path) -> Path:
 def source_provenance(path) -> dict:
     """Where the table came from: its file and SHA-256, and from reprocess's
     ``provenance.json`` beside it the algorithm version, parameters hash and command."""
-    from imugait.store.importers import file_sha256
-
     f = table_file(path)
     out = {"table": str(f), "table_sha256": file_sha256(f)}
     prov = f.parent / "provenance.json"
@@ -89,8 +89,6 @@ def read_stride_table(path) -> pd.DataFrame:
 def runner_values(table: pd.DataFrame) -> pd.DataFrame:
     """One row per runner × condition × side × metric: the median over the runner's valid
     strides of that condition (sessions pooled), with the number of strides behind it."""
-    from imugait.compare.comparison import asym_series, side_series
-
     t = table.copy()
     t["subject_id"] = t["subject_id"].fillna("").astype(str)
     t["condition"] = t["condition"].fillna("").astype(str)

@@ -136,7 +136,7 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
     body += [f"<div class='info'>{esc(w['message'])}</div>" for w in infos if w.get("kind") != "sensors_kept_on"]
     body.append(_placement_section(cmp))
     if figures:
-        from imugait.compare import figures as F  # matplotlib: the [reports] extra (checked above)
+        import imugait.compare.figures as F  # matplotlib: the [reports] extra (checked above)
 
         figs = [("fig_forest", "What changed", F.fig_forest), ("fig_cycles", "Thigh angle over the gait cycle", F.fig_cycles),
                 ("fig_distributions", "Per-stride distributions", F.fig_distributions),

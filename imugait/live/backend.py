@@ -31,12 +31,16 @@ from imugait.acquire.base import Source
 from imugait.acquire.engine import Acquisition
 from imugait.analysis import AnalysisParams, GaitPipeline
 from imugait.analysis.pipeline import PipelineOutput
-from imugait.events import GapEvent, InfoEvent, LinkEvent, StatusEvent
+from imugait.events import ClockPoints, GapEvent, InfoEvent, LinkEvent, StatusEvent
 from imugait.conventions import SIDES, Side
 from imugait.errors import ImugaitError
 from imugait.live.model import LiveModel
 from imugait.outputs import safe_name
 from imugait.types import SampleBlock, SensorInfo
+from imugait.analysis.flexor import FlexorAnalyzer, ProtocolRunner, protocol_steps
+from imugait.app.session_analysis import analyze_flexor_session
+from imugait.store.flexor import write_result
+from imugait.store.writer import SessionWriter
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +283,7 @@ class LiveBackend:
             self._writer_event(ev)
         elif isinstance(ev, StatusEvent):
             self._writer_event(ev)
-        elif isinstance(ev, GapEvent):
+        elif isinstance(ev, (GapEvent, ClockPoints)):
             self._writer_event(ev)
 
     def _on_block(self, block: SampleBlock, t_s: np.ndarray) -> None:
@@ -383,8 +387,6 @@ class LiveBackend:
         return time.monotonic() - t0 if t0 is not None else 0.0
 
     async def _start_recording(self, subject: str, condition: str, path, notes: str) -> str:
-        from imugait.store.writer import SessionWriter
-
         if self._writer is not None:
             return str(self.model.snapshot(consume=False).recording.get("path"))
         if path is None:
@@ -444,8 +446,6 @@ class LiveBackend:
     """The test's live state is refreshed every this many seconds of session time."""
 
     async def _start_flexor(self, steps, wait_for_calibration: bool) -> bool:
-        from imugait.analysis.flexor import FlexorAnalyzer, ProtocolRunner, protocol_steps
-
         self._flexor = FlexorAnalyzer(source=self.label)
         self._flexor_proto = ProtocolRunner(steps or protocol_steps(), wait_for_calibration=wait_for_calibration)
         self._flexor_next_t = -math.inf
@@ -511,10 +511,7 @@ class LiveBackend:
             # the same algorithm, on exactly what the file holds)
             self._flexor_in_recording = False
             try:
-                from imugait.app.session_analysis import analyze_flexor_session as analyze_session
-                from imugait.store.flexor import write_result
-
-                res = analyze_session(path)
+                res = analyze_flexor_session(path)
                 if not res.refused:
                     write_result(path, res)
             except Exception as e:  # noqa: BLE001 - the recording itself is safe; tell the user

@@ -129,7 +129,8 @@ class EmulatedPeripheral(abc.ABC):
         pass
 
 
-#: The emulator's per-device link is the shared simulated link (:mod:`imugait.sim.link`);
+#: The emulator's per-device link is the shared simulated link (:mod:`imugait.sim.link`, with
+#: the emulator-only hold-back of notifications: ``hold_s``, ``hold_where``, ``hold_channels``);
 #: ``LinkProfile`` is its historical name here.
 LinkProfile = LinkModel
 
@@ -296,6 +297,9 @@ class _Device(ServiceInterface):
         self.log = DeviceLog()
         self.chars: dict[str, "_Char"] = {}  # uuid -> char
         self.queue: deque = deque()  # (char_uuid, bytes) waiting for a connection event
+        self.held: list = []  # LinkProfile.hold_s: device side (char_uuid, bytes) / host side (char, bytes)
+        self.release_at_s: float | None = None  # device-side hold: next release (emulator time)
+        self.host_release = None  # host-side hold: the pending release timer
         self.rng = random.Random(link.seed)
         self.phase_s = self.rng.uniform(0.0, link.conn_interval_s)
         self.random_stalls = Stalls(link, np.random.default_rng([link.seed, 13]))
@@ -428,6 +432,10 @@ class _Device(ServiceInterface):
             while self.queue:
                 cu, data = self.queue.popleft()
                 self.log.dropped.append((time.monotonic(), cu, data, "not_connected"))
+            if self.link.hold_where == "device":  # held back by the device: lost with the link too
+                for cu, data in self.held:
+                    self.log.dropped.append((time.monotonic(), cu, data, "not_connected"))
+                self.held, self.release_at_s = [], None
             self.p.on_disconnect(t_emu)
             self.emit_properties_changed({"ServicesResolved": False})
             self.emit_properties_changed({"Connected": False})
@@ -843,6 +851,16 @@ class EmulatedBluez:
             for cu, data in produced:
                 dev.log.dropped.append((now, cu, data, "not_connected"))
             return
+        hold = dev.link.hold_s
+        if hold is not None and dev.link.hold_where == "device":  # held before the link, released together
+            held = {cu for cu, c in dev.chars.items() if c.spec.channel in dev.link.hold_channels}
+            dev.held.extend(x for x in produced if x[0] in held)
+            produced = [x for x in produced if x[0] not in held]
+            if dev.held and dev.release_at_s is None:
+                dev.release_at_s = t + dev.rng.uniform(*hold)
+            if dev.release_at_s is not None and t >= dev.release_at_s:
+                produced = produced + dev.held
+                dev.held, dev.release_at_s = [], None
         dev.queue.extend(produced)
         if t < dev.stalled_until_s or t < dev.random_stalls.stalled_until(t):
             return
@@ -857,9 +875,20 @@ class EmulatedBluez:
                 dev.log.dropped.append((now, cu, data, "random_loss"))
                 continue
             n += 1
-            if dev.link.extra_latency_s > 0:
+            if hold is not None and dev.link.hold_where == "host" and ch.spec.channel in dev.link.hold_channels:
+                dev.held.append((ch, data))  # received, but the host hands it over later
+                if dev.host_release is None:
+                    dev.host_release = self._loop.call_later(self._wall(dev.rng.uniform(*hold)),
+                                                             self._host_release, dev)
+            elif dev.link.extra_latency_s > 0:
                 self._loop.call_later(self._wall(dev.link.extra_latency_s), self._deliver, dev, ch, data)
             else:
+                self._deliver(dev, ch, data)
+
+    def _host_release(self, dev: _Device) -> None:
+        with self.lock:
+            held, dev.held, dev.host_release = dev.held, [], None
+            for ch, data in held:
                 self._deliver(dev, ch, data)
 
     def _deliver(self, dev: _Device, ch: _Char, data: bytes) -> None:

@@ -32,6 +32,7 @@ from imugait.conventions import GRAVITY_MPS2
 from imugait.protocol import constants as C
 from imugait.protocol import imu
 from imugait.protocol.errors import BadValue, CountMismatch, PacketError, TooShort, UnknownType
+from imugait.types import SensorInfo
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,6 @@ def synthetic_side(
 ) -> SyntheticSide:
     """Deterministic ramp/sine samples with a drifting device clock:
     ``t_dev = offset + (t_true - t_first)(1 + drift·1e-6)``."""
-    from imugait.types import SensorInfo
-
     n = int(round(duration_s * fs_hz))
     k = np.arange(n, dtype=np.int64)
     t_true = t_first_s + k / fs_hz

@@ -15,6 +15,12 @@ What is modelled (times in seconds):
 * random loss ``loss_prob`` of a notification (emulator only: BLE retransmits at the link
   layer, so this models host-side overruns or a peripheral that gives up on a packet);
 * ``mtu`` (sets how many samples fit a notification) and a ``seed`` for the random parts.
+* notifications held back and let go together (emulator only): ``hold_s=(lo, hi)`` — the
+  ``hold_channels`` characteristics are released together every U(lo, hi) s;
+  ``hold_where="device"``: by the peripheral or its stack, before the link, so a release
+  drains at ``max_packets_per_event`` per connection event; ``"host"``: by the host (a busy
+  computer, a phone batching notifications), after the air, so a release reaches the
+  application all at once.
 
 The defaults describe an ideal link (events and capacity only); :meth:`LinkModel.typical`
 adds the stalls, latency and jitter the in-process source uses unless told otherwise.
@@ -41,6 +47,9 @@ class LinkModel:
     loss_prob: float = 0.0
     mtu: int = 247
     seed: int = 0
+    hold_s: tuple[float, float] | None = None
+    hold_where: str = "device"
+    hold_channels: tuple[str, ...] = ("data", "pmd_data", "gsp_data")
 
     @classmethod
     def typical(cls, conn_interval_s: float = 0.015, **kw) -> "LinkModel":
