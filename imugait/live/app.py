@@ -64,6 +64,7 @@ from imugait.live.widgets import (  # noqa: E402
     SignalView, StrideBars, font, label, set_style, set_text,
 )
 from imugait.live import sources  # noqa: E402
+from imugait.sim.gait import SimConfig  # noqa: E402
 
 pg.setConfigOptions(background="w", foreground="k", antialias=False)
 
@@ -384,7 +385,7 @@ def make_backend(*, simulate: bool = False, left: str | None = None, right: str 
                                                  speed=speed, source=source, sim_config=sim_config)
     kind = "simulated" if simulate else "replay" if replay is not None else "ble" if (left or right) else "other"
     return LiveBackend(factory, model or LiveModel(), params=params, out_dir=out_dir, label=label or auto_label,
-                       meta={"source": kind, "activity": getattr(sim_config, "gait", "") if simulate else ""})
+                       meta={"source": kind, "activity": sim_config.gait if simulate and isinstance(sim_config, SimConfig) else ""})
 
 
 def qapp() -> QtWidgets.QApplication:
