@@ -246,9 +246,8 @@ class Recorder:
         parts.append(f"strides {st}")
         loss, bat = [], []
         for s in self.expected:
-            try:
-                h = self.acq.health(s)
-            except Exception:  # noqa: BLE001 - side not seen yet
+            h = self.acq.health(s)
+            if h is None:  # side not seen yet
                 continue
             loss.append(f"{s[0].upper()} {h.loss_pct:.1f}%")
             if h.battery_pct is not None:
