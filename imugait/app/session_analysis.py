@@ -26,7 +26,7 @@ from imugait.errors import ImugaitError, InputFileError
 from imugait.inputcheck import ImuData, check_imu
 from imugait.outputs import jsonable
 from imugait.store.reader import Session, open_session
-from imugait.store.results import SessionAnalysis, file_stat, recover_if_interrupted, store_analysis
+from imugait.store.results import SessionAnalysis, file_fingerprint, recover_if_interrupted, store_analysis
 from imugait.store.writer import RESULTS_WAIT_S, SessionBusyError, SessionLock
 
 __all__ = ["RATE_AGREEMENT", "SessionAnalysis", "analyze_flexor_session", "analyze_session", "process_session",
@@ -115,7 +115,7 @@ def analyze_session(path, params: AnalysisParams | None = None, fs_hz: float | N
         block = session_block(s, notes, fs)
         live = s.being_recorded
         uuid = str(s.meta.get("session_uuid", "") or "")
-        st = file_stat(path)
+        st = file_fingerprint(path)
     if not inputs:
         raise InputFileError(path, "/sensors", "holds no samples to analyse", "record or import data first")
     if fs_hz and fs_typed:  # a rate a person typed must agree with the time stamps (refused otherwise)

@@ -139,8 +139,9 @@ def write_arrays(out, meta: dict, sides: dict[str, SideArrays], *, overwrite: bo
     return out
 
 
-def _write_session(out, meta, sides: dict, overwrite: bool) -> None:
-    """sides: side -> (SensorInfo, t_s, acc_counts, gyr_counts)."""
+def write_session_arrays(out, meta, sides: dict, overwrite: bool) -> None:
+    """sides: side -> (SensorInfo, t_s, acc_counts, gyr_counts) — :func:`write_arrays` with
+    the sample index counting from 0 and device time = session time (imported files)."""
     write_arrays(out, meta, {side: SideArrays(info, t, acc, gyr) for side, (info, t, acc, gyr) in sides.items()},
                  overwrite=overwrite)
 
@@ -176,7 +177,7 @@ def import_csv(left=None, right=None, out=None, meta: dict | None = None, overwr
         rep.samples[side] = tab.n
     m = dict(meta or {})
     m.update(source="csv", source_json={"import": "csv", "files": prov, "quantisation": quant})
-    _write_session(out, m, sides, overwrite)
+    write_session_arrays(out, m, sides, overwrite)
     return rep
 
 
@@ -212,5 +213,5 @@ def import_hugadb(path, out, meta: dict | None = None, overwrite: bool = False) 
         "date": rec.date, "activity": rec.activity, "fs_hz": rec.fs_hz, "quality": q,
         "citation": "R. Chereshnev, A. Kertesz-Farkas, HuGaDB: Human Gait Database for Activity Recognition "
                     "from Wearable Inertial Sensor Networks, AIST 2017"})
-    _write_session(out, m, sides, overwrite)
+    write_session_arrays(out, m, sides, overwrite)
     return rep

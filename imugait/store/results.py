@@ -38,7 +38,8 @@ from imugait.store.repair import clear_write_flags, read_consistency_flags
 from imugait.store.writer import (SessionBusyError, SessionLock, SessionWriteError, finalize,
                                   rewrite_session, utc_now_iso)
 
-__all__ = ["SessionAnalysis", "SessionBusyError", "file_stat", "recover_if_interrupted", "store_analysis"]
+__all__ = ["SessionAnalysis", "SessionBusyError", "file_fingerprint", "recover_if_interrupted", "store_analysis",
+           "write_run"]
 
 def recover_if_interrupted(path, lock: SessionLock | None = None) -> bool:
     """Finalise a file whose writer died: :func:`open_session` recovers it (SWMR read,
@@ -100,7 +101,9 @@ class SessionAnalysis:
         return list(self.result.summary.get("sides", {}))
 
 
-def file_stat(path: Path) -> tuple:
+def file_fingerprint(path: Path) -> tuple:
+    """``(inode, size, mtime_ns)`` of ``path``: :func:`store_analysis` refuses to store an
+    analysis of a file that has changed since (``SessionAnalysis.file_stat``)."""
     st = os.stat(path)
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
@@ -129,7 +132,9 @@ def _scalar_str(g: h5py.Group, name: str, text: str, description: str) -> None:
     ds.attrs["description"] = description
 
 
-def _store_run(f: h5py.File, sa: SessionAnalysis, replace: bool) -> str:
+def write_run(f: h5py.File, sa: SessionAnalysis, replace: bool) -> str:
+    """Write ``sa`` as a new ``derived/run-NNNN`` group into the open file ``f`` (in place, not
+    atomic by itself: :func:`store_analysis` calls it on an in-memory copy); returns the run id."""
     res, params = sa.result, sa.params
     d = f.require_group("derived")
     if "description" not in d.attrs:
@@ -177,12 +182,12 @@ def store_analysis(path, sa: SessionAnalysis, replace: bool = False, lock: Sessi
         raise SessionBusyError(f"{path}: is still being recorded — results can be stored when the recording stops")
 
     def edit(f):
-        if sa.file_stat and file_stat(path) != sa.file_stat:
+        if sa.file_stat and file_fingerprint(path) != sa.file_stat:
             now = Session(path, f, owned=False).raw_sha256()
             if now != sa.raw_sha256:
                 raise SessionBusyError(f"{path}: its raw data changed since it was analysed (replaced by another "
                                        "program?) — nothing was stored; run the analysis again")
-        return _store_run(f, sa, replace)
+        return write_run(f, sa, replace)
 
     return rewrite_session(path, edit, lock=lock, purpose="analysed", tag="results",
                            doing="store the analysis results in it")
