@@ -34,14 +34,14 @@ from imugait.events import InfoEvent, LinkEvent, PacketEvent
 from imugait.acquire.ble import BleSource, SensorSetupError, SensorSpec
 from imugait.acquire.engine import Acquisition
 from imugait.acquire.kinds.registry import KINDS
-from imugait.conventions import GRAVITY_MPS2
+from imugait.conventions import GRAVITY_MPS2, Side
 
 GRAVITY_TOL_MPS2 = 0.3
 GYRO_BIAS_MAX_DPS = 3.0
 ACC_STILL_SD_MPS2 = 0.3
 GYR_STILL_SD_DPS = 5.0
 RATE_TOL = 0.03
-SIDE = "left"  # the source needs a side; check-sensor never reports it
+SIDE: Side = "left"  # the source needs a side; check-sensor never reports it
 
 
 @dataclass(frozen=True)
@@ -236,6 +236,6 @@ async def check_sensor(ident: str, *, rate_hz: float | None = None, still_s: flo
             task.exception()  # retrieved (reported as a finding)
 
 
-def _loss_pct(acq: Acquisition, side: str) -> float:
+def _loss_pct(acq: Acquisition, side: Side) -> float:
     h = acq.health(side)
     return h.loss_pct if h is not None else 0.0

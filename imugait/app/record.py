@@ -109,7 +109,7 @@ class Recorder:
 
         self.meta["t0_host_s"] = self.acq.t0_host_s
         self.meta["t0_utc"] = utc_now_iso()  # wall clock at session time 0 (the file comes later)
-        self.writer = None
+        self.writer: SessionWriter | None = None
         self.infos: dict = {}
         self.held: list = []  # ("block", block, t_s) | ("event", ev)
         self.error: Exception | None = None
@@ -168,32 +168,34 @@ class Recorder:
     # -- writing --------------------------------------------------------------------------
     def _open_writer(self, sides=None) -> None:
         sides = sides or self.expected
-        self.writer = SessionWriter(self.opts.out, self.meta, flush_interval_s=self.opts.flush_interval_s,
-                                    overwrite=self.opts.overwrite, lock=self.lock)
+        w = self.writer = SessionWriter(self.opts.out, self.meta, flush_interval_s=self.opts.flush_interval_s,
+                                        overwrite=self.opts.overwrite, lock=self.lock)
         for s in sides:
-            self.writer.add_sensor(self.infos[s], raw=keeps_raw(self.infos[s].kind))
-        self._guard(self.writer.start)
+            w.add_sensor(self.infos[s], raw=keeps_raw(self.infos[s].kind))
+        self._guard(w.start)
         held, self.held = self.held, []
         for item in held:
             if item[0] == "block":
                 self._append(item[1], item[2])
             elif item[0] == "marker":
-                self._guard(lambda: self.writer.add_marker(item[1], item[2]))
+                self._guard(lambda: w.add_marker(item[1], item[2]))
             elif item[0] == "raw":
                 ev = item[1]
-                if ev.side in self.writer.sides:
-                    self._guard(lambda: self.writer.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
+                if ev.side in w.sides:
+                    self._guard(lambda: w.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
             else:
                 self._store_event(item[1])
 
     def _append(self, block, t_s) -> None:
-        if self.error is not None or block.side not in self.writer.sides:
+        w = self.writer
+        if w is None or self.error is not None or block.side not in w.sides:
             return
-        self._guard(lambda: self.writer.append_block(block, t_s))
+        self._guard(lambda: w.append_block(block, t_s))
 
     def _store_event(self, ev) -> None:
-        if self.error is None:
-            self._guard(lambda: self.writer.add_event(ev))
+        w = self.writer
+        if w is not None and self.error is None:
+            self._guard(lambda: w.add_event(ev))
 
     def _guard(self, fn) -> None:
         if self.error is not None:
@@ -375,9 +377,9 @@ async def _main(rec: Recorder) -> None:
                 await asyncio.wait_for(task, timeout=10.0)
             except asyncio.TimeoutError:
                 task.cancel()
-        elif task.exception() is not None and not rec.stop_reason:
+        elif (exc := task.exception()) is not None and not rec.stop_reason:
             rec.stop_reason = "source failed"
-            raise task.exception()
+            raise exc
         if not rec.stop_reason:
             rec.stop_reason = "source ended"
         if tty and not opts.quiet:

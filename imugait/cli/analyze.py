@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from imugait.conventions import SIDES
 from imugait.errors import InputFileError
 from imugait.inputcheck import ImuData, InputWarning, check_fs_value, check_imu
 
@@ -94,7 +95,7 @@ def analyze(session, left, right, out_dir, fs_hz, acc_unit, gyr_unit, params_fil
             from imugait.store.hugadb import HUGADB_FS_HZ, read_hugadb
 
             rec = read_hugadb(session, fs_hz=fs_hz or HUGADB_FS_HZ)
-            for side in ("left", "right"):
+            for side in SIDES:
                 t, acc, gyr = rec.imu(side, "thigh")
                 inputs[side] = ImuData(t, acc, gyr, fs_hz=rec.fs_hz, source=f"{session} ({side} thigh)",
                                        origin="hugadb", time_from_index=True)

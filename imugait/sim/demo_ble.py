@@ -6,6 +6,8 @@ said yes."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from imugait.acquire.ble import BleSource
 from imugait.acquire.kinds.base import SensorSpec
 from imugait.sim.firmware import VirtualSensor
@@ -93,7 +95,7 @@ class _DemoContext:
         self.sensors = {}
         periphs = []
         for i, side in enumerate(sides):
-            kw = {"faults": firmware_faults.get(side)} if isinstance(firmware_faults, dict) else {}
+            kw: dict[str, Any] = {"faults": firmware_faults.get(side)} if isinstance(firmware_faults, dict) else {}
             vs = VirtualSensor(sim_recording.sides[side], side=side, mtu=mtu, seed=i, **kw)
             self.sensors[side] = vs
             periphs.append((ImugaitPeripheral(vs, DEMO_ADDRESSES[side], f"imugait {side}", world_offset_s=world_offset_s),

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imugait.conventions import GRAVITY_MPS2
+from imugait.conventions import GRAVITY_MPS2, Side
 from imugait.errors import ImugaitError
 from imugait.inputcheck import ImuData, check_imu
 from imugait.store.csvio import read_imu_csv
@@ -105,7 +105,7 @@ class SideArrays:
     sample_index: np.ndarray | None = None  # device sample counter (default: 0, 1, 2, …)
 
 
-def write_arrays(out, meta: dict, sides: dict[str, SideArrays], *, overwrite: bool = False,
+def write_arrays(out, meta: dict, sides: dict[Side, SideArrays], *, overwrite: bool = False,
                  block_samples: int = 0, reason: str = "imported") -> Path:
     """Write in-memory samples as a session — the one "arrays -> SessionWriter" path (CSV and
     HuGaDB import, simulated sessions). Built in memory and written under ``out`` only when
