@@ -178,11 +178,11 @@ class Recorder:
             if item[0] == "block":
                 self._append(item[1], item[2])
             elif item[0] == "marker":
-                self._guard(lambda: w.add_marker(item[1], item[2]))
+                self._guard(lambda it=item: w.add_marker(it[1], it[2]))
             elif item[0] == "raw":
                 ev = item[1]
                 if ev.side in w.sides:
-                    self._guard(lambda: w.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
+                    self._guard(lambda ev=ev: w.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
             else:
                 self._store_event(item[1])
 

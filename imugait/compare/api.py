@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -112,10 +113,12 @@ def load_session(path, params=None) -> SessionData:
     p = analysis_params(params)
     sa = analyze_session(path, params=p)
     with open_session(path) as s:
-        meta = {k: v for k, v in s.meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
-        src = s.meta.get("source_info") or {}
-        cfg = src.get("config") if isinstance(src, dict) and isinstance(src.get("config"), dict) else {}
-        speed = (src.get("speed_mps") if isinstance(src, dict) else None) or cfg.get("speed_mps")
+        meta: dict[str, Any] = {k: v for k, v in s.meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
+        src = s.meta.get("source_info")
+        src = src if isinstance(src, dict) else {}
+        cfg = src.get("config")
+        cfg = cfg if isinstance(cfg, dict) else {}
+        speed = src.get("speed_mps") or cfg.get("speed_mps")
         if speed:
             meta["speed_mps"] = float(speed)
         meta["sensors"] = {side: s.sensor_info(side).device_id or "" for side in s.sides}
@@ -222,6 +225,7 @@ def compare_report(before_paths, after_paths, out_dir, params=None, **kw) -> Pat
     """Run the comparison and write everything to ``out_dir``; returns the path of
     ``report.html`` (used by ``imugait demo``)."""
     cmp = compare_sessions(before_paths, after_paths, out_dir=out_dir, params=params, **kw)
+    assert cmp.report_path is not None  # written whenever out_dir is given
     return cmp.report_path
 
 

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from imugait.acquire.ble import BleSource
 from imugait.acquire.replay import ReplaySource
@@ -25,7 +25,7 @@ left (so the balance panel has something to show; ``--sim-asym 0`` for a symmetr
 def default_sim_config(**kw):
     """A treadmill-like simulated run: 3 s standing (calibration), then running; 5 min in all
     (the whole run is simulated when the source starts: ≈ 1.5 s per simulated minute here)."""
-    base = dict(gait="run", duration_s=300.0, fs_hz=200.0, seed=1, stand_before_s=3.0, stand_after_s=0.0,
+    base: dict[str, Any] = dict(gait="run", duration_s=300.0, fs_hz=200.0, seed=1, stand_before_s=3.0, stand_after_s=0.0,
                 asym_rom_deg=SIM_ASYM_ROM_DEG)
     base.update(kw)
     return SimConfig(**base)
@@ -61,7 +61,7 @@ def source_factory(*, simulate: bool = False, left: str | None = None, right: st
         return make_replay, f"replay of {path.name} " + (f"at {speed:g}×" if speed else "(fast)")
 
     def make_ble():
-        kw = {}
+        kw: dict[str, Any] = {}
         if left:
             kw["left"] = left
         if right:
