@@ -3,9 +3,7 @@
 import subprocess
 import sys
 
-import pytest
-
-from imugait.cli import COMMANDS, main
+from imugait.cli import COMMANDS
 from imugait.errors import InputFileError
 
 

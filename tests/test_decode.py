@@ -100,7 +100,7 @@ def test_formats_without_seq_estimate_packets_from_samples():
 def _reference(arrivals):
     """Independent O(n^2) reference accounting from (boot, seq, index, n) in arrival order."""
     seen, dup, late = {}, 0, 0
-    for b, s, i, n in arrivals:
+    for b, s, i, _n in arrivals:
         got = seen.setdefault(b, {})
         if i in got:
             dup += 1
@@ -109,7 +109,7 @@ def _reference(arrivals):
             late += 1
         got[i] = s
     lost = 0
-    for b, got in seen.items():
+    for _b, got in seen.items():
         seqs = sorted(got.values())
         lost += (seqs[-1] - seqs[0] + 1) - len(seqs)
     return dup, late, lost

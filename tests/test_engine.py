@@ -87,7 +87,7 @@ def _true_time(rec, src, side, blocks):
     s = rec.sides[side]
     vs = src.sensors[side]
     out = []
-    for b, t in blocks[side]:
+    for b, _t in blocks[side]:
         ep = b.extra["epoch"]
         base = 0.0 if ep == 0 else float(np.interp(vs.faults.reboots[ep - 1], s.t_true_s, s.t_dev_s))
         out.append(np.interp(b.t_dev_s + base, s.t_dev_s, s.t_true_s))

@@ -59,7 +59,7 @@ def test_elevation_does_not_depend_on_the_strap_or_the_heading(seed):
     beta = float(rng.uniform(-30, 20))
     alpha = math.radians(90 - beta)
     values = []
-    for k in range(4):
+    for _k in range(4):
         q = rng.normal(size=4)
         q /= np.linalg.norm(q)
         w, x, yq, z = q

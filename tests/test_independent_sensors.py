@@ -26,7 +26,6 @@ pytest.importorskip("dbus_fast", reason="the emulated BlueZ needs dbus-fast (Lin
 
 from ble_fixtures import requires_bluez  # noqa: E402
 from independent_sensors import (  # noqa: E402
-    GSP_DATA,
     PMD_DATA,
     T_ACC,
     IndependentMovesense,

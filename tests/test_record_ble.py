@@ -4,7 +4,6 @@ and the session keeps the reconnect, the new sensor information and the counter 
 
 from __future__ import annotations
 
-import asyncio
 
 import numpy as np
 import pytest

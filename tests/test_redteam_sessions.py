@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 import imugait
-from imugait.errors import ImugaitError, InputFileError
+from imugait.errors import ImugaitError
 from imugait.store.cli import session_info_text
 from imugait.store.process import analyse_session, process_session
 from imugait.store.repair import (SessionBusyError, SessionLock, identity_alive, process_start_ticks,

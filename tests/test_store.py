@@ -21,7 +21,7 @@ from imugait.store import schema as S
 from imugait.store.process import recover_if_interrupted
 from imugait.store.reader import open_session
 from imugait.store.repair import clear_write_flags, lookup3, read_consistency_flags
-from imugait.store.writer import SessionWriteError, SessionWriter
+from imugait.store.writer import SessionWriter
 from imugait.types import SampleBlock, SensorInfo
 
 ACC_SCALE = 9.80665 / 2048

@@ -75,7 +75,7 @@ from imugait.store.recorder import RecordOptions, run_record  # noqa: E402
 def test_device_initiated_stop_is_restarted():
     polar = VirtualPolarVeritySense(POLAR, motion=MotionSource.still())
     events = []
-    with EmulatedBluez([polar]) as bz:
+    with EmulatedBluez([polar]):
         async def main():
             src = BleSource([SensorSpec("left", POLAR, rate_hz=208)], backoff_max_s=0.5)
             task = asyncio.create_task(src.run(events.append))

@@ -392,6 +392,12 @@ class Acquisition:
     def sides(self) -> tuple:
         return tuple(self._sides)
 
+    def link_state(self, side: Side) -> str | None:
+        """Link state of ``side`` as its source last reported it (``"connected"``, …), or
+        ``None`` if the side has produced no event yet."""
+        st = self._sides.get(side)
+        return st.state if st is not None else None
+
     def tracker(self, side: Side) -> PacketTracker | None:
         return self._sides[side].tracker if side in self._sides else None
 

@@ -142,7 +142,7 @@ def format_summary(res: AnalysisResult) -> str:
         m = s.get("metrics", {})
         cal = s["calibration"]
 
-        def g(k, fmt="{:.1f}"):
+        def g(k, fmt="{:.1f}", m=m):
             d = m.get(k) or {}
             return fmt.format(d["median"]) if d.get("median") is not None else "–"
 

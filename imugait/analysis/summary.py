@@ -17,7 +17,6 @@ which is what a clinician reads off two curves. Session values are medians over 
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd

@@ -430,7 +430,7 @@ class LiveBackend:
         writer = SessionWriter(path, meta)
         self._writer = writer
         self._writer_sides = set()
-        for s, info in self._infos.items():
+        for _s, info in self._infos.items():
             self._writer_add_sensor(info)
         self._rec_blocks = 0
         self.rec_samples = {}

@@ -417,7 +417,7 @@ class StrideBars(QtWidgets.QWidget):
             self.plots[metric] = p
             self.bars[metric] = {}
             self.median_lines[metric] = {}
-            for k, s in enumerate(SIDES):
+            for _k, s in enumerate(SIDES):
                 b = pg.BarGraphItem(x=[], height=[], width=0.4, brush=pg.mkBrush(SIDE_COLOUR[s]), pen=None)
                 p.addItem(b)
                 self.bars[metric][s] = b
@@ -438,7 +438,7 @@ class StrideBars(QtWidgets.QWidget):
             head = []
             self.displayed[metric] = {}
             self.displayed_medians[metric] = {}
-            for k, s in enumerate(SIDES):
+            for _k, s in enumerate(SIDES):
                 ss = snap.sides[s]
                 v = M.valid_strides(ss.strides, self.n_bars)
                 vals = M.metric_values(v, metric)
@@ -484,7 +484,7 @@ class AsymmetryPanel(QtWidgets.QGroupBox):
         g = QtWidgets.QGridLayout(self)
         self.values = {}
         self.chips = {}
-        for r, (metric, title, unit) in enumerate(M.BAR_METRICS):
+        for r, (metric, title, _unit) in enumerate(M.BAR_METRICS):
             g.addWidget(label(title, MID_PT), r, 0)
             v = label(DASH, BIG_PT - 6, True, align=QtCore.Qt.AlignmentFlag.AlignRight)
             g.addWidget(v, r, 1)

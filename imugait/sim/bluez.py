@@ -676,6 +676,17 @@ class EmulatedBluez:
         return self.emulator_cpu_s
 
     # ---- lifecycle --------------------------------------------------------------------
+    @property
+    def dbus_pid(self) -> int | None:
+        """Process id of the private ``dbus-daemon`` while it runs (``None`` otherwise);
+        benchmarks read its CPU time from ``/proc/<pid>/stat``."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    @property
+    def is_running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop` while the bus and emulator thread live."""
+        return self.dbus_pid is not None and self._thread is not None and self._thread.is_alive()
+
     def __enter__(self) -> "EmulatedBluez":
         self.start()
         return self

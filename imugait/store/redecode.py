@@ -60,9 +60,12 @@ def _read_side(g: h5py.Group, side: str, t0_host_s: float) -> _Side:
              for t, j in zip(log["t_s"][...], log["json"][...])]
     lk = g["link"]
     links = []
+
+    def dec(v):
+        return v.decode() if isinstance(v, bytes) else str(v)
+
     for t, state, reason, intentional in zip(lk["t_host_s"][...], lk["state"][...], lk["reason"][...],
                                              lk["intentional"][...]):
-        dec = (lambda v: v.decode() if isinstance(v, bytes) else str(v))
         links.append(LinkEvent(side, dec(state), float(t), reason=dec(reason), intentional=bool(intentional)))
     return _Side(infos, links, raw_store.read(g))
 
@@ -148,7 +151,7 @@ def redecode_session(src, out, *, overwrite: bool = False) -> dict:
     meta.update(source_json=source_json, t0_host_s=t0)
     # built in memory, written under ``out`` only when complete (a kill leaves the old file or none)
     w = SessionWriter(out, meta, clock=lambda: t0, overwrite=True, in_memory=True)
-    for s, d in sides.items():
+    for _s, d in sides.items():
         w.add_sensor(sorted(d.infos, key=lambda x: x[0])[0][1], raw=bool(d.raw))
     w.start()
     for s, d in sides.items():
