@@ -103,7 +103,7 @@ def main(argv=None) -> int:
         dropped = {s: sum(1 for d in bz.device_log(addr[s]).dropped if d[3] != "not_connected") for s in addr}
         host_time_of = bz.host_time_of
 
-    # L/R alignment (as in tests/test_ble_integration.py)
+    # L/R alignment (as in tests/integration/test_ble_integration.py)
     d = {}
     for s in addr:
         src_ = rec.sides[s]

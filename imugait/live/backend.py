@@ -10,7 +10,7 @@ chunks of ``analysis_interval_s``) → *model*. The GUI only reads copies from
 :class:`~imugait.live.model.LiveModel` on its timer and sends commands (record, marker,
 recalibrate) with :func:`asyncio.run_coroutine_threadsafe`; data never touches a widget
 from this thread. The GUI can stall for seconds without losing a packet (tested in
-``tests/test_live_app.py``).
+``tests/gui/test_live_app.py``).
 """
 
 from __future__ import annotations
