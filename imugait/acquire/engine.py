@@ -258,6 +258,7 @@ class Acquisition:
         try:
             items = st.decoder.decode(ev)
         except PacketError as e:
+            assert st.tracker is not None  # created with the decoder
             st.tracker.note_malformed(e.code)
             return
         for it in items:
@@ -269,6 +270,7 @@ class Acquisition:
 
     def _on_decoded(self, st: _SideState, it: DecodedPacket) -> None:
         tr = st.tracker
+        assert tr is not None  # created with the decoder
         blk = it.block
         had_data = tr.counts.received > 0
         r = tr.observe(it.boot_id, it.seq, blk.first_index, len(blk), overflow_before=it.overflow_before)

@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -192,7 +193,7 @@ walking exceeds both limits many times over."""
 #: method error (ME) = 2°, CV = 15 %, intra-rater ICC 0.52. We use the larger figure (ME, the
 #: SD of one measurement's test–retest error) for the smallest real change
 #: 1.96 · √2 · ME = 5.5°; the full text (how SEM and ME were computed) was not available to us.
-PUBLISHED_TEST_RETEST = {
+PUBLISHED_TEST_RETEST: dict[str, Any] = {
     "source": "Peeler & Anderson 2007, Phys Ther Sport 8:14–21 (goniometer, retest after 7–10 days)",
     "sem_deg": 1.0,
     "method_error_deg": 2.0,

@@ -113,7 +113,7 @@ def fig_distributions(cmp):
     for ax, metric in zip(axes.ravel(), DIST_METRICS):
         info = metric_info(metric)
         data, pos, cols, labels = [], [], [], []
-        k = 0
+        k = 0.0
         for side in ("left", "right"):
             for cond, c in (("before", BEFORE_C), ("after", AFTER_C)):
                 ser = cmp.series.get((cond, side, metric))

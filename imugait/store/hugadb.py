@@ -91,7 +91,7 @@ class HugadbRecording:
     t_s: np.ndarray
     thigh: dict  # side -> HugadbSegment
     shin: dict  # side -> HugadbSegment
-    activity_id: np.ndarray = field(repr=False, default=None)
+    activity_id: np.ndarray | None = field(repr=False, default=None)
 
     @property
     def n(self) -> int:

@@ -32,6 +32,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
@@ -45,6 +46,9 @@ from imugait.store.reader import Session, open_session, results_digest
 from imugait.store.repair import clear_write_flags, read_consistency_flags
 from imugait.store.writer import (RESULTS_WAIT_S, SessionBusyError, SessionLock, SessionWriteError, finalize,
                                   rewrite_session, utc_now_iso)
+
+if TYPE_CHECKING:  # for annotations only: imugait.analysis is imported lazily in this module
+    from imugait.analysis import AnalysisParams, AnalysisResult
 
 __all__ = ["SessionAnalysis", "SessionBusyError", "analyse_session", "process_session", "recover_if_interrupted",
            "session_inputs", "store_analysis"]
@@ -177,8 +181,8 @@ class SessionAnalysis:
     """The analysis of one session file, ready to be stored (:func:`store_analysis`)."""
 
     path: Path
-    result: object           # imugait.analysis.AnalysisResult (summary has a "session" block)
-    params: object           # AnalysisParams used
+    result: AnalysisResult   # summary has a "session" block
+    params: AnalysisParams   # used
     fs_hz: dict              # side -> rate used (absent: estimated from the time stamps)
     raw_sha256: str
     session_uuid: str

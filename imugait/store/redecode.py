@@ -28,7 +28,7 @@ import numpy as np
 
 from imugait.acquire.base import InfoEvent, LinkEvent, PacketEvent, Sink, Source
 from imugait.acquire.engine import Acquisition
-from imugait.conventions import SIDES
+from imugait.conventions import SIDES, Side
 from imugait.errors import ImugaitError
 from imugait.store import raw as raw_store
 from imugait.store import schema as S
@@ -54,7 +54,7 @@ def _info_from_json(text: str) -> SensorInfo:
     return SensorInfo(**{k: d[k] for k in SensorInfo.__dataclass_fields__ if k in d})
 
 
-def _read_side(g: h5py.Group, side: str, t0_host_s: float) -> _Side:
+def _read_side(g: h5py.Group, side: Side, t0_host_s: float) -> _Side:
     log = g["info_log"]
     infos = [(float(t) + t0_host_s, _info_from_json(j.decode() if isinstance(j, bytes) else j))
              for t, j in zip(log["t_s"][...], log["json"][...])]
@@ -70,7 +70,7 @@ def _read_side(g: h5py.Group, side: str, t0_host_s: float) -> _Side:
     return _Side(infos, links, raw_store.read(g))
 
 
-def replay_events(side: str, data: _Side) -> list:
+def replay_events(side: Side, data: _Side) -> list:
     """The events of one sensor in the order the live source delivered them (module docstring)."""
     if not data.infos:
         return []

@@ -31,6 +31,7 @@ Per-sample values are reconstructed from the packet table (k = 0..n-1 within a p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ STR = "str"  # marker for variable-length UTF-8 strings
 @dataclass(frozen=True)
 class Column:
     name: str
-    dtype: object  # numpy dtype or STR
+    dtype: Any  # numpy dtype or STR
     units: str
     description: str
     tail: tuple = ()  # extra (fixed) dimensions, e.g. (3,) for xyz
