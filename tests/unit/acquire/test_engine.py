@@ -217,3 +217,11 @@ def test_packet_lost_at_disconnect_and_resent_does_not_poison_the_clock(flagged)
     assert worst_ms < 2.0
     assert acq.clock("left").n_stale_total == (0 if flagged else 1)
     assert h.clock_segment == 1 and h.clock_established and 0 < h.link_delay_ms < 15
+
+
+def test_link_state_is_public_and_none_before_a_side_reports(faulty_run):
+    _rec, _src, acq, _blocks, _events = faulty_run
+    for side in ("left", "right"):
+        assert acq.link_state(side) == acq.health(side).state == "stopped"
+    fresh = Acquisition(_src)  # not run: no side has reported
+    assert fresh.link_state("left") is None and fresh.sides == ()
