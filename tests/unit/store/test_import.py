@@ -173,7 +173,7 @@ def test_info_lists_markers_and_results(tmp_path):
 # --- bad input through the CLI ---------------------------------------------------------
 
 def _bad_files(tmp_path):
-    from tests.test_store import bad_files
+    from test_store import bad_files  # the sibling module (same folder, on sys.path under pytest)
 
     return bad_files(tmp_path)
 
