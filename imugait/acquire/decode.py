@@ -382,6 +382,18 @@ class PacketTracker:
 # Decoders
 # =====================================================================================
 @dataclass(frozen=True)
+class ClockPoint:
+    """The clock point of one notification whose samples may not be released yet (a kind that
+    pairs two streams): the device time to pair with the notification's arrival (hand-off
+    time, else its last sample), for the clock mapper. Every notification carries one, so the
+    youngest packet of a held-back burst is never without it (acquire/clock.py, "Bursts")."""
+
+    t_dev_s: float
+    boot_id: object = None
+    usable: bool = True
+
+
+@dataclass(frozen=True)
 class DecodedPacket:
     """A decoded DATA packet: samples plus what the tracker and clock mapper need.
 
@@ -397,6 +409,7 @@ class DecodedPacket:
     overflow_before: bool = False
     clock_usable: bool = True
     t_dev_handoff_s: float | None = None  # device time the packet was handed to the radio, if sent
+    clock_point: bool = True  # False: the decoder gave this notification's clock point as a ClockPoint
 
     @property
     def t_dev_last_s(self) -> float:
@@ -455,6 +468,7 @@ __all__ = [
     "TrackResult",
     "TrackerCounts",
     "PacketTracker",
+    "ClockPoint",
     "DecodedPacket",
     "KindDecoder",
     "NoInfoYet",

@@ -4,9 +4,11 @@ For every ``PacketEvent`` of a side: decoder (by the sensor's ``kind``, from
 :mod:`imugait.acquire.decode`) -> :class:`~imugait.acquire.decode.PacketTracker` (exact
 loss / duplicate / reorder accounting; duplicates are dropped) -> :class:`~imugait.acquire.clock.ClockMapper`
 (device -> host time) -> ``on_block(block, t_s)`` with ``t_s`` the session time of every
-sample (host time minus the one session start ``t0_host_s`` shared by both legs).
-Every other event (Info, Link, Status — also STATUS notifications decoded here — and
-:class:`GapEvent`) goes to ``on_event``. ``BlockEvent`` s (file/replay sources) are
+sample (host time minus the one session start ``t0_host_s`` shared by both legs) by the
+*live* mapping. Every other event (Info, Link, Status — also STATUS notifications decoded
+here —, :class:`GapEvent`, and :class:`ClockPoints`: every clock point the mapper was given,
+about once a second, so a writer can keep them for the final mapping,
+:class:`~imugait.acquire.clock.SessionClock`) goes to ``on_event``. ``BlockEvent`` s (file/replay sources) are
 tracked too; their session time is ``block.extra["t_s"]`` when the source gives it (replay),
 else mapped from their arrival times when they have them, else their device time (files).
 
@@ -34,7 +36,7 @@ import numpy as np
 
 from imugait.acquire.base import BlockEvent, InfoEvent, LinkEvent, PacketEvent, Source, StatusEvent
 from imugait.acquire.clock import ClockMapper
-from imugait.acquire.decode import DecodedPacket, Gap, KindDecoder, PacketTracker, with_index
+from imugait.acquire.decode import ClockPoint, DecodedPacket, Gap, KindDecoder, PacketTracker, with_index
 from imugait.acquire.kinds.registry import make_decoder
 from imugait.conventions import Side
 from imugait.protocol.errors import PacketError
@@ -56,6 +58,26 @@ class GapEvent:
     epoch: int = 0
 
 
+@dataclass(frozen=True, eq=False)
+class ClockPoints:
+    """Clock points of ``side`` given to its :class:`~imugait.acquire.clock.ClockMapper`, in
+    arrival order: device time paired with the arrival (hand-off / last sample), host arrival
+    time (``time.monotonic`` base), whether the mapper used it (not backlog, not stale after a
+    reconnect), the mapper's clock segment and the sample-counter epoch. Emitted about once a
+    second and when the link changes; the session keeps them (``clock_points`` table) for the
+    final mapping (:class:`~imugait.acquire.clock.SessionClock`)."""
+
+    side: Side
+    t_dev_s: np.ndarray
+    t_arrival_host_s: np.ndarray
+    used: np.ndarray
+    segment: np.ndarray
+    epoch: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t_dev_s)
+
+
 @dataclass(frozen=True)
 class SensorHealth:
     """Snapshot of one side's acquisition health (all counts since the engine started)."""
@@ -70,6 +92,7 @@ class SensorHealth:
     clock_offset_ms: float = float("nan")  # host − device time at the newest packet (device clocks start anywhere)
     clock_drift_ppm: float = float("nan")
     clock_established: bool = False
+    clock_held: bool = False  # notifications arrive held back in bursts (live clock less exact; see ClockMapper.held)
     link_delay_ms: float = float("nan")  # median arrival delay above the clock fit (last 100 packets)
     clock_segment: int = 0
     packets_received: int = 0
@@ -126,6 +149,9 @@ class _SideState:
     hold_since: float | None = None
     awaiting: list = field(default_factory=list)  # (epoch, first_missing, end) of gaps being waited for
     clock_epoch: int = 0  # tracker epoch the clock mapper belongs to
+    clock_boot: object = None  # decoder boot id of that epoch (for ClockPoint items)
+    clock_log: list = field(default_factory=list)  # (t_dev, t_arr, used, segment, epoch) not yet emitted
+    clock_log_since: float = float("nan")  # arrival time of the oldest entry in clock_log
     last_t_dev: float | None = None  # for BlockEvents without arrival times
     t_dev0: float | None = None
 
@@ -168,6 +194,7 @@ class Acquisition:
         finally:
             for st in self._sides.values():
                 self._flush_held(st, force=True)
+                self._emit_clock(st)
             self.running = False
 
     async def stop(self) -> None:
@@ -215,6 +242,7 @@ class Acquisition:
                 st.mapper.new_segment("reconnect", t_host_s=ev.t_host_s)
             if ev.state in ("reconnecting", "stopped"):
                 self._flush_held(st, force=True)
+                self._emit_clock(st)
             self._emit(ev)
         elif isinstance(ev, StatusEvent):
             self._on_status(ev)
@@ -266,7 +294,30 @@ class Acquisition:
                 self._on_status(it)
             elif isinstance(it, DecodedPacket):
                 self._on_decoded(st, it)
+            elif isinstance(it, ClockPoint):
+                if st.clock_boot is None or it.boot_id == st.clock_boot:  # not a clock that restarted unseen yet
+                    st.clock_boot = it.boot_id
+                    self._clock_add(st, it.t_dev_s, ev.t_arrival_host_s, usable=it.usable)
         self._flush_held(st, now=ev.t_arrival_host_s)
+        if st.clock_log and ev.t_arrival_host_s - st.clock_log_since >= 1.0:
+            self._emit_clock(st)
+
+    def _clock_add(self, st: _SideState, t_dev_s: float, t_arrival_host_s: float, usable: bool = True) -> None:
+        """One clock point to the live mapper, logged for the final mapping."""
+        used = st.mapper.add(t_dev_s, t_arrival_host_s, usable=usable)
+        if used and st.mapper.ready:
+            st.delays.append(t_arrival_host_s - float(st.mapper.to_host(t_dev_s)))
+        if not st.clock_log:
+            st.clock_log_since = t_arrival_host_s
+        st.clock_log.append((t_dev_s, t_arrival_host_s, used, st.mapper.segment, st.clock_epoch))
+
+    def _emit_clock(self, st: _SideState) -> None:
+        if not st.clock_log:
+            return
+        a = np.asarray([r[:2] for r in st.clock_log], dtype=np.float64)
+        b = np.asarray([r[2:] for r in st.clock_log], dtype=np.int64)
+        st.clock_log = []
+        self._emit(ClockPoints(st.side, a[:, 0], a[:, 1], b[:, 0].astype(bool), b[:, 1], b[:, 2]))
 
     def _on_decoded(self, st: _SideState, it: DecodedPacket) -> None:
         tr = st.tracker
@@ -278,12 +329,14 @@ class Acquisition:
             return
         if r.new_epoch and had_data and r.epoch == tr.epoch:  # device rebooted
             self._flush_held(st, force=True)  # old-boot blocks still use the old clock
+            self._emit_clock(st)
             st.mapper.new_segment("reboot", device_clock_continues=False)
             st.clock_epoch = r.epoch
-        if r.epoch == st.clock_epoch:  # a late packet of an older boot has no clock any more
-            used = st.mapper.add(it.t_dev_clock_s, blk.t_arrival_host_s, usable=it.clock_usable)
-            if used and st.mapper.ready:
-                st.delays.append(blk.t_arrival_host_s - float(st.mapper.to_host(it.t_dev_clock_s)))
+            st.clock_boot = it.boot_id
+        if st.clock_boot is None:
+            st.clock_boot = it.boot_id
+        if r.epoch == st.clock_epoch and it.clock_point:  # a late packet of an older boot has no clock any more
+            self._clock_add(st, it.t_dev_clock_s, blk.t_arrival_host_s, usable=it.clock_usable)
         block = with_index(blk, r.first_index, epoch=r.epoch)
         self._count_rate(st, block)
         if r.status == "late":
@@ -381,7 +434,7 @@ class Acquisition:
             t_s = np.asarray(block.extra["t_s"], dtype=np.float64)
         elif math.isfinite(block.t_arrival_host_s):
             st.last_packet_host_s = block.t_arrival_host_s
-            st.mapper.add(float(block.t_dev_s[-1]), block.t_arrival_host_s)
+            self._clock_add(st, float(block.t_dev_s[-1]), block.t_arrival_host_s)
             t_s = st.mapper.to_host(block.t_dev_s) - self.t0_host_s
         else:  # files: device time is the session clock (first sample at 0)
             if st.t_dev0 is None:
@@ -428,6 +481,7 @@ class Acquisition:
             clock_offset_ms=cm.offset_ms() if fit is not None else float("nan"),
             clock_drift_ppm=cm.drift_ppm if fit is not None and fit.established else float("nan"),
             clock_established=cm.established,
+            clock_held=cm.held,
             link_delay_ms=float(np.median(st.delays)) * 1e3 if st.delays else float("nan"),
             clock_segment=cm.segment,
             packets_received=c.received if c else 0,
@@ -446,4 +500,4 @@ class Acquisition:
         )
 
 
-__all__ = ["Acquisition", "GapEvent", "SensorHealth"]
+__all__ = ["Acquisition", "ClockPoints", "GapEvent", "SensorHealth"]

@@ -291,7 +291,7 @@ class LiveBackend:
             self._writer_event(ev)
         elif isinstance(ev, StatusEvent):
             self._writer_event(ev)
-        elif type(ev).__name__ == "GapEvent":  # imugait.acquire.engine.GapEvent
+        elif type(ev).__name__ in ("GapEvent", "ClockPoints"):  # imugait.acquire.engine events
             self._writer_event(ev)
 
     def _on_block(self, block: SampleBlock, t_s: np.ndarray) -> None:

@@ -131,6 +131,12 @@ class LinkProfile:
     ``loss_prob`` drops notifications at random (BLE retransmits at the link layer, so on a
     real link this models host-side overruns or a peripheral that gives up on a packet);
     ``extra_latency_s`` is added to every delivery; ``rssi_dbm`` is what scans report.
+
+    ``hold_s=(lo, hi)``: notifications of the ``hold_channels`` characteristics are held back
+    and let go together every U(lo, hi) s (emulator time) — ``hold_where="device"``: by the
+    peripheral or its stack, before the link, so a release drains at ``max_packets_per_event``
+    per connection event; ``"host"``: by the host (a busy computer, a phone batching
+    notifications), after the air, so a release reaches the application all at once.
     """
 
     conn_interval_s: float = 0.030
@@ -139,6 +145,9 @@ class LinkProfile:
     extra_latency_s: float = 0.0
     mtu: int = 247
     seed: int = 0
+    hold_s: tuple | None = None
+    hold_where: str = "device"
+    hold_channels: tuple = ("data", "pmd_data", "gsp_data")
 
 
 @dataclass
@@ -303,6 +312,9 @@ class _Device(ServiceInterface):
         self.log = DeviceLog()
         self.chars: dict[str, "_Char"] = {}  # uuid -> char
         self.queue: deque = deque()  # (char_uuid, bytes) waiting for a connection event
+        self.held: list = []  # LinkProfile.hold_s: device side (char_uuid, bytes) / host side (char, bytes)
+        self.release_at_s: float | None = None  # device-side hold: next release (emulator time)
+        self.host_release: asyncio.TimerHandle | None = None  # host-side hold: the pending release timer
         self.rng = random.Random(link.seed)
         self.phase_s = self.rng.uniform(0.0, link.conn_interval_s)
         self._link_return_handle: asyncio.TimerHandle | None = None
@@ -434,6 +446,10 @@ class _Device(ServiceInterface):
             while self.queue:
                 cu, data = self.queue.popleft()
                 self.log.dropped.append((time.monotonic(), cu, data, "not_connected"))
+            if self.link.hold_where == "device":  # held back by the device: lost with the link too
+                for cu, data in self.held:
+                    self.log.dropped.append((time.monotonic(), cu, data, "not_connected"))
+                self.held, self.release_at_s = [], None
             self.p.on_disconnect(t_emu)
             self.emit_properties_changed({"ServicesResolved": False})
             self.emit_properties_changed({"Connected": False})
@@ -867,6 +883,16 @@ class EmulatedBluez:
             for cu, data in produced:
                 dev.log.dropped.append((now, cu, data, "not_connected"))
             return
+        hold = dev.link.hold_s
+        if hold is not None and dev.link.hold_where == "device":  # held before the link, released together
+            held = {cu for cu, c in dev.chars.items() if c.spec.channel in dev.link.hold_channels}
+            dev.held.extend(x for x in produced if x[0] in held)
+            produced = [x for x in produced if x[0] not in held]
+            if dev.held and dev.release_at_s is None:
+                dev.release_at_s = t + dev.rng.uniform(*hold)
+            if dev.release_at_s is not None and t >= dev.release_at_s:
+                produced = produced + dev.held
+                dev.held, dev.release_at_s = [], None
         dev.queue.extend(produced)
         if t < dev.stalled_until_s:
             return
@@ -881,9 +907,20 @@ class EmulatedBluez:
                 dev.log.dropped.append((now, cu, data, "random_loss"))
                 continue
             n += 1
-            if dev.link.extra_latency_s > 0:
+            if hold is not None and dev.link.hold_where == "host" and ch.spec.channel in dev.link.hold_channels:
+                dev.held.append((ch, data))  # received, but the host hands it over later
+                if dev.host_release is None:
+                    dev.host_release = self._running_loop().call_later(self._wall(dev.rng.uniform(*hold)),
+                                                                       self._host_release, dev)
+            elif dev.link.extra_latency_s > 0:
                 self._running_loop().call_later(self._wall(dev.link.extra_latency_s), self._deliver, dev, ch, data)
             else:
+                self._deliver(dev, ch, data)
+
+    def _host_release(self, dev: _Device) -> None:
+        with self.lock:
+            held, dev.held, dev.host_release = dev.held, [], None
+            for ch, data in held:
                 self._deliver(dev, ch, data)
 
     def _deliver(self, dev: _Device, ch: _Char, data: bytes) -> None:

@@ -342,6 +342,7 @@ class Session:
         if isinstance(sides, list):
             self.meta["sides"] = sides
         self.sides: tuple[str, ...] = tuple(s for s in SIDES if s in f["sensors"])
+        self._clocks: dict = {}  # side -> SessionClock | None (final clock mapping, cached)
         self.writer_state: WriterState = writer_state or self._state_from_attrs()
 
     def _state_from_attrs(self) -> WriterState:
@@ -654,13 +655,73 @@ class Session:
                                  f"runs backwards against the sample counter in {n_back} of {n_pairs} packet steps",
                                  "the time column is damaged; restore the file from a backup copy")
 
+    def clock_points(self, side: str) -> dict[str, np.ndarray] | None:
+        """The live mapping's clock points (``clock_points`` table), or None when the file
+        has none (recorded before the final clock mapping existed, imported, or a source without
+        arrival times)."""
+        g = self._side(side)
+        if "clock_points" not in g:
+            return None
+        gc = g["clock_points"]
+        cols = [c.name for c in S.CLOCK_POINT_COLUMNS]
+        if any(c not in gc for c in cols):
+            return None
+        m = min(gc[c].shape[0] for c in cols)
+        if m == 0:
+            return None
+        return {c: self._read(gc[c], slice(0, m)) for c in cols}
+
+    def clock(self, side: str):
+        """The final device->host mapping of ``side`` from all its stored clock points
+        (:class:`imugait.acquire.clock.SessionClock` — the one implementation, also used when
+        ``imugait record`` closes a session), or None without clock points."""
+        if side not in self._clocks:
+            from imugait.acquire.clock import SessionClock
+
+            p = self.clock_points(side)
+            sc = None
+            if p is not None and np.any(p["used"] != 0):
+                sc = self._stored_clock_map(side, p)
+                if sc is None:
+                    sc = SessionClock(p["t_dev_s"], p["t_arrival_host_s"], p["segment"], p["epoch"],
+                                      used=p["used"] != 0)
+                if not sc.segments:  # nothing usable (e.g. damaged values): the live mapping stays
+                    sc = None
+            self._clocks[side] = sc
+        return self._clocks[side]
+
+    def _stored_clock_map(self, side: str, points: dict):
+        """The final mapping stored when the session was closed (``clock_map``, see
+        :func:`imugait.store.writer.add_clock_maps`), if it was made from exactly these clock
+        points by this version of the fit; else None (the caller refits)."""
+        from imugait.acquire.clock import SessionClock
+
+        g = self._side(side)
+        if "clock_map" not in g:
+            return None
+        gm = g["clock_map"]
+        try:
+            fp = SessionClock.fingerprint(points["t_dev_s"], points["t_arrival_host_s"], points["segment"],
+                                          points["epoch"], points["used"])
+            if str(gm.attrs.get("points_sha256", "")) != fp:
+                return None
+            table = {c: gm[c][()] for c in SessionClock.MAP_COLUMNS}
+            if len({len(v) for v in table.values()}) != 1 or not all(np.all(np.isfinite(table[c]))
+                                                                     for c in SessionClock.MAP_COLUMNS[2:]):
+                return None
+            return SessionClock.from_table(table, n_points=int(np.count_nonzero(points["used"])))
+        except (KeyError, OSError, ValueError, TypeError):
+            return None  # damaged or unexpected: refit from the points
+
     def raw(self, side: str) -> dict:
         """Stored data as recorded, in storage (arrival) order — the usable packets only
         (see :meth:`packets` and :meth:`quality`).
 
         Keys: acc_counts (n,3) int16, gyr_counts (n,3) int16, sample_index (n,) int64,
-        t_dev_s (n,), t_s (n,) session time, t_dev_resid_ns, packets (dict of per-packet
-        arrays), acc_scale_mps2, gyr_scale_dps, gaps (DataFrame).
+        t_dev_s (n,), t_s (n,) session time, t_s_live (n,) session time of the live mapping,
+        t_dev_resid_ns, packets (dict of per-packet arrays), acc_scale_mps2, gyr_scale_dps,
+        gaps (DataFrame). ``t_s`` is the final clock mapping (:meth:`clock`) where the file
+        has clock points for the sample's epoch, else the live mapping stored with the packet.
         """
         g = self._side(side)
         p, _q, rows, resid_all = self._packet_table(side)
@@ -682,14 +743,22 @@ class Session:
         off = k * np.repeat(p["dt_dev_s"], n)
         if resid.any():
             off += resid * 1e-9
+        t_dev = np.repeat(p["t_dev_s"], n) + off
+        t_s_live = np.repeat(p["t_s"], n) + np.repeat(p["ds_ddev"], n) * off
+        t_s = t_s_live
+        sc = self.clock(side) if n_samples else None
+        if sc is not None:
+            t_final = sc.to_host(t_dev, np.repeat(p["epoch"], n)) - float(self._f.attrs.get("t0_host_s", 0.0))
+            t_s = np.where(np.isfinite(t_final), t_final, t_s_live)
         a = g.attrs
         return {
             "acc_counts": acc,
             "gyr_counts": gyr,
             "t_dev_resid_ns": resid,
             "sample_index": np.repeat(p["first_index"], n) + k,
-            "t_dev_s": np.repeat(p["t_dev_s"], n) + off,
-            "t_s": np.repeat(p["t_s"], n) + np.repeat(p["ds_ddev"], n) * off,
+            "t_dev_s": t_dev,
+            "t_s": t_s,
+            "t_s_live": t_s_live,
             "packets": p,
             # both checked against SENSOR_NUMBER_ATTRS when the file was opened: numbers here
             "acc_scale_mps2": float(_number(_get(a, "acc_scale_mps2"))),  # type: ignore[arg-type]
@@ -814,6 +883,10 @@ class Session:
                 h.update(np.ascontiguousarray(v).astype(np.dtype(c.dtype).newbyteorder("<")).tobytes())
             for c in S.PACKET_COLUMNS:
                 h.update(np.ascontiguousarray(p[c.name]).astype(np.dtype(c.dtype).newbyteorder("<")).tobytes())
+            cp = self.clock_points(side)  # they decide the sample times (final clock mapping)
+            if cp is not None:
+                for c in S.CLOCK_POINT_COLUMNS:
+                    h.update(np.ascontiguousarray(cp[c.name]).astype(np.dtype(c.dtype).newbyteorder("<")).tobytes())
         return h.hexdigest()
 
     # -- derived results ----------------------------------------------------------------

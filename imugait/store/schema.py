@@ -15,6 +15,8 @@ Layout (v1)::
         link/             one row per link state change (LINK_COLUMNS)
         status/           battery and device-side drops (STATUS_COLUMNS)
         info_log/         every SensorInfo received (reconnects re-read it)
+        clock_points/     optional: every clock point of the live mapping (CLOCK_POINT_COLUMNS);
+                          the reader maps samples from them (final mapping, acquire/clock.py)
     /markers/             t_s, text
     /log/                 t_s, text   (session events: start, stop and why)
     /derived/             attrs: current=<run-id>   (created by process_session)
@@ -25,7 +27,9 @@ Layout (v1)::
 Per-sample values are reconstructed from the packet table (k = 0..n-1 within a packet):
 ``sample_index = first_index + k``;
 ``t_dev_s = t_dev_s[packet] + k * dt_dev_s[packet] + t_dev_resid_ns * 1e-9``;
-``t_s = t_s[packet] + ds_ddev[packet] * (t_dev_s - t_dev_s[packet])``.
+``t_s = t_s[packet] + ds_ddev[packet] * (t_dev_s - t_dev_s[packet])`` (the live mapping);
+when ``clock_points`` holds points, the reader returns the final mapping of ``t_dev_s``
+instead (:class:`imugait.acquire.clock.SessionClock`; docs/session-schema.md, "Final clock mapping").
 """
 
 from __future__ import annotations
@@ -137,6 +141,21 @@ SENSOR_TABLES: dict[str, tuple[Column, ...]] = {
     "status": STATUS_COLUMNS,
     "info_log": INFO_COLUMNS,
 }
+CLOCK_POINT_COLUMNS: tuple[Column, ...] = (
+    _c("t_dev_s", np.float64, "s", "Device time paired with the arrival (the packet's hand-off time, else "
+       "its last sample), device clock."),
+    _c("t_arrival_host_s", np.float64, "s", "Host monotonic time the notification arrived (same clock as "
+       "t0_host_s)."),
+    _c("used", np.int8, "bool", "1 when the live clock mapper used the point (0: sent from the device "
+       "FIFO, or handed over before a reconnect)."),
+    _c("segment", np.int32, "1", "Clock segment of the live mapper (a reconnect or a reboot starts one)."),
+    _c("epoch", np.int32, "1", "Sample-counter epoch, as in packets/epoch."),
+)
+
+OPTIONAL_SENSOR_TABLES: dict[str, tuple[Column, ...]] = {"clock_points": CLOCK_POINT_COLUMNS}
+"""Per-sensor tables a file may lack (written since the final clock mapping; earlier recordings and imports have
+none): the writer creates them, the reader uses them when present."""
+
 ROOT_TABLES: dict[str, tuple[Column, ...]] = {"markers": MARKER_COLUMNS, "log": LOG_COLUMNS}
 
 SENSOR_ATTRS = (

@@ -300,6 +300,9 @@ class _SensorBuf:
         self.info = info
         self.samples = _Table(group, S.SAMPLE_COLUMNS)
         self.tables = {name: _Table(group[name], cols) for name, cols in S.SENSOR_TABLES.items()}
+        for name, cols in S.OPTIONAL_SENSOR_TABLES.items():  # clock points (final clock mapping)
+            if name in group:
+                self.tables[name] = _Table(group[name], cols)
         self.rows = 0  # rows written or pending
         self.n_samples = 0
 
@@ -409,6 +412,8 @@ class SessionWriter:
             _create_column(g, col, S.SAMPLE_CHUNK_ROWS)
         for name, cols in S.SENSOR_TABLES.items():
             _create_table(g, name, cols, S.TABLE_CHUNK_ROWS if name == "packets" else S.SMALL_CHUNK_ROWS)
+        for name, cols in S.OPTIONAL_SENSOR_TABLES.items():
+            _create_table(g, name, cols, S.TABLE_CHUNK_ROWS)
         buf = _SensorBuf(g, info)
         self._sensors[info.side] = buf
         if raw:
@@ -556,9 +561,21 @@ class SessionWriter:
             t_s=self.session_time() if t_s is None else float(t_s),
             json=json.dumps(info.to_dict(), default=str))
 
+    def add_clock_points(self, side: str, t_dev_s, t_arrival_host_s, used, segment, epoch) -> None:
+        """Keep clock points of the live mapping (``engine.ClockPoints``) for the final mapping."""
+        self._check_open()
+        buf = self._sensors.get(side)
+        if buf is None or "clock_points" not in buf.tables or not len(t_dev_s):
+            return
+        buf.tables["clock_points"].add_many(t_dev_s=np.asarray(t_dev_s, np.float64),
+                                            t_arrival_host_s=np.asarray(t_arrival_host_s, np.float64),
+                                            used=np.asarray(used, np.int8), segment=np.asarray(segment, np.int32),
+                                            epoch=np.asarray(epoch, np.int32))
+
     def add_event(self, ev) -> bool:
         """Store an acquisition event in its table — link changes, status, re-read sensor
-        information, data gaps (``imugait.acquire.base`` / ``engine.GapEvent``). The one
+        information, data gaps, clock points (``imugait.acquire.base`` / ``engine.GapEvent``,
+        ``engine.ClockPoints``). The one
         mapping from events to the file, used by ``imugait record`` and the live view.
         Returns False for events that have no table (packets, blocks) or unknown sides."""
         from imugait.acquire.base import InfoEvent, LinkEvent, StatusEvent
@@ -572,6 +589,8 @@ class SessionWriter:
             self.add_info(ev.info, ev.t_host_s - self.t0_host_s)
         elif type(ev).__name__ == "GapEvent" and ev.side in self._sensors:
             self.add_gap(ev.side, ev.t_s_start, ev.t_s_end, ev.first_missing_index, ev.n_missing, ev.reason)
+        elif type(ev).__name__ == "ClockPoints":  # imugait.acquire.engine.ClockPoints
+            self.add_clock_points(ev.side, ev.t_dev_s, ev.t_arrival_host_s, ev.used, ev.segment, ev.epoch)
         else:
             return False
         return True
@@ -892,13 +911,43 @@ def _copy_compact(src: h5py.Group, dst: h5py.Group) -> None:
             src.copy(obj, dst, name=name)
 
 
+def add_clock_maps(f: h5py.File) -> None:
+    """Store each sensor's final clock mapping (``/sensors/<side>/clock_map``) fitted from its
+    ``clock_points``, with the points' fingerprint — so that reading a closed session does not
+    refit it (≈ 1 s per sensor-hour; the reader refits whenever the fingerprint differs). Made
+    when a file is closed or recovered (:func:`compact_image`); derived data, not part of the
+    raw-data digest."""
+    from imugait.acquire.clock import SessionClock
+
+    for _side, g in f["sensors"].items():
+        if "clock_map" in g:
+            del g["clock_map"]
+        gc = g.get("clock_points")
+        if gc is None or any(c.name not in gc for c in S.CLOCK_POINT_COLUMNS):
+            continue
+        m = min(gc[c.name].shape[0] for c in S.CLOCK_POINT_COLUMNS)
+        p = {c.name: gc[c.name][:m] for c in S.CLOCK_POINT_COLUMNS}
+        if m == 0 or not np.any(p["used"] != 0):
+            continue
+        try:
+            sc = SessionClock(p["t_dev_s"], p["t_arrival_host_s"], p["segment"], p["epoch"], used=p["used"] != 0)
+        except (ValueError, FloatingPointError):  # damaged points: the reader refits (and copes) itself
+            continue
+        gm = g.create_group("clock_map")
+        gm.attrs["points_sha256"] = SessionClock.fingerprint(p["t_dev_s"], p["t_arrival_host_s"], p["segment"],
+                                                             p["epoch"], p["used"])
+        gm.attrs["map_version"] = SessionClock.MAP_VERSION
+        for c, v in sc.to_table().items():
+            gm.create_dataset(c, data=v)
+
+
 def _data_digest(f: h5py.Group) -> str:
     """SHA-256 over every dataset under ``/sensors`` (names, shapes, values): a copy must
     reproduce it exactly."""
     h = hashlib.sha256()
     names: list[str] = []
     f["sensors"].visit(names.append)
-    for name in sorted(names):
+    for name in sorted(n for n in names if "clock_map" not in n.split("/")):  # derived, rebuilt on copy
         obj = f["sensors"][name]
         if isinstance(obj, h5py.Dataset):
             h.update(name.encode())
@@ -916,6 +965,7 @@ def compact_image(src: h5py.File, extra_attrs: dict | None = None, path=None) ->
     dst = memory_file()
     try:
         _copy_compact(src, dst)
+        add_clock_maps(dst)
         for k, v in (extra_attrs or {}).items():
             dst.attrs[k] = v
         data = file_image(dst)

@@ -25,6 +25,7 @@ from independent_sensors import (
 
 from imugait.acquire.base import PacketEvent
 from imugait.acquire.check import analyse_still, device_rate_hz
+from imugait.acquire.decode import ClockPoint, DecodedPacket
 from imugait.acquire.kinds.base import GattSession, SensorSpec
 from imugait.acquire.kinds.movesense.decoder import MovesenseDecoder, MsTimeline
 from imugait.acquire.kinds.registry import make_decoder
@@ -49,12 +50,15 @@ def test_polar_clock_point_is_the_arriving_frames_last_sample():
     acc = [(10 + k % 3, -5, 1000) for k in range(50)]
     fg = pmd_delta_frame(T_GYRO, 0x80, int(t0 + 19 * period_ns), gyr, [(8, 19)])
     fa = pmd_delta_frame(T_ACC, 0x81, int(t0 + 49 * period_ns), acc, [(3, 49)])
-    assert dec.decode(_ev(fg, "pmd_data", 2.0)) == []  # nothing to pair yet
+    # nothing to pair yet, but the frame's clock point (its last sample) is given at once
+    (cp,) = dec.decode(_ev(fg, "pmd_data", 2.0))
+    assert isinstance(cp, ClockPoint) and abs(cp.t_dev_s * 1e9 - (t0 + 19 * period_ns)) < 1e3
     out = dec.decode(_ev(fa, "pmd_data", 2.3))  # the ACC frame releases samples 0..19
-    assert out
-    assert abs(out[-1].block.t_dev_s[-1] * 1e9 - (t0 + 19 * period_ns)) < 1e3
+    blocks = [p for p in out if isinstance(p, DecodedPacket)]
+    assert blocks and not any(p.clock_point for p in blocks)
+    assert abs(blocks[-1].block.t_dev_s[-1] * 1e9 - (t0 + 19 * period_ns)) < 1e3
     # the clock point pairs the ACC frame's arrival with the ACC frame's last sample
-    assert abs(out[-1].t_dev_clock_s * 1e9 - (t0 + 49 * period_ns)) < 1e3
+    assert isinstance(out[-1], ClockPoint) and abs(out[-1].t_dev_s * 1e9 - (t0 + 49 * period_ns)) < 1e3
 
 
 def _movesense_feed(odr_error: float, drop_every: int = 0):
@@ -74,7 +78,7 @@ def _movesense_feed(odr_error: float, drop_every: int = 0):
             if drop_every and b[1] == 97 and nth % drop_every == 0:
                 dropped += b[0] == 2
                 continue  # an Acc notification lost on the link (both parts)
-            packets += d.decode(_ev(b, "gsp", t, "right"))
+            packets += [p for p in d.decode(_ev(b, "gsp", t, "right")) if isinstance(p, DecodedPacket)]
     return m, d, packets, dropped
 
 

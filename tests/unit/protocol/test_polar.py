@@ -330,7 +330,7 @@ def test_decoder_uses_frame_type_units_and_pairs_by_time():
     dec.decode(ev(hx("F0 02 02 00 00"), "pmd_cp"))
     dec.decode(ev(P.encode_cp_response(2, 5, 0, P.encode_settings({P.SET_FACTOR: 0.061})), "pmd_cp"))
     out = dec.decode(ev(fa)) + dec.decode(ev(fg))
-    blocks = [p.block for p in out]
+    blocks = [p.block for p in out if hasattr(p, "block")]  # (and one ClockPoint per frame)
     a = np.concatenate([b.acc_mps2 for b in blocks])
     w = np.concatenate([b.gyr_dps for b in blocks])
     assert len(a) >= 19 and np.allclose(a[:, 2], G, atol=0.003) and np.allclose(w[:, 2], 6.1, atol=0.07)

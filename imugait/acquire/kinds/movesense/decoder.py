@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from imugait.acquire.base import PacketEvent, StatusEvent
-from imugait.acquire.decode import DecodedPacket, KindDecoder
+from imugait.acquire.decode import ClockPoint, DecodedPacket, KindDecoder
 from imugait.acquire.kinds.movesense import wire as M
 from imugait.acquire.kinds.pairing import TimePairer
 from imugait.protocol.errors import PacketError
@@ -124,11 +124,11 @@ class MovesenseDecoder(KindDecoder):
             tl = self.timelines[resource] = MsTimeline(self.rate_hz)
         return tl
 
-    def _block(self, t_dev_s, first, acc_counts, gyr_counts, t_arr, handoff_s=None) -> DecodedPacket:
+    def _block(self, t_dev_s, first, acc_counts, gyr_counts, t_arr, handoff_s=None, clock_point=True) -> DecodedPacket:
         block = SampleBlock(side=self.side, first_index=int(first), t_dev_s=t_dev_s, acc_counts=acc_counts,
                             gyr_counts=gyr_counts, acc_scale_mps2=M.ACC_SCALE_MPS2, gyr_scale_dps=M.GYR_SCALE_DPS,
                             seq=-1, t_arrival_host_s=t_arr, extra={"kind": "movesense"})
-        return DecodedPacket(block, None, self.epoch, t_dev_handoff_s=handoff_s)
+        return DecodedPacket(block, None, self.epoch, t_dev_handoff_s=handoff_s, clock_point=clock_point)
 
     def _payload(self, ref: int, payload: bytes, t_arr: float) -> list:
         resource = self.refs.get(ref, M.RES_IMU6)
@@ -153,10 +153,11 @@ class MovesenseDecoder(KindDecoder):
             assert p.gyr_dps is not None
             self.pairer.add_gyr(t_dev, idx, _counts(p.gyr_dps, M.GYR_SCALE_DPS))
         # clock point: the last sample of the notification that just arrived (sent once its
-        # samples are complete), not the end of the paired run it released (see PolarDecoder)
+        # samples are complete), not the end of the paired run it released (see PolarDecoder);
+        # every notification gives its point, also one that releases no run yet
         handoff_s = float(t_dev[-1])
-        return [self._block(r.t_dev_s, r.first_index, r.acc_counts, r.gyr_counts, t_arr, handoff_s)
-                for r in self.pairer.pop()]
+        return [self._block(r.t_dev_s, r.first_index, r.acc_counts, r.gyr_counts, t_arr, handoff_s, clock_point=False)
+                for r in self.pairer.pop()] + [ClockPoint(handoff_s, self.epoch)]
 
     def decode(self, event: PacketEvent) -> list:
         ch, b = event.channel, bytes(event.data)

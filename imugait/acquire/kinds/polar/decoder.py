@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from imugait.acquire.base import PacketEvent, StatusEvent
-from imugait.acquire.decode import DecodedPacket, KindDecoder
+from imugait.acquire.decode import ClockPoint, DecodedPacket, KindDecoder
 from imugait.acquire.kinds.pairing import TimePairer
 from imugait.acquire.kinds.polar import wire as W
 from imugait.conventions import GRAVITY_MPS2
@@ -117,12 +117,14 @@ class PolarDecoder(KindDecoder):
         # 33) is its hand-off time. The paired runs released now can end earlier (the other
         # stream's frame ended sooner): pairing their end with this arrival biased the
         # device→host fit late by tens of ms (review of #11: 43 ms against the other leg).
+        # Every frame gives its point, also one that releases no run yet (acquire/clock.py, "Bursts").
         handoff_s = float(t_ns[-1]) / 1e9
-        out = []
+        out: list[DecodedPacket | ClockPoint] = []
         for run in self.pairer.pop():
             block = SampleBlock(side=self.side, first_index=run.first_index, t_dev_s=run.t_dev_s,
                                 acc_counts=run.acc_counts, gyr_counts=run.gyr_counts,
                                 acc_scale_mps2=self.acc_scale_mps2, gyr_scale_dps=self.gyr_scale_dps,
                                 seq=-1, t_arrival_host_s=event.t_arrival_host_s, extra={"kind": "polar"})
-            out.append(DecodedPacket(block, None, self.epoch, t_dev_handoff_s=handoff_s))
+            out.append(DecodedPacket(block, None, self.epoch, t_dev_handoff_s=handoff_s, clock_point=False))
+        out.append(ClockPoint(handoff_s, self.epoch))
         return out
