@@ -713,6 +713,17 @@ class Session:
         except (KeyError, OSError, ValueError, TypeError):
             return None  # damaged or unexpected: refit from the points
 
+    def _t0_host_s(self) -> float | None:
+        """The session start on the host clock (root attribute ``t0_host_s``) that turns the
+        final mapping's host times into session time; None when missing or not a finite number
+        (a damaged attribute: the stored live session times are used instead)."""
+        v = self._f.attrs.get("t0_host_s")
+        try:
+            x = float(np.asarray(v).item()) if v is not None else None
+        except (TypeError, ValueError):
+            return None
+        return x if x is not None and math.isfinite(x) else None
+
     def raw(self, side: str) -> dict:
         """Stored data as recorded, in storage (arrival) order — the usable packets only
         (see :meth:`packets` and :meth:`quality`).
@@ -747,8 +758,9 @@ class Session:
         t_s_live = np.repeat(p["t_s"], n) + np.repeat(p["ds_ddev"], n) * off
         t_s = t_s_live
         sc = self.clock(side) if n_samples else None
-        if sc is not None:
-            t_final = sc.to_host(t_dev, np.repeat(p["epoch"], n)) - float(self._f.attrs.get("t0_host_s", 0.0))
+        t0_host = self._t0_host_s()
+        if sc is not None and t0_host is not None:  # without a readable session start: the live mapping
+            t_final = sc.to_host(t_dev, np.repeat(p["epoch"], n)) - t0_host
             t_s = np.where(np.isfinite(t_final), t_final, t_s_live)
         a = g.attrs
         return {
