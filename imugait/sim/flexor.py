@@ -41,6 +41,7 @@ from scipy.interpolate import CubicSpline
 
 from imugait.conventions import GRAVITY_MPS2, SIDES, Side
 from imugait.sim.gait import SimConfig, apply_sensor_model, default_strap_R, random_rotation
+from imugait.sim.gait import _rx, _ry, _rz, _smoothstep  # the one set of rotation/blend helpers of the simulators
 from imugait.types import SensorInfo
 
 FLEXOR_SIM_VERSION = "1.0"
@@ -281,29 +282,6 @@ def _jsonable(x):
 
 
 # ---------------------------------------------------------------------- kinematics
-def _smoothstep(x):
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * x * (x * (6.0 * x - 15.0) + 10.0)
-
-
-def _rx(a):
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([np.stack([o, z, z], -1), np.stack([z, c, -s], -1), np.stack([z, s, c], -1)], -2)
-
-
-def _ry(a):
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
-
-
-def _rz(a):
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
-
-
 class _Timeline:
     """Pose parameters of one thigh as smooth functions of time (transitions blended with a
     quintic smoothstep), plus its small movements."""
