@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import os
 import shutil
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -33,18 +32,21 @@ from pathlib import Path
 
 import h5py
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from imugait.sim.gait import SimConfig, simulate  # noqa: E402
-from imugait.store.importers import _write_session  # noqa: E402
-from imugait.store.process import _stat, _store_run, analyse_session, store_analysis  # noqa: E402
-from imugait.store.writer import rewrite_session  # noqa: E402
+from imugait.sim.gait import SimConfig, simulate
+from imugait.store import (
+    analyse_session,
+    file_fingerprint,
+    rewrite_session,
+    store_analysis,
+    write_run,
+    write_session_arrays,
+)
 
 
 def build(path: Path, hours: float) -> None:
     rec = simulate(SimConfig(gait="run", duration_s=hours * 3600.0, seed=7, stand_before_s=4.0))
     sides = {side: (s.info, s.t_true_s, s.acc_counts, s.gyr_counts) for side, s in rec.sides.items()}
-    _write_session(path, {"source": "simulated", "subject_id": "bench"}, sides, overwrite=True)
+    write_session_arrays(path, {"source": "simulated", "subject_id": "bench"}, sides, overwrite=True)
 
 
 def best(fn, repeat: int) -> float:
@@ -84,7 +86,7 @@ def main():
 
         def atomic():
             c = next(it)  # the analysis was made of this very file (same inode, size, time)
-            store_analysis(c, dataclasses.replace(sa, path=c, file_stat=_stat(c)))
+            store_analysis(c, dataclasses.replace(sa, path=c, file_stat=file_fingerprint(c)))
         t_store = best(atomic, a.repeat)
         print(f"2. storing one run atomically: {t_store * 1000:.0f} ms")
 
@@ -95,7 +97,7 @@ def main():
 
         def in_place():
             with h5py.File(next(it2), "r+", libver="latest") as f:
-                _store_run(f, sa, False)
+                write_run(f, sa, False)
                 f.flush()
                 os.fsync(f.id.get_vfd_handle())
         t_inplace = best(in_place, a.repeat)
@@ -106,7 +108,7 @@ def main():
         c = d / "m.h5"
         shutil.copy(path, c)
         tracemalloc.start()
-        store_analysis(c, dataclasses.replace(sa, path=c, file_stat=_stat(c)))
+        store_analysis(c, dataclasses.replace(sa, path=c, file_stat=file_fingerprint(c)))
         _cur, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         print(f"5. peak Python memory while storing: {peak / 1e6:.1f} MB (file {os.path.getsize(c) / 1e6:.1f} MB)")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,14 +31,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from imugait.acquire.engine import Acquisition  # noqa: E402
-from imugait.acquire.simulated import SimulatedSource  # noqa: E402
-from imugait.sim.gait import SimConfig  # noqa: E402
-from imugait.store.reader import open_session  # noqa: E402
-from imugait.store.writer import SessionWriter  # noqa: E402
-from imugait.types import SampleBlock  # noqa: E402
+from imugait.acquire import Acquisition, SimulatedSource
+from imugait.sim.gait import SimConfig
+from imugait.store import SessionWriter, open_session
+from imugait.types import SampleBlock
 
 
 def record_simulated(path: Path, minutes: float, flush_every_s: float = 0.5):
@@ -57,7 +52,7 @@ def record_simulated(path: Path, minutes: float, flush_every_s: float = 0.5):
         return state["t"]
 
     def on_event(ev):
-        from imugait.acquire.base import InfoEvent
+        from imugait.acquire import InfoEvent
 
         if isinstance(ev, InfoEvent) and ev.side not in infos:
             infos[ev.side] = ev.info

@@ -179,7 +179,7 @@ class SimulatedSource(Source):
             from imugait.sim.gait import SimConfig
 
             sim = SimConfig(gait="run", duration_s=60.0, seed=seed)
-        if hasattr(sim, "sides") and isinstance(getattr(sim, "sides"), dict):
+        if hasattr(sim, "sides") and isinstance(sim.sides, dict):
             return dict(sim.sides)
         if isinstance(sim, dict):
             return dict(sim)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 
 def sim_arrays(rec) -> dict:
@@ -32,7 +31,7 @@ def write_sim_session(path, cfg_or_rec, meta: dict | None = None, block_s: float
     path.parent.mkdir(parents=True, exist_ok=True)
     w = SessionWriter(path, m, overwrite=True)
     try:
-        for side, s in rec.sides.items():
+        for _side, s in rec.sides.items():
             w.add_sensor(s.info)
         w.start()
         for side, s in rec.sides.items():

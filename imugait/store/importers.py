@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imugait.conventions import GRAVITY_MPS2
+from imugait.conventions import GRAVITY_MPS2, SIDES
 from imugait.errors import ImugaitError
 from imugait.inputcheck import ImuData, check_imu
 from imugait.store.csvio import read_imu_csv
@@ -92,7 +92,7 @@ def quantise(values: np.ndarray, ranges, scale_for, what: str, name: str, warnin
     return counts, scale, rng, max_err, clipped
 
 
-def _write_session(out, meta, sides: dict, overwrite: bool) -> None:
+def write_session_arrays(out, meta, sides: dict, overwrite: bool) -> None:
     """sides: side -> (SensorInfo, t_s, acc_counts, gyr_counts). Built in memory and written
     under ``out`` only when complete (atomically): an import killed or failing mid-way
     leaves no file, and ``--overwrite`` keeps the old file until the new one is ready."""
@@ -102,7 +102,7 @@ def _write_session(out, meta, sides: dict, overwrite: bool) -> None:
     w = SessionWriter(out, meta, overwrite=overwrite, in_memory=True)
     ok = False
     try:
-        for side, (info, *_rest) in sides.items():
+        for _side, (info, *_rest) in sides.items():
             w.add_sensor(info)
         w.start()
         for side, (info, t, acc, gyr) in sides.items():
@@ -122,7 +122,7 @@ def _write_session(out, meta, sides: dict, overwrite: bool) -> None:
 def import_csv(left=None, right=None, out=None, meta: dict | None = None, overwrite: bool = False,
                acc_unit: str | None = None, gyr_unit: str | None = None) -> ImportReport:
     """Import one CSV file per thigh (either side may be missing) into a new session."""
-    files = {s: Path(p) for s, p in (("left", left), ("right", right)) if p is not None}
+    files = {s: Path(p) for s, p in zip(SIDES, (left, right)) if p is not None}
     if not files:
         raise ImugaitError("give at least one CSV file (--left and/or --right)")
     rep = ImportReport(Path(out))
@@ -150,7 +150,7 @@ def import_csv(left=None, right=None, out=None, meta: dict | None = None, overwr
         rep.samples[side] = tab.n
     m = dict(meta or {})
     m.update(source="csv", source_json={"import": "csv", "files": prov, "quantisation": quant})
-    _write_session(out, m, sides, overwrite)
+    write_session_arrays(out, m, sides, overwrite)
     return rep
 
 
@@ -186,5 +186,5 @@ def import_hugadb(path, out, meta: dict | None = None, overwrite: bool = False) 
         "date": rec.date, "activity": rec.activity, "fs_hz": rec.fs_hz, "quality": q,
         "citation": "R. Chereshnev, A. Kertesz-Farkas, HuGaDB: Human Gait Database for Activity Recognition "
                     "from Wearable Inertial Sensor Networks, AIST 2017"})
-    _write_session(out, m, sides, overwrite)
+    write_session_arrays(out, m, sides, overwrite)
     return rep

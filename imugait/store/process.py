@@ -32,6 +32,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
@@ -45,6 +46,9 @@ from imugait.store.reader import Session, open_session, results_digest
 from imugait.store.repair import clear_write_flags, read_consistency_flags
 from imugait.store.writer import (RESULTS_WAIT_S, SessionBusyError, SessionLock, SessionWriteError, finalize,
                                   rewrite_session, utc_now_iso)
+
+if TYPE_CHECKING:  # for annotations only: imugait.analysis is imported lazily in this module
+    from imugait.analysis import AnalysisParams, AnalysisResult
 
 __all__ = ["SessionAnalysis", "SessionBusyError", "analyse_session", "process_session", "recover_if_interrupted",
            "session_inputs", "store_analysis"]
@@ -177,8 +181,8 @@ class SessionAnalysis:
     """The analysis of one session file, ready to be stored (:func:`store_analysis`)."""
 
     path: Path
-    result: object           # imugait.analysis.AnalysisResult (summary has a "session" block)
-    params: object           # AnalysisParams used
+    result: AnalysisResult   # summary has a "session" block
+    params: AnalysisParams   # used
     fs_hz: dict              # side -> rate used (absent: estimated from the time stamps)
     raw_sha256: str
     session_uuid: str
@@ -191,7 +195,9 @@ class SessionAnalysis:
         return list(self.result.summary.get("sides", {}))
 
 
-def _stat(path: Path) -> tuple:
+def file_fingerprint(path: Path) -> tuple:
+    """``(inode, size, mtime_ns)`` of ``path``: :func:`store_analysis` refuses to store an
+    analysis of a file that has changed since (``SessionAnalysis.file_stat``)."""
     st = os.stat(path)
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
@@ -213,7 +219,7 @@ def analyse_session(path, params=None, fs_hz: float | None = None, fs_typed: boo
         block = session_block(s, notes, fs)
         live = s.being_recorded
         uuid = str(s.meta.get("session_uuid", "") or "")
-        st = _stat(path)
+        st = file_fingerprint(path)
     if not inputs:
         raise InputFileError(path, "/sensors", "holds no samples to analyse", "record or import data first")
     if fs_hz and fs_typed:  # a rate a person typed must agree with the time stamps (refused otherwise)
@@ -262,7 +268,9 @@ def _scalar_str(g: h5py.Group, name: str, text: str, description: str) -> None:
     ds.attrs["description"] = description
 
 
-def _store_run(f: h5py.File, sa: SessionAnalysis, replace: bool) -> str:
+def write_run(f: h5py.File, sa: SessionAnalysis, replace: bool) -> str:
+    """Write ``sa`` as a new ``derived/run-NNNN`` group into the open file ``f`` (in place, not
+    atomic by itself: :func:`store_analysis` calls it on an in-memory copy); returns the run id."""
     from imugait.analysis import ALGORITHM_VERSION
 
     res, params = sa.result, sa.params
@@ -314,12 +322,12 @@ def store_analysis(path, sa: SessionAnalysis, replace: bool = False, lock: Sessi
         raise SessionBusyError(f"{path}: is still being recorded — results can be stored when the recording stops")
 
     def edit(f):
-        if sa.file_stat and _stat(path) != sa.file_stat:
+        if sa.file_stat and file_fingerprint(path) != sa.file_stat:
             now = Session(path, f, owned=False).raw_sha256()
             if now != sa.raw_sha256:
                 raise SessionBusyError(f"{path}: its raw data changed since it was analysed (replaced by another "
                                        "program?) — nothing was stored; run the analysis again")
-        return _store_run(f, sa, replace)
+        return write_run(f, sa, replace)
 
     return rewrite_session(path, edit, lock=lock, purpose="analysed", tag="results",
                            doing="store the analysis results in it")

@@ -50,7 +50,7 @@ class RecordOptions:
     meta: dict = field(default_factory=dict)
     rate_hz: float | None = None
     quiet: bool = False
-    speed: float = 1.0
+    speed: float | None = 1.0  # None: as fast as the machine goes
     analyze_after: bool = True
     sim: dict = field(default_factory=dict)
     loss_pct: float = 0.0
@@ -192,11 +192,11 @@ class Recorder:
             if item[0] == "block":
                 self._append(item[1], item[2])
             elif item[0] == "marker":
-                self._guard(lambda: self.writer.add_marker(item[1], item[2]))
+                self._guard(lambda it=item: self.writer.add_marker(it[1], it[2]))
             elif item[0] == "raw":
                 ev = item[1]
                 if ev.side in self.writer.sides:
-                    self._guard(lambda: self.writer.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
+                    self._guard(lambda ev=ev: self.writer.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
             else:
                 self._store_event(item[1])
 
