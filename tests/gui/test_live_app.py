@@ -62,7 +62,12 @@ def test_window_shows_simulated_sensors_and_exactly_the_pipeline_strides(qtbot, 
         # the recording holds every delivered sample; the pipeline run on it gives the same strides
         with open_session(rec_path) as ses:
             for s in ("left", "right"):
-                t, acc, gyr = ses.imu(s)
+                # the window analysed the samples on the live clock mapping; the file's sample
+                # times are the final mapping (a few ms apart at most), kept next to the live ones
+                r = ses.raw(s)
+                o = np.argsort(r["sample_index"], kind="stable")
+                t = r["t_s_live"][o]
+                acc, gyr = r["acc_counts"][o] * r["acc_scale_mps2"], r["gyr_counts"][o] * r["gyr_scale_dps"]
                 assert t.size == be.n_samples[s] == be.rec_samples[s]
                 p = GaitPipeline(fs_hz=200.0, side=s)
                 out = p.push(t, acc, gyr)
