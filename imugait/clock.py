@@ -294,7 +294,7 @@ def release_times(t_dev_s, t_arrival_s, *, hold_rise_s: float = HOLD_RISE_S, dra
             for p in prev[-COMPARE_RUNS:])
         if ok:
             out[keep[f:e]] = first
-        prev.append(j)
+        prev.append(int(j))
     return out
 
 
@@ -551,7 +551,7 @@ class SessionClock:
         # drift for short segments: the longest measured segment of the same epoch, else of
         # any (same crystal: the live mapper keeps it over a reboot too)
         prior: dict[int, float] = {}
-        for e, s, idx in sorted(groups, key=lambda g: -float(np.ptp(x[g[2]]))):
+        for e, _s, idx in sorted(groups, key=lambda g: -float(np.ptp(x[g[2]]))):
             if e in prior:
                 continue
             f = envelope_fit(x[idx], y[idx], bucket_s=bucket_s, slope_span_s=slope_span_s,

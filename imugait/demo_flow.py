@@ -3,7 +3,6 @@ test suite can drive it in-process)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -101,7 +100,7 @@ def print_session_summary(path: Path) -> dict:
             continue
         m = d.get("metrics", d)
 
-        def med(name):
+        def med(name, m=m):
             v = m.get(name)
             v = v.get("median") if isinstance(v, dict) else v
             return float("nan") if v is None else float(v)

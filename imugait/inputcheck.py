@@ -318,7 +318,7 @@ def _check(data: ImuData) -> ImuData:
         fs = tb.fs_hz
         if not (FS_RANGE_HZ[0] <= fs <= FS_RANGE_HZ[1]):
             factor = TIME_UNITS.get(unit_name(data.time_unit), ("s", 1.0))[1]
-            guess = None
+            guess: tuple[str, str] | None = None
             for name, (suffix, f) in TIME_UNITS.items():
                 if f != factor and FS_RANGE_HZ[0] <= fs * factor / f <= FS_RANGE_HZ[1]:
                     guess = (name, suffix)
@@ -367,11 +367,11 @@ def _check(data: ImuData) -> ImuData:
             warnings.append(f"{src}: {problem}: the accelerometer's scale or calibration is off by "
                             f"{100 * (r - 1):+.0f} % (angles stay valid; check the sensor's range setting)")
         else:
-            guess = _which_unit(rest, a_factor, ACC_UNITS,
+            unit_guess = _which_unit(rest, a_factor, ACC_UNITS,
                                 (band[0] * GRAVITY_MPS2, band[1] * GRAVITY_MPS2))
-            if guess:
-                raise InputFileError(src, None, f"{problem}; the values look like {guess}",
-                                     _fix_acc(data, ACC_UNITS[guess][0]))
+            if unit_guess:
+                raise InputFileError(src, None, f"{problem}; the values look like {unit_guess}",
+                                     _fix_acc(data, ACC_UNITS[unit_guess][0]))
             raise InputFileError(src, None, f"{problem}; no common unit fits (raw sensor counts?)",
                                  "convert the acceleration to m/s² (counts × the sensor's m/s² per count)")
     # 5. angular rate
@@ -386,10 +386,10 @@ def _check(data: ImuData) -> ImuData:
             problem = (f"the angular rate during movement reaches {p95:.4g} deg/s as declared "
                        f"({unit_name(data.gyr_unit)}; 95th percentile), where a moving thigh gives "
                        f"{GYR_BAND_DPS[0]:g}–{GYR_BAND_DPS[1]:g}")
-            guess = _which_unit(p95, g_factor, GYR_UNITS, (40.0, 2500.0))
-            if guess:
-                raise InputFileError(src, None, f"{problem}; the values look like {guess}",
-                                     _fix_gyr(data, GYR_UNITS[guess][0]))
+            unit_guess = _which_unit(p95, g_factor, GYR_UNITS, (40.0, 2500.0))
+            if unit_guess:
+                raise InputFileError(src, None, f"{problem}; the values look like {unit_guess}",
+                                     _fix_gyr(data, GYR_UNITS[unit_guess][0]))
             raise InputFileError(src, None, f"{problem}; no common unit fits",
                                  "convert the angular rate to deg/s")
     return replace(data, t_s=t, acc_mps2=acc, gyr_dps=gyr, fs_hz=fs, timebase=tb, checks=checks,

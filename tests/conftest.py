@@ -1,13 +1,15 @@
 """Test-wide settings: headless Qt and matplotlib, and where fixtures live."""
 
 import os
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-REPO = Path(__file__).resolve().parents[1]
-TEST_DATA = Path(__file__).resolve().parent / "data"
+# Tests live in layers (tests/unit/<package>/, tests/property/, tests/integration/, tests/gui/);
+# pytest's default "prepend" import mode puts this folder on sys.path (a conftest without
+# __init__.py), so every test imports the shared helpers here by name: repo_paths (REPO,
+# TEST_DATA), ble_fixtures, cli_helper, independent_sensors, tool_modules. Test file names
+# must therefore stay unique across the layers.
 
 # Property tests run the same examples on every run (CI must not turn red on a new random
 # draw); explore new examples with HYPOTHESIS_PROFILE=explore (and a larger max_examples in

@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import os
 import shutil
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -33,13 +32,15 @@ from pathlib import Path
 
 import h5py
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from imugait.sim.gait import SimConfig, simulate  # noqa: E402
-from imugait.store.importers import write_session_arrays  # noqa: E402
-from imugait.app.session_analysis import analyze_session
-from imugait.store.results import write_run, file_fingerprint, store_analysis  # noqa: E402
-from imugait.store.writer import rewrite_session  # noqa: E402
+from imugait.sim.gait import SimConfig, simulate
+from imugait.app import analyze_session
+from imugait.store import (
+    file_fingerprint,
+    rewrite_session,
+    store_analysis,
+    write_run,
+    write_session_arrays,
+)
 
 
 def build(path: Path, hours: float) -> None:

@@ -43,9 +43,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print JSON only")
     args = ap.parse_args(argv)
 
-    from imugait.events import PacketEvent
-    from imugait.acquire.ble import BleSource, SensorSpec
-    from imugait.acquire.engine import Acquisition
+    from imugait.acquire import Acquisition, BleSource, PacketEvent, SensorSpec
     from imugait.sim.bluez import EmulatedBluez, LinkProfile, bluez_available
     from imugait.sim.bluez_imugait import ImugaitPeripheral
     from imugait.sim.firmware import VirtualSensor
@@ -72,7 +70,7 @@ def main(argv=None) -> int:
         blocks[block.side].append((block, np.asarray(t_s)))
 
     with EmulatedBluez(periphs) as bz:
-        dbus_pid = bz._proc.pid
+        dbus_pid = bz.dbus_pid
 
         async def run():
             src = BleSource([SensorSpec(s, addr[s]) for s in addr])
@@ -86,7 +84,7 @@ def main(argv=None) -> int:
 
             acq.handle = tee
             task = asyncio.create_task(acq.run())
-            while not all(acq._sides.get(s) is not None and acq._sides[s].state == "connected" for s in addr) \
+            while not all(acq.link_state(s) == "connected" for s in addr) \
                     or bz.now_s() < offset + 0.5:  # recording playing on both sides
                 await asyncio.sleep(0.05)
             n0 = {s: acq.health(s).samples_received for s in addr}
@@ -105,7 +103,7 @@ def main(argv=None) -> int:
         dropped = {s: sum(1 for d in bz.device_log(addr[s]).dropped if d[3] != "not_connected") for s in addr}
         host_time_of = bz.host_time_of
 
-    # L/R alignment (as in tests/test_ble_integration.py)
+    # L/R alignment (as in tests/integration/test_ble_integration.py)
     d = {}
     for s in addr:
         src_ = rec.sides[s]

@@ -31,16 +31,12 @@ after a warm-up of ``--warmup`` seconds (also reported with warm-up included).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from imugait.acquire.clock import ClockMapper  # noqa: E402
+from imugait.acquire import ClockMapper
 
 try:
     from imugait.acquire.clock import release_times  # noqa: E402

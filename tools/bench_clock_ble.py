@@ -36,6 +36,7 @@ cannot be clock-mapped). Needs dbus-daemon (tools/ensure-dbus.sh); says so when 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import tempfile
 import time
@@ -44,8 +45,16 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # the independent emulators live with the tests
+
+
+def _independent_sensors():
+    """tests/independent_sensors.py (the independent emulators live with the tests), loaded by
+    its path: no sys.path change, and it imports only imugait."""
+    spec = importlib.util.spec_from_file_location("independent_sensors", ROOT / "tests" / "independent_sensors.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["independent_sensors"] = mod  # dataclasses need the module registered
+    spec.loader.exec_module(mod)
+    return mod
 
 WORLD_OFFSET_S = 2.0  # our firmware simulator starts 2 s after the emulator (scan + connect first)
 
@@ -61,7 +70,7 @@ def _setup(pair: str, where: str, hold, duration_s: float, seed: int):
         raise SystemExit("bench_clock_ble: this imugait's emulated BlueZ cannot hold notifications (--where emulator can)")
     truth = {}
     if pair == "ours":
-        from imugait.acquire.ble import SensorSpec
+        from imugait.acquire import SensorSpec
         from imugait.sim.bluez_imugait import ImugaitPeripheral
         from imugait.sim.firmware import VirtualSensor
 
@@ -78,9 +87,11 @@ def _setup(pair: str, where: str, hold, duration_s: float, seed: int):
                             LinkProfile(conn_interval_s=ci[side], seed=i + 1, **link_hold)))
             specs.append(SensorSpec(side, addr[side]))
         return sim, periphs, specs, truth
-    from independent_sensors import POLAR_DEFAULT_EPOCH_NS, IndependentMovesense, IndependentVerity, arrays_motion
+    ind = _independent_sensors()
+    POLAR_DEFAULT_EPOCH_NS, arrays_motion = ind.POLAR_DEFAULT_EPOCH_NS, ind.arrays_motion
+    IndependentMovesense, IndependentVerity = ind.IndependentMovesense, ind.IndependentVerity
 
-    from imugait.acquire.ble import SensorSpec
+    from imugait.acquire import SensorSpec
 
     L, R = sim.sides["left"], sim.sides["right"]
     emu = where == "emulator" and hold is not None
@@ -112,7 +123,7 @@ def alignment(t_true_host: dict, t_mapped_host: dict, skip_s: float = 5.0) -> di
 
 def run(pair="ours", where="device", hold=None, duration_s=60.0, seed=5, drops=False, out=None, verbose=True):
     import imugait
-    from imugait.acquire.ble import BleSource
+    from imugait.acquire import BleSource
     from imugait.sim.bluez import EmulatedBluez, bluez_available
     from imugait.app.record import RecordOptions, run_record
 

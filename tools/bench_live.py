@@ -36,8 +36,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 def _cpu_s() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
@@ -119,7 +117,7 @@ def realtime(args) -> dict:
 def make_long_session(path: Path, minutes: float, seed: int) -> Path:
     """A simulated run of ``minutes`` written as a session (blocks of 10 samples, like packets)."""
     from imugait.sim.gait import SimConfig, simulate
-    from imugait.store.writer import SessionWriter
+    from imugait.store import SessionWriter
     from imugait.types import SampleBlock
 
     dur = minutes * 60.0

@@ -24,8 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 class _RssPeak:
     """Peak resident memory of this process, sampled every 0.1 s (Linux /proc)."""
@@ -73,8 +71,8 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true", help="keep the generated sessions")
     a = ap.parse_args(argv)
 
+    from imugait.compare import write_sim_session
     from imugait.compare.reprocess import reprocess
-    from imugait.compare.simdata import write_sim_session
     from imugait.sim.gait import SimConfig
 
     work = Path(a.dir)

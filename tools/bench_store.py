@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,14 +31,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from imugait.acquire.engine import Acquisition  # noqa: E402
-from imugait.sim.source import SimulatedSource  # noqa: E402
-from imugait.sim.gait import SimConfig  # noqa: E402
-from imugait.store.reader import open_session  # noqa: E402
-from imugait.store.writer import SessionWriter  # noqa: E402
-from imugait.types import SampleBlock  # noqa: E402
+from imugait.acquire import Acquisition
+from imugait.sim.source import SimulatedSource
+from imugait.sim.gait import SimConfig
+from imugait.store import SessionWriter, open_session
+from imugait.types import SampleBlock
 
 
 def record_simulated(path: Path, minutes: float, flush_every_s: float = 0.5):

@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
-from imugait.store.hugadb import GYR_SCALE_DPS, HUGADB_FS_HZ, _normalise_column
+from imugait.store import GYR_SCALE_DPS, HUGADB_FS_HZ, normalise_column
 
 IC_FRAC = 0.30
 """IC = zc_ic + IC_FRAC·(slap − zc_ic) (WBDS force-plate mean cycles, see the module docstring)."""
@@ -82,7 +82,7 @@ def read_hugadb_segment(path, side: str, segment: str = "f") -> dict:
     """One HuGaDB sensor (``segment`` f/s/t = foot/shin/thigh) of one side: ``gyr_dps``,
     ``acc_counts`` (n, 3), ``fs_hz``, ``t_s`` (index / 58.8 Hz, as :func:`imugait.store.hugadb.read_hugadb`)."""
     df = pd.read_csv(path, sep="\t", skiprows=3)
-    names = {_normalise_column(c): c for c in df.columns}
+    names = {normalise_column(c): c for c in df.columns}
     L = "r" if side == "right" else "l"
     cols = [names.get(f"{L}{segment}_gyro_{a}") for a in "xyz"]
     acols = [names.get(f"{L}{segment}_acc_{a}") for a in "xyz"]

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +54,7 @@ from scipy.signal import butter, filtfilt
 from scipy.spatial.transform import Rotation
 
 from imugait.conventions import GRAVITY_MPS2
-from imugait.store.csvio import write_imu_csv
+from imugait.store import write_imu_csv
 
 MARKERS = ("Thigh.Top.Lateral", "Thigh.Bottom.Lateral", "Thigh.Top.Medial", "Thigh.Bottom.Medial")
 MOCAP_HZ = 150.0

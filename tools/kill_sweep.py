@@ -41,10 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import imugait  # noqa: E402
-from imugait.errors import ImugaitError  # noqa: E402
+import imugait
+from imugait.errors import ImugaitError
 
 PY = sys.executable
 PAUSES = {"record": ("compact-write", "compact-replace", "results-edit", "results-write", "results-replace"),
@@ -212,7 +210,7 @@ def sweep_reprocess(work: Path, moments: np.ndarray, base: Path, n_files: int = 
                 elif a["created_utc"] != created0:
                     row["new_runs"] += 1  # --replace: a new complete run-0001
                 if a is not None:
-                    s.strides
+                    _ = s.strides  # the stored strides must read back
             if leftovers(f):
                 row.setdefault("leftovers", []).extend(leftovers(f))
         rows.append(row)
@@ -270,7 +268,7 @@ def main():
         results.append(sweep_import(work, np.sort(rng.uniform(0.2, total * 1.1, a.moments)), csv_dir, 24000))
     if "reprocess" in which:
         base = work / "base.h5"
-        from imugait.compare.simdata import write_sim_session
+        from imugait.compare import write_sim_session
         from imugait.sim.gait import SimConfig
         from imugait.app.session_analysis import process_session
 

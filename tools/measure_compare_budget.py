@@ -54,15 +54,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from imugait.analysis import AnalysisParams, analyze  # noqa: E402
-from imugait.analysis.params import CalibrationSettings  # noqa: E402
-from imugait.compare.budget import load_budget  # noqa: E402
-from imugait.analysis.calibrate import calibrate  # noqa: E402
-from imugait.compare.stats import bootstrap_median_diff  # noqa: E402
-from imugait.errors import ImugaitError  # noqa: E402
-from imugait.store.hugadb import read_hugadb  # noqa: E402
+from imugait.analysis import AnalysisParams, CalibrationSettings, analyze
+from imugait.analysis.calibrate import calibrate
+from imugait.compare import bootstrap_median_diff, load_budget
+from imugait.errors import ImugaitError
+from imugait.store import read_hugadb
 
 SIDES = ("left", "right")
 CORRUPT_GYR_Q99_DPS = 1000.0  # thigh gyros in walking stay far below; HuGaDB's x10 corruption goes above

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from imugait.analysis import AnalysisParams, analyze
-from imugait.store.csvio import read_imu_csv
+from imugait.store import read_imu_csv
 
 RUN_CONSTANTS = ("ic_after_rise_run_frac", "to_after_trough_run_frac")
 

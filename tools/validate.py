@@ -36,9 +36,9 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-
 import running_validation as rv
 import validate_walking as vw
+
 from imugait.analysis import ALGORITHM_VERSION, AnalysisParams
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,7 +142,6 @@ def run_sim_case(case: dict) -> dict:
     if a and "imposed" in case:
         kind, val = case["imposed"]
         if kind == "swing_pct":
-            truth_pts = val  # left minus right swing % (points)
             L = res.strides[(res.strides.side == "left") & res.strides.valid]["swing_pct"].median()
             R = res.strides[(res.strides.side == "right") & res.strides.valid]["swing_pct"].median()
             tl = rec.sides["left"].strides.query("steady")["swing_pct"].median()
@@ -179,8 +178,7 @@ def scale_check_case(case: dict) -> tuple:
 
 def sign_cue_case(args) -> list[tuple]:
     """Per leg: (gait, still?, final sign correct?, {cue: vote agrees with truth}) for one seed."""
-    from imugait.analysis import analyze
-    from imugait.analysis.calibrate import SIGN_WEIGHTS
+    from imugait.analysis import SIGN_WEIGHTS, analyze
     from imugait.sim.gait import SimConfig, simulate
 
     seed, gait = args
@@ -209,7 +207,7 @@ def strap_invariance(hugadb_dir: str, n_rot: int = 6, seed: int = 1) -> dict:
 
     from imugait.analysis import analyze
     from imugait.errors import ImugaitError
-    from imugait.store.hugadb import read_hugadb
+    from imugait.store import read_hugadb
 
     def valid(res, side):
         st = res.strides[res.strides.side == side]

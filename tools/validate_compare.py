@@ -62,8 +62,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 TRUE_CHANGE_DEG = 5.0
 
 
@@ -79,9 +77,7 @@ def _cmp_row(cmp, side, metric="rom_deg"):
 def run_seed(args) -> dict:
     seed, duration_s, gait, speed_mps, n_boot, strap, sensors, soft_tissue_deg = args
     from imugait.analysis import analyze
-    from imugait.compare import CompareParams, SessionData, compare
-    from imugait.compare.api import session_from_result
-    from imugait.compare.simdata import sim_arrays
+    from imugait.compare import CompareParams, SessionData, compare, session_from_result, sim_arrays
     from imugait.sim.gait import SimConfig, random_rotation, simulate
 
     kw = {}
@@ -140,7 +136,7 @@ def run_truth_seed(args) -> dict:
     seed, duration_s, gait, speed_mps, n_boot, _strap, _sensors, _soft = args
     import numpy as np
 
-    from imugait.compare.stats import bootstrap_median_diff
+    from imugait.compare import bootstrap_median_diff
     from imugait.sim.gait import SimConfig, simulate
 
     base = SimConfig(gait=gait, duration_s=duration_s, speed_mps=speed_mps, sides=("left",), seed=0)
@@ -175,13 +171,13 @@ def summarise(rows: list[dict]) -> dict:
     s = {"n_seeds": len(rows)}
     for src in ("", "_truth"):
         tag = "analysis" if not src else "truth"
-        s[f"{tag}_unchanged_contains0_pct"] = rate(lambda r: contains(r["after_same_left" + src], 0.0))
-        s[f"{tag}_plus5_detected_pct"] = rate(lambda r: excludes0(r["after_plus5_left" + src])
+        s[f"{tag}_unchanged_contains0_pct"] = rate(lambda r, src=src: contains(r["after_same_left" + src], 0.0))
+        s[f"{tag}_plus5_detected_pct"] = rate(lambda r, src=src: excludes0(r["after_plus5_left" + src])
                                               and contains(r["after_plus5_left" + src], TRUE_CHANGE_DEG))
-        s[f"{tag}_plus5_excludes0_pct"] = rate(lambda r: excludes0(r["after_plus5_left" + src]))
-        s[f"{tag}_plus5_contains5_pct"] = rate(lambda r: contains(r["after_plus5_left" + src], TRUE_CHANGE_DEG))
-        s[f"{tag}_plus5_right_contains0_pct"] = rate(lambda r: contains(r["after_plus5_right" + src], 0.0))
-        s[f"{tag}_unchanged_right_contains0_pct"] = rate(lambda r: contains(r["after_same_right" + src], 0.0))
+        s[f"{tag}_plus5_excludes0_pct"] = rate(lambda r, src=src: excludes0(r["after_plus5_left" + src]))
+        s[f"{tag}_plus5_contains5_pct"] = rate(lambda r, src=src: contains(r["after_plus5_left" + src], TRUE_CHANGE_DEG))
+        s[f"{tag}_plus5_right_contains0_pct"] = rate(lambda r, src=src: contains(r["after_plus5_right" + src], 0.0))
+        s[f"{tag}_unchanged_right_contains0_pct"] = rate(lambda r, src=src: contains(r["after_same_right" + src], 0.0))
         d5 = np.array([r["after_plus5_left" + src]["diff"] for r in rows])
         d0 = np.array([r["after_same_left" + src]["diff"] for r in rows])
         w = np.array([r["after_same_left" + src]["ci_high"] - r["after_same_left" + src]["ci_low"] for r in rows])
@@ -224,10 +220,7 @@ def run_seed_budget(args) -> dict:
     re-strapped triplet, each compared before vs after_same and before vs after_plus5."""
     seed, duration_s, gait, speed_mps, n_boot, error_scale, soft_tissue_deg, restrap_max_deg = args
     from imugait.analysis import analyze
-    from imugait.compare import CompareParams, compare
-    from imugait.compare.api import session_from_result
-    from imugait.compare.budget import load_budget
-    from imugait.compare.simdata import sim_arrays
+    from imugait.compare import CompareParams, compare, load_budget, session_from_result, sim_arrays
     from imugait.sim.gait import SimConfig, random_rotation, run_rom_deg, simulate, walk_rom_deg
 
     budget = load_budget()

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imugait.analysis.flexor import FLEXOR_ALGORITHM_VERSION, analyze_flexor
+from imugait.analysis import FLEXOR_ALGORITHM_VERSION, analyze_flexor
 from imugait.sim.flexor import NON_TEST_POSES, FlexorSimConfig, non_test_protocol, random_test, simulate_flexor
 from imugait.sim.gait import SimConfig
 
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         conds.append(condition("3× accelerometer errors", k,
                                sensor=SimConfig(acc_bias_sd_mps2=0.15, scale_error_sd_pct=3.0, misalign_sd_deg=0.9)))
     false, refused_neg = [], 0
-    for i, sd in enumerate(range(a.seed0, a.seed0 + nneg)):
+    for _i, sd in enumerate(range(a.seed0, a.seed0 + nneg)):
         f, r = run_negative(sd)
         false += f
         refused_neg += bool(r)

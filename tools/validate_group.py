@@ -33,16 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 def run_study(args) -> dict:
     study, n_runners, duration_s, effect_deg, effect_sd_deg = args
     import pandas as pd
 
     from imugait.analysis import analyze
-    from imugait.compare.group import group_compare
-    from imugait.compare.simdata import sim_arrays
+    from imugait.compare import group_compare, sim_arrays
     from imugait.sim.gait import SimConfig, simulate
 
     rng = np.random.default_rng(10_000 + study)

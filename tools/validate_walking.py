@@ -36,14 +36,14 @@ import sys
 from multiprocessing import get_context
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 import foot_reference as fr
 import gait_reference as gr
+import numpy as np
+import pandas as pd
 import running_validation as rv
+
 from imugait.analysis import AnalysisParams, analyze
-from imugait.store.hugadb import read_hugadb
+from imugait.store import read_hugadb
 
 ROOT = Path(__file__).resolve().parents[1]
 WALK_CONSTANTS = ("ic_after_rise_walk_frac", "to_after_trough_walk_frac")
@@ -252,7 +252,7 @@ def loa(d, key, nd=0):
 
 def report(run: dict, L: list) -> dict:
     """Markdown lines (appended to ``L``) and the JSON summary."""
-    full, crops = run["full"], run["crops"]
+    full = run["full"]
     e = errors_frame(full)
     pooled = summarize(e, counts(full))
     summ = {"pooled": pooled, "files": run["files"]}

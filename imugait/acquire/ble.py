@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from dataclasses import dataclass, field, replace
 
@@ -50,7 +51,7 @@ from imugait.acquire.kinds.base import (DeviceInfo, GattSession, SensorSetupErro
                                         SessionHost)
 from imugait.acquire.kinds.registry import BLE_KINDS, KINDS
 from imugait.acquire.scan import bluetooth_unavailable, find_sensor, find_sensors
-from imugait.conventions import Side
+from imugait.conventions import SIDES, Side
 from imugait.errors import ImugaitError
 
 __all__ = ["BleSource", "SensorSpec", "SensorSetupError", "SensorUnusableError", "LinkStats"]
@@ -80,7 +81,7 @@ class _Link:
         self.device = found.device
         self.kind = found.kind
         self.session: GattSession | None = None
-        self.client = None
+        self.client: BleakClient | None = None
         self.disconnected = asyncio.Event()
         self.intentional = False
         self.stats = LinkStats()
@@ -110,7 +111,7 @@ class BleSource(Source):
         name). ``rate_hz`` / ``acc_range_g`` / ``gyr_range_dps`` apply to every sensor that
         does not set its own."""
         if sensors is None:
-            sensors = [SensorSpec(side, ident) for side, ident in (("left", left), ("right", right)) if ident]
+            sensors = [SensorSpec(side, ident) for side, ident in zip(SIDES, (left, right)) if ident]
         elif left or right:
             raise ValueError("give either sensors=[...] or left=/right=, not both")
         sensors = [
@@ -136,7 +137,7 @@ class BleSource(Source):
         self.links: dict[Side, _Link] = {}
         self._stop = asyncio.Event()
         self._stopping = False
-        self._queue: asyncio.Queue | None = None
+        self._queue: asyncio.Queue  # created by run(), before anything is enqueued
         self._running = False
 
     # ---- the only thing a notification does --------------------------------------------
@@ -212,7 +213,7 @@ class BleSource(Source):
             for link in self.links.values():
                 link.task = asyncio.create_task(self._supervise(link, sink))
             stop_wait = asyncio.create_task(self._stop.wait())
-            pending = {stop_wait, *(link.task for link in self.links.values())}
+            pending: set[asyncio.Task] = {stop_wait, *(link.task for link in self.links.values() if link.task)}
             while stop_wait in pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for t in done:
@@ -255,6 +256,7 @@ class BleSource(Source):
         (disconnected), ``"stopping"``, or a sentence (silent sensor, or the session's
         problem — a fatal one raises :class:`SensorSetupError`)."""
         session = link.session
+        assert session is not None  # _watch runs after the session was set up
         first_timeout = float(session.first_data_timeout_s)
         silence = max(first_timeout, SILENCE_MIN_S)
         t_start = time.monotonic()
@@ -303,8 +305,10 @@ class BleSource(Source):
                 await client.connect()
                 if link.session is None:
                     host = SessionHost(self._enqueue, self._emit,
-                                       lambda why, fatal, _side=side: self._problem(_side, why, fatal))
-                    link.session = KINDS[link.kind].session(link.spec, link.found.address, link.found.name, host)
+                                       functools.partial(self._problem, side))
+                    make_session = KINDS[link.kind].session
+                    assert make_session is not None  # only BLE kinds (with a GATT session) get a link
+                    link.session = make_session(link.spec, link.found.address, link.found.name, host)
                 info = await link.session.setup(client)
                 if self._stopping:
                     raise asyncio.CancelledError

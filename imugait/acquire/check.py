@@ -35,6 +35,7 @@ from imugait.acquire.ble import BleSource, SensorSetupError, SensorSpec
 from imugait.acquire.engine import Acquisition
 from imugait.acquire.kinds.registry import KINDS
 from imugait.conventions import GRAVITY_MPS2, Side
+from imugait.types import SensorInfo
 
 GRAVITY_TOL_MPS2 = 0.3
 GYRO_BIAS_MAX_DPS = 3.0
@@ -56,7 +57,7 @@ class Finding:
 @dataclass
 class CheckResult:
     findings: list = field(default_factory=list)
-    info: object = None
+    info: SensorInfo | None = None
     capture: list = field(default_factory=list)  # PacketEvent
 
     @property
@@ -182,6 +183,7 @@ async def check_sensor(ident: str, *, rate_hz: float | None = None, still_s: flo
             res.findings.append(Finding(False, "it did not finish connecting within 45 s"))
             return res
         info = res.info
+        assert info is not None  # got_info is set
         dev = src.device_info(SIDE)
         kind = KINDS[info.kind].label if info.kind in KINDS else info.kind
         say(f"found   {info.name or ident} ({info.device_id}): {kind}" + (f", model {dev.model}" if dev.model else ""))
@@ -221,7 +223,7 @@ async def check_sensor(ident: str, *, rate_hz: float | None = None, still_s: flo
             t = t[m]
         else:
             t, acc, gyr = np.empty(0), np.empty((0, 3)), np.empty((0, 3))
-            t_dev = index = None
+            t_dev = index = None  # type: ignore[assignment]  # analyse_still: no device time
         res.findings.extend(analyse_still(t, acc, gyr, info.sample_rate_hz, _loss_pct(acq, SIDE),
                                           t_dev_s=t_dev, index=index))
         return res

@@ -199,7 +199,7 @@ class PacketTracker:
         self.counts = TrackerCounts()
         self._epochs: dict = {}  # boot_id -> _Epoch (most recent last)
         self._closed_gaps: list[Gap] = []  # gaps of epochs no longer tracked
-        self._current = None
+        self._current: _Epoch | None = None
 
     # ------------------------------------------------------------------ public
     @property
@@ -272,7 +272,8 @@ class PacketTracker:
             a = int(first_index)
             ep.next_index = a + n
             ep.last_n = n
-            status, gap = "new", 0
+            status: Literal["new", "late", "duplicate"] = "new"
+            gap = 0
             self._seq_new(ep, seq, 0, n)
             c.received += 1
             c.samples_received += n

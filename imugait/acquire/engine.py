@@ -252,6 +252,7 @@ class Acquisition:
         try:
             items = st.decoder.decode(ev)
         except PacketError as e:
+            assert st.tracker is not None  # created with the decoder
             st.tracker.note_malformed(e.code)
             return
         for it in items:
@@ -286,6 +287,7 @@ class Acquisition:
 
     def _on_decoded(self, st: _SideState, it: DecodedPacket) -> None:
         tr = st.tracker
+        assert tr is not None  # created with the decoder
         blk = it.block
         had_data = tr.counts.received > 0
         r = tr.observe(it.boot_id, it.seq, blk.first_index, len(blk), overflow_before=it.overflow_before)
@@ -410,6 +412,12 @@ class Acquisition:
     @property
     def sides(self) -> tuple:
         return tuple(self._sides)
+
+    def link_state(self, side: Side) -> str | None:
+        """Link state of ``side`` as its source last reported it (``"connected"``, …), or
+        ``None`` if the side has produced no event yet."""
+        st = self._sides.get(side)
+        return st.state if st is not None else None
 
     def tracker(self, side: Side) -> PacketTracker | None:
         return self._sides[side].tracker if side in self._sides else None

@@ -130,7 +130,9 @@ def bluetooth_preflight() -> None:
     if not sys.platform.startswith("linux") or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS"):
         return
     if not any(os.path.exists(p) for p in ("/run/dbus/system_bus_socket", "/var/run/dbus/system_bus_socket")):
-        raise bluetooth_unavailable(FileNotFoundError("no D-Bus system bus"))
+        err = bluetooth_unavailable(FileNotFoundError("no D-Bus system bus"))
+        assert err is not None  # a missing bus always maps to the "no D-Bus system bus" sentence
+        raise err
 
 
 async def scan(timeout_s: float = 5.0, *, show_all: bool = False) -> list[FoundSensor]:

@@ -6,18 +6,46 @@ Stages (each a function with its own settings and explicit state): ``condition``
 ``calibrate`` → ``angle`` → ``segment`` → ``events``/``strides``; ``summary`` for per-side
 summaries and left/right asymmetry."""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from imugait.analysis.calibrate import CalibrationState, long_axis_from_standing
 from imugait.analysis.params import ALGORITHM_VERSION, AnalysisParams, load_params
 from imugait.analysis.pipeline import GaitPipeline, PipelineOutput
 from imugait.analysis.results import STRIDE_COLUMNS, StrideResult
 
-__all__ = ["ALGORITHM_VERSION", "AnalysisParams", "AnalysisResult", "CalibrationState", "GaitPipeline",
-           "PipelineOutput", "STRIDE_COLUMNS", "StrideResult", "analyze", "load_params", "long_axis_from_standing"]
+if TYPE_CHECKING:  # the lazily imported names, for type checkers and IDEs
+    from imugait.analysis.api import AnalysisResult, analyze
+    from imugait.analysis.params import CalibrationSettings, EventSettings
+    from imugait.analysis.calibrate import SIGN_WEIGHTS
+    from imugait.analysis.summary import asymmetry, describe, pair_strides
+    from imugait.analysis.flexor import FLEXOR_ALGORITHM_VERSION, FlexorParams, analyze_flexor
+
+_LAZY = {
+    **dict.fromkeys(("AnalysisResult", "analyze"), "imugait.analysis.api"),
+    **dict.fromkeys(("CalibrationSettings", "EventSettings"), "imugait.analysis.params"),
+    **dict.fromkeys(("SIGN_WEIGHTS",), "imugait.analysis.calibrate"),
+    **dict.fromkeys(("asymmetry", "describe", "pair_strides"), "imugait.analysis.summary"),
+    **dict.fromkeys(("FLEXOR_ALGORITHM_VERSION", "FlexorParams", "analyze_flexor"), "imugait.analysis.flexor"),
+}
+
+__all__ = ["ALGORITHM_VERSION", "AnalysisParams", "AnalysisResult", "analyze", "analyze_flexor", "asymmetry",
+           "CalibrationSettings", "CalibrationState", "describe", "EventSettings",
+           "FLEXOR_ALGORITHM_VERSION", "FlexorParams", "GaitPipeline", "load_params",
+           "long_axis_from_standing", "pair_strides", "PipelineOutput", "SIGN_WEIGHTS", "STRIDE_COLUMNS",
+           "StrideResult"]
 
 
-def __getattr__(name):
-    if name in ("analyze", "AnalysisResult"):
-        from imugait.analysis import api
+def __getattr__(name: str):
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value
+    return value
 
-        return getattr(api, name)
-    raise AttributeError(name)
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -214,6 +214,7 @@ def _sagittal_angle(state: AngleState, s: AngleSettings, gyr_dps: np.ndarray,
     a VQF restart."""
     if gyr_dps.shape[0] == 0:
         return np.empty(0), np.empty(0)
+    assert state.vqf is not None  # created at (re)start
     q = state.vqf.updateBatch(np.ascontiguousarray(gyr_dps * RAD_PER_DEG), np.ascontiguousarray(acc_mps2))["quat6D"]
     long_w = rotate(q, state.long_axis)  # knee -> hip, world frame (z up)
     ant_w = rotate(q, state.anterior_axis)

@@ -13,6 +13,7 @@ import imugait.outputs as outputs
 from imugait.analysis.params import ALGORITHM_VERSION, AnalysisParams
 from imugait.analysis.pipeline import GaitPipeline
 from imugait.analysis.results import STRIDE_COLUMNS, StrideResult
+from imugait.conventions import SIDES
 from imugait.analysis.summary import asymmetry, side_summary
 from imugait.inputcheck import InputWarning, as_imu_data, check_imu
 from imugait.timebase import estimate_period_s
@@ -82,7 +83,7 @@ def analyze(left=None, right=None, params: AnalysisParams | None = None, fs_hz: 
     batched clocks are re-fitted, with a :class:`InputWarning` and the counts in
     ``summary["sides"][side]["input"]``)."""
     params = params or AnalysisParams()
-    inputs = {s: v for s, v in (("left", left), ("right", right)) if v is not None}
+    inputs = {s: v for s, v in zip(SIDES, (left, right)) if v is not None}
     if not inputs:
         raise ValueError("analyze() needs left and/or right data")
     frames, summaries, res = [], {}, AnalysisResult(strides=None, summary={}, params=params)
@@ -128,7 +129,7 @@ def format_summary(res: AnalysisResult) -> str:
         m = s.get("metrics", {})
         cal = s["calibration"]
 
-        def g(k, fmt="{:.1f}"):
+        def g(k, fmt="{:.1f}", m=m):
             d = m.get(k) or {}
             return fmt.format(d["median"]) if d.get("median") is not None else "–"
 

@@ -92,6 +92,7 @@ def condition(t_s: np.ndarray, acc_mps2: np.ndarray, gyr_dps: np.ndarray, state:
         pa = np.concatenate([acc[:1], acc[:-1]])
         pg = np.concatenate([gyr[:1], gyr[:-1]])
     else:
+        assert state.last_acc_mps2 is not None and state.last_gyr_dps is not None  # set with last_t_s
         pt = np.concatenate([[state.last_t_s], t[:-1]])
         pa = np.concatenate([state.last_acc_mps2[None], acc[:-1]])
         pg = np.concatenate([state.last_gyr_dps[None], gyr[:-1]])

@@ -140,7 +140,7 @@ def initial_contact(sig: SignalBuffer, flex: Peak, base: Peak | None, stride_s: 
     if not math.isfinite(x):
         return float("nan"), {"method": "unknown", "gait_weight": w, "impact_g": 0.0}
     ic = x + blend(w, s.ic_after_rise_walk_frac, s.ic_after_rise_run_frac) * T * fs_hz
-    info = {"method": "rise_crossing", "gait_weight": w, "impact_g": 0.0}
+    info: dict = {"method": "rise_crossing", "gait_weight": w, "impact_g": 0.0}
     half = s.ic_impact_window_frac * T * fs_hz
     a0, an = sig.window("acc_norm_g", int(math.floor(ic - half)), int(math.ceil(ic + half)) + 1)
     if an.size:

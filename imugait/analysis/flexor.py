@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -192,7 +193,7 @@ walking exceeds both limits many times over."""
 #: method error (ME) = 2°, CV = 15 %, intra-rater ICC 0.52. We use the larger figure (ME, the
 #: SD of one measurement's test–retest error) for the smallest real change
 #: 1.96 · √2 · ME = 5.5°; the full text (how SEM and ME were computed) was not available to us.
-PUBLISHED_TEST_RETEST = {
+PUBLISHED_TEST_RETEST: dict[str, Any] = {
     "source": "Peeler & Anderson 2007, Phys Ther Sport 8:14–21 (goniometer, retest after 7–10 days)",
     "sem_deg": 1.0,
     "method_error_deg": 2.0,
@@ -488,6 +489,7 @@ def side_verdict(side: Side, res: FlexorResult) -> str:
     if not hs:
         return f"{name}: no test hold found"
     v = res.side_value(side)
+    assert v is not None  # a side with holds has a value
     n = len(hs)
     vals = [h.value for h in hs]
     spread = f", spread {max(vals) - min(vals):.1f}°" if n > 1 else ""
@@ -512,6 +514,7 @@ def overall_verdict(res: FlexorResult) -> str:
             parts.append(f"{s} no hold found")
             continue
         v = res.side_value(s)
+        assert v is not None  # a side with holds has a value
         parts.append(f"{s} {_angle_words(v)} ({len(hs)} hold{'s' if len(hs) != 1 else ''})")
         if v < 0:
             tight.append(s)
@@ -567,9 +570,9 @@ class FlexorAnalyzer:
         self.ap = analysis_params or STANDING_PARAMS
         self.source = source
         self._blocks = {s: _SideBlocks(self.p.block_s) for s in SIDES}
-        self._raw = {s: [] for s in SIDES}   # held until the standing calibration is found
+        self._raw: dict[str, list] = {s: [] for s in SIDES}   # held until the standing calibration is found
         self._raw_n = {s: 0 for s in SIDES}
-        self._raw_t0 = {s: None for s in SIDES}
+        self._raw_t0: dict[str, float | None] = {s: None for s in SIDES}
         self._fs: dict[Side, float | None] = {}
         self._standing: dict[Side, StandingAxis] = {}
         self._standing_t: dict[Side, tuple] = {}
@@ -578,13 +581,13 @@ class FlexorAnalyzer:
         self._finished = False
         # joint processing
         self._next_k: int | None = None
-        self._hist_up = {s: [] for s in SIDES}  # recent (k, up) for the tilt test
+        self._hist_up: dict[str, list] = {s: [] for s in SIDES}  # recent (k, up) for the tilt test
         self._ref_sum = {s: np.zeros(3) for s in SIDES}
         self._ref_abs = {s: 0.0 for s in SIDES}
         self._ref_n = {s: 0 for s in SIDES}
         self._run: dict | None = None
         self._candidates: list[dict] = []
-        self._last = {"t": float("nan"), "elev": {s: None for s in SIDES}}
+        self._last: dict[str, Any] = {"t": float("nan"), "elev": {s: None for s in SIDES}}
 
     # ---------------------------------------------------------------- input
     def push(self, side: Side, t_s, acc_mps2, gyr_dps) -> None:
@@ -733,7 +736,7 @@ class FlexorAnalyzer:
         ends = [self._blocks[s].last_complete_k for s in SIDES]
         if any(e is None for e in ends):
             return
-        k_end = min(ends)
+        k_end = min(e for e in ends if e is not None)
         if self._next_k is None:
             starts = [int(self._blocks[s].k[0]) for s in SIDES]
             self._next_k = max(starts)
@@ -806,7 +809,7 @@ class FlexorAnalyzer:
         gap_blocks = int(round(p.max_interrupt_s / p.block_s))
         run = self._run
         if lab:
-            side = "left" if lab == 1 else "right"
+            side: Side = "left" if lab == 1 else "right"
             if run is not None and run["side"] == side and k - run["k_last"] - 1 <= gap_blocks:
                 pass
             else:
@@ -906,7 +909,8 @@ class FlexorAnalyzer:
         self._finished = True
         if self._refused:
             return FlexorResult.refusal(self._refused, self.p, self.source)
-        holds, rejected = [], []
+        holds: list = []
+        rejected: list = []
         for r in self._candidates:
             h = self._evaluate(r)
             (holds if isinstance(h, Hold) else rejected).append(h)
@@ -942,7 +946,7 @@ def analyze_flexor(left, right, params: FlexorParams | None = None, analysis_par
         check_inputs(left, right)
     except FlexorTestRefused as e:
         return FlexorResult.refusal(str(e), a.p, source)
-    for side, v in (("left", left), ("right", right)):
+    for side, v in zip(SIDES, (left, right)):
         if v is not None:
             a.push(side, *v)
     return a.result()

@@ -15,6 +15,7 @@ import json
 import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from imugait.errors import ImugaitError, InputFileError
 
@@ -151,7 +152,7 @@ class AnalysisParams:
     @classmethod
     def from_dict(cls, d: dict) -> "AnalysisParams":
         names = {f.name for f in fields(cls)}
-        kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in names}
+        kw: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in names}
         return cls(**kw)
 
     def replace(self, **kw) -> "AnalysisParams":
@@ -209,7 +210,7 @@ def _params_from_dict(d: dict, where: str) -> AnalysisParams:
 class _FromParams:
     @classmethod
     def from_params(cls, p: AnalysisParams):
-        return cls(**{f.name: getattr(p, f.name) for f in fields(cls)})
+        return cls(**{f.name: getattr(p, f.name) for f in fields(cls)})  # type: ignore[arg-type]  # subclasses are dataclasses
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ the same leg. Times are in the input's clock (session time for sessions, the CSV
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, fields
 
 from imugait.conventions import Side
 

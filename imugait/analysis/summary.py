@@ -17,7 +17,6 @@ which is what a clinician reads off two curves. Session values are medians over 
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -104,7 +103,7 @@ def pair_strides(left: pd.DataFrame, right: pd.DataFrame) -> list[tuple[int, int
 
 def asymmetry(left: pd.DataFrame, right: pd.DataFrame) -> dict:
     pairs = pair_strides(left, right)
-    out = {"n_pairs": len(pairs), "pairing": "each valid left stride with the valid right stride that begins inside it",
+    out: dict = {"n_pairs": len(pairs), "pairing": "each valid left stride with the valid right stride that begins inside it",
            "metrics": {}}
     if not pairs:
         out["note"] = "no overlapping valid left/right strides"

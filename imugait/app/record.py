@@ -59,7 +59,7 @@ class RecordOptions:
     meta: dict = field(default_factory=dict)
     rate_hz: float | None = None
     quiet: bool = False
-    speed: float = 1.0
+    speed: float | None = 1.0  # None: as fast as the machine goes
     analyze_after: bool = True
     sim: dict = field(default_factory=dict)
     loss_pct: float = 0.0

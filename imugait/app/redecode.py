@@ -29,7 +29,7 @@ import numpy as np
 from imugait.events import InfoEvent, LinkEvent, PacketEvent, Sink
 from imugait.acquire.base import Source
 from imugait.acquire.engine import Acquisition
-from imugait.conventions import SIDES
+from imugait.conventions import SIDES, Side
 from imugait.errors import ImugaitError
 from imugait.store import raw as raw_store
 from imugait.store import schema as S
@@ -55,20 +55,23 @@ def _info_from_json(text: str) -> SensorInfo:
     return SensorInfo(**{k: d[k] for k in SensorInfo.__dataclass_fields__ if k in d})
 
 
-def _read_side(g: h5py.Group, side: str, t0_host_s: float) -> _Side:
+def _read_side(g: h5py.Group, side: Side, t0_host_s: float) -> _Side:
     log = g["info_log"]
     infos = [(float(t) + t0_host_s, _info_from_json(j.decode() if isinstance(j, bytes) else j))
              for t, j in zip(log["t_s"][...], log["json"][...])]
     lk = g["link"]
     links = []
+
+    def dec(v):
+        return v.decode() if isinstance(v, bytes) else str(v)
+
     for t, state, reason, intentional in zip(lk["t_host_s"][...], lk["state"][...], lk["reason"][...],
                                              lk["intentional"][...]):
-        dec = (lambda v: v.decode() if isinstance(v, bytes) else str(v))
         links.append(LinkEvent(side, dec(state), float(t), reason=dec(reason), intentional=bool(intentional)))
     return _Side(infos, links, raw_store.read(g))
 
 
-def replay_events(side: str, data: _Side) -> list:
+def replay_events(side: Side, data: _Side) -> list:
     """The events of one sensor in the order the live source delivered them (module docstring)."""
     if not data.infos:
         return []
@@ -149,7 +152,7 @@ def redecode_session(src, out, *, overwrite: bool = False) -> dict:
     meta.update(source_json=source_json, t0_host_s=t0)
     # built in memory, written under ``out`` only when complete (a kill leaves the old file or none)
     w = SessionWriter(out, meta, clock=lambda: t0, overwrite=True, in_memory=True)
-    for s, d in sides.items():
+    for _s, d in sides.items():
         w.add_sensor(sorted(d.infos, key=lambda x: x[0])[0][1], raw=bool(d.raw))
     w.start()
     for s, d in sides.items():

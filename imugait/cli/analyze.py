@@ -128,7 +128,7 @@ def analyze(session, left, right, out_dir, fs_hz, acc_unit, gyr_unit, params_fil
             warnings.simplefilter("ignore", InputWarning)  # printed below, once, as plain lines
             res = run(inputs.get("left"), inputs.get("right"), params=params, fs_hz=None)
     res.summary["source"] = source
-    for side, s in res.summary["sides"].items():
+    for _side, s in res.summary["sides"].items():
         for w in s.get("input", {}).get("warnings", []):
             click.echo(f"warning: {w}", err=True)
     paths = res.write(out_dir)

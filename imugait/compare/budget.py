@@ -231,9 +231,11 @@ def calibration_change(before: list[SessionData], after: list[SessionData], side
     when every session has one — tolerance ``strap_flexion_axis_tol_deg`` — else the
     calibration's few-second estimate with the wider ``flexion_axis_tol_deg``."""
     nan = float("nan")
-    cb = [_cal(s, side) for s in before if side in s.sides]
-    ca = [_cal(s, side) for s in after if side in s.sides]
-    if not cb or not ca or any(c is None for c in cb + ca):
+    cals_b = [_cal(s, side) for s in before if side in s.sides]
+    cals_a = [_cal(s, side) for s in after if side in s.sides]
+    cb = [c for c in cals_b if c is not None]
+    ca = [c for c in cals_a if c is not None]
+    if not cb or not ca or len(cb) < len(cals_b) or len(ca) < len(cals_a):
         return CalibrationChange("unknown", nan, nan, nan, ("no strap calibration in every session",))
     reasons, unknown = [], []
     dl = df = dn = nan
@@ -255,8 +257,8 @@ def calibration_change(before: list[SessionData], after: list[SessionData], side
             if (u := _unit(x.get(key))) is not None and (v := _unit(y.get(key))) is not None]
     if angs:
         df = max(angs)
-    nb = [c.get("neutral_deg") for c in cb if c.get("neutral_deg") is not None]
-    na = [c.get("neutral_deg") for c in ca if c.get("neutral_deg") is not None]
+    nb = [c["neutral_deg"] for c in cb if c.get("neutral_deg") is not None]
+    na = [c["neutral_deg"] for c in ca if c.get("neutral_deg") is not None]
     if nb and na:
         dn = abs(float(np.median(na)) - float(np.median(nb)))
     if math.isfinite(dl) and dl > budget.long_axis_tol_deg:

@@ -254,7 +254,7 @@ def calibration_warnings(before: list[SessionData], after: list[SessionData]) ->
     for side in ("left", "right"):
         # a failed calibration is reported above; its axes say nothing about the strap
         for cond, ss in (("before", before), ("after", after)):
-            cals = [s.calibration.get(side) for s in ss if s.calibration.get(side) and not s.calibration[side].get("failed")]
+            cals = [cal for s in ss if (cal := s.calibration.get(side)) and not cal.get("failed")]
             if any(c.get("still_found") is False or c.get("angle_calibrated") is False for c in cals):
                 out.append({"kind": "calibration_missing", "side": side, "condition": cond,
                             "message": f"{side.capitalize()} leg, {cond}: no standing calibration was found, so "
@@ -358,7 +358,7 @@ def _gait_shares(sessions: list[SessionData]) -> dict[str, float]:
 
 def activity_warnings(before: list[SessionData], after: list[SessionData]) -> list[dict]:
     """The same recording on both sides; walking compared with running."""
-    out = []
+    out: list[dict] = []
 
     def key(s: SessionData) -> str:
         return str(s.meta.get("raw_sha256") or "") or (str(Path(s.path).resolve()) if s.path else "")

@@ -78,18 +78,18 @@ def fig_forest(cmp):
     for r in t.itertuples():
         base = abs(r.before_median)
         if r.metric.startswith("asym"):
-            scale, unit = 1.0, "pp"
+            scale = 1.0  # percentage points
         else:
             if not (base and math.isfinite(base)):
                 continue
-            scale, unit = 100.0 / base, "%"
+            scale = 100.0 / base  # % of the before median
         side = {"left": "L", "right": "R", "both": ""}[r.side]
         rows.append((f"{side} {metric_info(r.metric).label}".strip(), r.diff * scale, r.ci_low * scale,
                      r.ci_high * scale, (r.mdc95 * scale) if r.mdc95 == r.mdc95 else float("nan"), r.significant))
     n = len(rows)
     fig, ax = plt.subplots(figsize=(7, 0.32 * n + 1.2), layout="constrained")
     y = np.arange(n)[::-1]
-    for yi, (lab, d, lo, hi, mdc, sig) in zip(y, rows):
+    for yi, (_lab, d, lo, hi, mdc, sig) in zip(y, rows):
         if math.isfinite(mdc):
             ax.fill_betweenx([yi - 0.35, yi + 0.35], -mdc, mdc, color="0.85", lw=0)
         c = AFTER_C if sig else "0.4"
@@ -114,7 +114,7 @@ def fig_distributions(cmp):
     for ax, metric in zip(axes.ravel(), DIST_METRICS):
         info = metric_info(metric)
         data, pos, cols, labels = [], [], [], []
-        k = 0
+        k = 0.0
         for side in ("left", "right"):
             for cond, c in (("before", BEFORE_C), ("after", AFTER_C)):
                 ser = cmp.series.get((cond, side, metric))

@@ -93,6 +93,7 @@ def change_interval(vb, va, extra_var: float = 0.0, level: float = LEVEL) -> dic
     elif sa is None:
         sa = sb
         spread_from = "holds (after: one hold, before's spread used)"
+    assert sb is not None and sa is not None
     vbn, van = sb * sb / vb.size, sa * sa / va.size
     var = vbn + van + extra_var
     dof_terms = (vbn * vbn / (vb.size - 1) if vb.size > 1 else 0.0) + (van * van / (va.size - 1) if va.size > 1 else 0.0)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,7 @@ def source_provenance(path) -> dict:
     """Where the table came from: its file and SHA-256, and from reprocess's
     ``provenance.json`` beside it the algorithm version, parameters hash and command."""
     f = table_file(path)
-    out = {"table": str(f), "table_sha256": file_sha256(f)}
+    out: dict[str, Any] = {"table": str(f), "table_sha256": file_sha256(f)}
     prov = f.parent / "provenance.json"
     if prov.exists():
         try:
@@ -179,11 +180,11 @@ def group_compare(table: pd.DataFrame, before: str, after: str, level: float = 0
     cols = ["side", "metric", "label", "n_runners", "before_mean", "after_mean", "mean_diff", "ci_low", "ci_high",
             "median_diff", "sd_diff", "cohens_dz", "p_wilcoxon", "n_up", "n_down", "verdict"]
     res = pd.DataFrame(rows, columns=cols)
-    info = {"schema": GROUP_SCHEMA, "before": before, "after": after, "level": level, "runners": paired,
+    about = {"schema": GROUP_SCHEMA, "before": before, "after": after, "level": level, "runners": paired,
             "left_out": left_out, "per_runner": per_runner,
             "method": "per runner and condition the median over valid strides (sessions pooled); paired "
                       "differences across runners: mean with t-interval, Wilcoxon signed-rank, Cohen's d_z"}
-    return res, info
+    return res, about
 
 
 def _verdict(side: str, info, r: dict, level: float) -> str:

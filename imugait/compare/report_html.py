@@ -156,7 +156,7 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
     trs = []
     for r in rows:
         info = metric_info(r["metric"])
-        g = lambda k: r.get(k) if r.get(k) is not None else float("nan")  # noqa: E731
+        g = lambda k, r=r: r.get(k) if r.get(k) is not None else float("nan")  # noqa: E731
         es = g("effect_size")
         cd = g("cliffs_delta")
         trs.append(

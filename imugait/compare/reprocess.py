@@ -38,6 +38,7 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -92,7 +93,7 @@ def process_one(path: str, params: dict | None, out_dir: str | None, name: str |
     ``OUT/redecoded/<name>.h5`` (:mod:`imugait.app.redecode`; the original is not touched)
     and analyse that file."""
     t0 = time.perf_counter()
-    rec = {"file": str(path), "name": name or Path(path).stem, "ok": False, "status": "failed", "error": "",
+    rec: dict[str, Any] = {"file": str(path), "name": name or Path(path).stem, "ok": False, "status": "failed", "error": "",
            "run_id": "", "raw_sha256": "", "n_strides": 0, "n_valid": 0, "seconds": 0.0, "table": None}
     try:
         if redecode:
@@ -232,7 +233,7 @@ class _CombinedWriter:
         self.n_rows = 0
         self.column_mismatch: list[str] = []
         self.parquet_error = ""
-        self._pq = None
+        self._pq: Any = None  # pyarrow.parquet.ParquetWriter once the first table arrives
         self._pq_file: outputs.AtomicFile | None = None
         self._csv: outputs.AtomicFile | None = None
         self._schema = None

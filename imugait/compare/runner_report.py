@@ -79,7 +79,7 @@ def drift(sd: SessionData, seed: int = 0) -> list[dict]:
 
 
 def balance(sd: SessionData) -> list[dict]:
-    out = []
+    out: list = []
     if len(sd.sides) < 2:
         return out
     L, R = sd.valid_strides("left"), sd.valid_strides("right")
@@ -148,7 +148,7 @@ def _fig_cycle(sd: SessionData):
 
 def _key_numbers(sd: SessionData) -> list[tuple[str, str]]:
     v = sd.valid_strides()
-    out = []
+    out: list = []
     if v.empty:
         return out
     t = v["ic_s"].to_numpy(float)

@@ -52,9 +52,8 @@ ensure_qt_platform()
 check_qt_binding()
 
 import pyqtgraph as pg  # noqa: E402
-from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from imugait.conventions import SIDES  # noqa: E402
 from imugait.live import metrics as M  # noqa: E402
 from imugait.live.backend import LiveBackend  # noqa: E402
 from imugait.live.flexor_panel import FlexorPanel  # noqa: E402

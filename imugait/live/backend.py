@@ -10,7 +10,7 @@ chunks of ``analysis_interval_s``) → *model*. The GUI only reads copies from
 :class:`~imugait.live.model.LiveModel` on its timer and sends commands (record, marker,
 recalibrate) with :func:`asyncio.run_coroutine_threadsafe`; data never touches a widget
 from this thread. The GUI can stall for seconds without losing a packet (tested in
-``tests/test_live_app.py``).
+``tests/gui/test_live_app.py``).
 """
 
 from __future__ import annotations
@@ -411,7 +411,7 @@ class LiveBackend:
         writer = SessionWriter(path, meta)
         self._writer = writer
         self._writer_sides = set()
-        for s, info in self._infos.items():
+        for _s, info in self._infos.items():
             self._writer_add_sensor(info)
         self._rec_blocks = 0
         self.rec_samples = {}

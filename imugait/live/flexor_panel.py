@@ -97,7 +97,7 @@ class FlexorPanel(QtWidgets.QGroupBox):
         if state is not None and state.phase == "refused":
             set_text(self.countdown, state.message)
         # per side: now, and the holds so far (the final result when there is one)
-        hold_vals = {s: [] for s in SIDES}
+        hold_vals: dict[str, list] = {s: [] for s in SIDES}
         if result is not None:
             for s in SIDES:
                 hold_vals[s] = [h["value"] for h in (result.get("sides", {}).get(s, {}).get("holds") or [])]

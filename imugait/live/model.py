@@ -173,16 +173,16 @@ class Snapshot:
 @dataclass
 class _SideState:
     side: Side
+    raw: Ring  # (t_s, acc xyz, gyr xyz) rows
+    angle: Ring
+    events: Ring
+    arrivals: Ring
     present: bool = False
     info: SensorInfo | None = None
     link_state: str = "waiting"
     link_reason: str = ""
     health: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
-    raw: Ring | None = None
-    angle: Ring | None = None
-    events: Ring | None = None
-    arrivals: Ring | None = None
     strides: deque = field(default_factory=deque)
     n_samples: int = 0
     n_strides: int = 0

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from imugait.conventions import SIDES
+from imugait.conventions import SIDES, Side
 from imugait.live import metrics as M
 from imugait.live.model import EVENT_IC, EVENT_TO, SideSnapshot, Snapshot
 
@@ -89,7 +89,7 @@ class PaintStamp:
     on_painted: Callable[[float], None] | None = None
 
     def paintEvent(self, ev):  # noqa: N802 - Qt name
-        super().paintEvent(ev)
+        super().paintEvent(ev)  # type: ignore[misc]  # the QGraphicsView this mixin is combined with
         cb = self.on_painted
         if cb is not None:
             cb(time.monotonic())
@@ -279,7 +279,7 @@ class SignalView(QtWidgets.QWidget):
             for s in SIDES:
                 self.raw_plots[s].setLabel("left", f"{mode} ({unit})", **{"font-size": f"{SMALL_PT}pt"})
 
-    def _sticky_range(self, side: str, v: np.ndarray) -> None:
+    def _sticky_range(self, side: Side, v: np.ndarray) -> None:
         """y range that grows at once and shrinks at most every 2 s: an axis whose range
         changes every frame re-lays out its tick labels every frame (costly)."""
         finite = v[np.isfinite(v)]
@@ -303,7 +303,7 @@ class SignalView(QtWidgets.QWidget):
     def update_view(self, snap: Snapshot) -> dict:
         """Redraw from ``snap``; returns what was drawn (for tests and latency bookkeeping)."""
         now = snap.t_now_s
-        drawn = {"angle_t_new": {}, "n_points": 0}
+        drawn: dict[str, Any] = {"angle_t_new": {}, "n_points": 0}
         if not math.isfinite(now):
             self.overlay.setText("waiting for sensor data…")
             self.overlay.setPos(-self.window_s / 2, 10)
@@ -400,9 +400,9 @@ class StrideBars(QtWidgets.QWidget):
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.view = StampedLayoutWidget()
-        self.plots = {}
-        self.bars = {}
-        self.median_lines = {}
+        self.plots: dict = {}
+        self.bars: dict = {}
+        self.median_lines: dict = {}
         self.headers = {}
         self.displayed: dict[str, dict[str, np.ndarray]] = {}
         self.displayed_medians: dict[str, dict[str, float | None]] = {}
@@ -417,7 +417,7 @@ class StrideBars(QtWidgets.QWidget):
             self.plots[metric] = p
             self.bars[metric] = {}
             self.median_lines[metric] = {}
-            for k, s in enumerate(SIDES):
+            for _k, s in enumerate(SIDES):
                 b = pg.BarGraphItem(x=[], height=[], width=0.4, brush=pg.mkBrush(SIDE_COLOUR[s]), pen=None)
                 p.addItem(b)
                 self.bars[metric][s] = b
@@ -426,7 +426,7 @@ class StrideBars(QtWidgets.QWidget):
                 ln.hide()
                 self.median_lines[metric][s] = ln
         lay.addWidget(self.view)
-        self._key = None
+        self._key: tuple | None = None
 
     def update_view(self, snap: Snapshot) -> bool:
         """Redraw when the strides changed; returns True when something new was drawn."""
@@ -438,7 +438,7 @@ class StrideBars(QtWidgets.QWidget):
             head = []
             self.displayed[metric] = {}
             self.displayed_medians[metric] = {}
-            for k, s in enumerate(SIDES):
+            for _k, s in enumerate(SIDES):
                 ss = snap.sides[s]
                 v = M.valid_strides(ss.strides, self.n_bars)
                 vals = M.metric_values(v, metric)
@@ -484,7 +484,7 @@ class AsymmetryPanel(QtWidgets.QGroupBox):
         g = QtWidgets.QGridLayout(self)
         self.values = {}
         self.chips = {}
-        for r, (metric, title, unit) in enumerate(M.BAR_METRICS):
+        for r, (metric, title, _unit) in enumerate(M.BAR_METRICS):
             g.addWidget(label(title, MID_PT), r, 0)
             v = label(DASH, BIG_PT - 6, True, align=QtCore.Qt.AlignmentFlag.AlignRight)
             g.addWidget(v, r, 1)
@@ -563,7 +563,7 @@ class CalibrationPanel(QtWidgets.QGroupBox):
             set_text(self.text[s], txt)
             set_style(self.text[s], f"color:{col}")
             collecting = prog is not None and prog < 1.0
-            v = int(round(100 * max(0.0, min(1.0, prog)))) if collecting else 0
+            v = int(round(100 * max(0.0, min(1.0, prog)))) if prog is not None and collecting else 0
             if self.bar[s].value() != v:
                 self.bar[s].setValue(v)
             if self.bar[s].isVisible() != collecting and self.isVisible():

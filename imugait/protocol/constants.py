@@ -1,7 +1,7 @@
 """Constants of the imugait open sensor protocol (version 1).
 
 This module mirrors ``firmware_protocol/constants.json`` — the machine-readable file that
-firmware authors use. Both are written by hand; ``tests/test_protocol_constants.py``
+firmware authors use. Both are written by hand; ``tests/unit/protocol/test_protocol_constants.py``
 asserts that :func:`as_json_dict` equals the JSON file, so they cannot drift apart.
 The specification is ``firmware_protocol/README.md``.
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from imugait.protocol import constants as C
 from imugait.protocol.errors import BadHeader, BadValue, BadVersion, CountMismatch, TooShort, UnknownType
+from imugait.conventions import Side
 from imugait.types import SensorInfo
 
 _HDR = struct.Struct("<BBBBHHIQ")  # 20 bytes
@@ -218,10 +219,10 @@ class InfoRecord:
     def fifo_capacity_s(self) -> float:
         return self.fifo_capacity_samples / self.sample_rate_hz
 
-    def to_sensor_info(self, side: str | None = None, device_id: str | None = None, name: str = "") -> SensorInfo:
+    def to_sensor_info(self, side: Side | None = None, device_id: str | None = None, name: str = "") -> SensorInfo:
         """As a :class:`~imugait.types.SensorInfo` (``kind="imugait"``). ``side`` given by
         the user wins over the side stored in the device."""
-        sd = side or (self.side if self.side in ("left", "right") else None)
+        sd: Side | None = side or (self.side if self.side in ("left", "right") else None)  # type: ignore[assignment]
         if sd is None:
             raise BadValue("device does not know its side and none was given", what="info")
         return SensorInfo(

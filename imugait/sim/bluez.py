@@ -299,11 +299,11 @@ class _Device(ServiceInterface):
         self.queue: deque = deque()  # (char_uuid, bytes) waiting for a connection event
         self.held: list = []  # LinkProfile.hold_s: device side (char_uuid, bytes) / host side (char, bytes)
         self.release_at_s: float | None = None  # device-side hold: next release (emulator time)
-        self.host_release = None  # host-side hold: the pending release timer
+        self.host_release: asyncio.TimerHandle | None = None  # host-side hold: the pending release timer
         self.rng = random.Random(link.seed)
         self.phase_s = self.rng.uniform(0.0, link.conn_interval_s)
         self.random_stalls = Stalls(link, np.random.default_rng([link.seed, 13]))
-        self._link_return_handle = None
+        self._link_return_handle: asyncio.TimerHandle | None = None
 
     # ---- properties -----------------------------------------------------------------
     @dbus_property(access=PropertyAccess.READ)
@@ -651,7 +651,7 @@ class EmulatedBluez:
         self._ready = threading.Event()
         self._stop_evt: asyncio.Event | None = None
         self._error: BaseException | None = None
-        self._old_env = None
+        self._old_env: str | None = None
         self.address: str = ""
         self._t0 = time.monotonic()
         self.emulator_cpu_s = 0.0  # CPU time used by the emulator thread (benchmarks)
@@ -670,14 +670,31 @@ class EmulatedBluez:
 
     def thread_cpu_s(self) -> float:
         """CPU seconds used so far by the emulator thread (for benchmarks)."""
-        if self._thread is not None and self._thread.is_alive():
+        ident = self._thread.ident if self._thread is not None else None
+        if self._thread is not None and self._thread.is_alive() and ident is not None:
             try:
-                return time.clock_gettime(time.pthread_getcpuclockid(self._thread.ident))
+                return time.clock_gettime(time.pthread_getcpuclockid(ident))
             except (AttributeError, OSError):  # pragma: no cover - non-Linux
                 return float("nan")
         return self.emulator_cpu_s
 
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        """The emulator thread's event loop (set while the emulator runs)."""
+        assert self._loop is not None, "the emulator is not running"
+        return self._loop
+
     # ---- lifecycle --------------------------------------------------------------------
+    @property
+    def dbus_pid(self) -> int | None:
+        """Process id of the private ``dbus-daemon`` while it runs (``None`` otherwise);
+        benchmarks read its CPU time from ``/proc/<pid>/stat``."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    @property
+    def is_running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop` while the bus and emulator thread live."""
+        return self.dbus_pid is not None and self._thread is not None and self._thread.is_alive()
+
     def __enter__(self) -> "EmulatedBluez":
         self.start()
         return self
@@ -709,6 +726,7 @@ class EmulatedBluez:
             stderr=subprocess.PIPE,
             text=True,
         )
+        assert self._proc.stdout is not None and self._proc.stderr is not None  # both PIPE
         line = self._proc.stdout.readline().strip()
         if not line:
             err = self._proc.stderr.read() if self._proc.poll() is not None else ""
@@ -878,10 +896,10 @@ class EmulatedBluez:
             if hold is not None and dev.link.hold_where == "host" and ch.spec.channel in dev.link.hold_channels:
                 dev.held.append((ch, data))  # received, but the host hands it over later
                 if dev.host_release is None:
-                    dev.host_release = self._loop.call_later(self._wall(dev.rng.uniform(*hold)),
-                                                             self._host_release, dev)
+                    dev.host_release = self._running_loop().call_later(self._wall(dev.rng.uniform(*hold)),
+                                                                       self._host_release, dev)
             elif dev.link.extra_latency_s > 0:
-                self._loop.call_later(self._wall(dev.link.extra_latency_s), self._deliver, dev, ch, data)
+                self._running_loop().call_later(self._wall(dev.link.extra_latency_s), self._deliver, dev, ch, data)
             else:
                 self._deliver(dev, ch, data)
 
@@ -903,7 +921,7 @@ class EmulatedBluez:
         """Run ``fn(*args)`` in the emulator thread and return its result."""
         if threading.current_thread() is self._thread:
             return fn(*args)
-        fut = asyncio.run_coroutine_threadsafe(self._acall(fn, *args), self._loop)
+        fut = asyncio.run_coroutine_threadsafe(self._acall(fn, *args), self._running_loop())
         return fut.result(10.0)
 
     async def _acall(self, fn, *args):
@@ -935,7 +953,7 @@ class EmulatedBluez:
             dev.log.events.append((time.monotonic(), self.now_s(), "link_lost"))
             dev.set_connected(False, reason="link_lost")
             if duration_s is not None:
-                dev._link_return_handle = self._loop.call_later(self._wall(duration_s), self._restore, dev)
+                dev._link_return_handle = self._running_loop().call_later(self._wall(duration_s), self._restore, dev)
 
         self._call(_do)
 
@@ -977,7 +995,7 @@ class EmulatedBluez:
             dev.log.events.append((time.monotonic(), self.now_s(), "reboot"))
             dev.set_connected(False, reason="reboot")
             dev.p.reboot(self.now_s())
-            self._loop.call_later(self._wall(down_s), self._restore, dev)
+            self._running_loop().call_later(self._wall(down_s), self._restore, dev)
 
         self._call(_do)
 
@@ -1003,6 +1021,6 @@ class EmulatedBluez:
 
         def _arm():
             delay = max(0.0, self._wall(at_emu_s - self.now_s()))
-            self._loop.call_later(delay, lambda: threading.Thread(target=_safe, daemon=True).start())
+            self._running_loop().call_later(delay, lambda: threading.Thread(target=_safe, daemon=True).start())
 
         self._call(_arm)

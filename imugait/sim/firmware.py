@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imugait.conventions import GRAVITY_MPS2
+from imugait.conventions import GRAVITY_MPS2, Side
 from imugait.protocol import constants as C
 from imugait.protocol import imu
 from imugait.protocol.errors import BadValue, CountMismatch, PacketError, TooShort, UnknownType
@@ -111,7 +111,7 @@ class SyntheticSide:
 
 
 def synthetic_side(
-    side: str = "left",
+    side: Side = "left",
     *,
     fs_hz: float = 200.0,
     duration_s: float = 10.0,

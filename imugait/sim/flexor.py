@@ -147,7 +147,7 @@ def thomas_protocol(left_deg, right_deg, *, repeats: int = 3, rng: np.random.Gen
         poses.append(supine("lie_flat", lie_flat_s, float(rng.normal(0, 1.5)), float(rng.normal(0, 1.5)), head, tr()))
     both = float(rng.uniform(*hug_deg))
     poses.append(supine("hug_both", 2.0, both, both + float(rng.normal(0, 3)), head, tr()))
-    order = (first, "right" if first == "left" else "left")
+    order: tuple[Side, Side] = (first, "right" if first == "left" else "left")
     for i in range(repeats):
         for side in order:
             base = per(left_deg if side == "left" else right_deg, i)
@@ -539,7 +539,7 @@ def follow_protocol(steps, left_deg: float, right_deg: float, seed: int = 1, fs_
     right thighs hang ``left_deg``/``right_deg`` below the horizontal (± 0.5° per hold)."""
     rng = np.random.default_rng([seed, 15])
     head = float(rng.uniform(-180, 180))
-    poses = []
+    poses: list = []
     for st in steps:
         tr = min(2.5, 0.4 * st.duration_s)
         if st.kind == "stand":

@@ -326,17 +326,17 @@ class SimSide:
     gyr_dps: np.ndarray
     thigh_angle_deg: np.ndarray  # truth: ISB sagittal thigh angle, flexion +, rel. vertical
     strides: pd.DataFrame  # truth per stride
-    # extra truth
-    thigh_rate_dps: np.ndarray = field(default=None)  # d(thigh_angle)/dt
-    gait_phase: np.ndarray = field(default=None)  # 0..1, 0 at IC
-    activity: np.ndarray = field(default=None)  # gait envelope 0 (standing) .. 1
-    acc_true_mps2: np.ndarray = field(default=None)  # ideal specific force, sensor frame
-    gyr_true_dps: np.ndarray = field(default=None)  # ideal angular velocity, sensor frame
-    R_thigh_sensor: np.ndarray = field(default=None)  # 3x3, columns = sensor axes in thigh frame
+    # extra truth (always filled by simulate(); the None defaults only let it build the record)
+    thigh_rate_dps: np.ndarray = field(default=None)  # type: ignore[arg-type]  # d(thigh_angle)/dt
+    gait_phase: np.ndarray = field(default=None)  # type: ignore[arg-type]  # 0..1, 0 at IC
+    activity: np.ndarray = field(default=None)  # type: ignore[arg-type]  # gait envelope 0 (standing) .. 1
+    acc_true_mps2: np.ndarray = field(default=None)  # type: ignore[arg-type]  # ideal specific force, sensor frame
+    gyr_true_dps: np.ndarray = field(default=None)  # type: ignore[arg-type]  # ideal angular velocity, sensor frame
+    R_thigh_sensor: np.ndarray = field(default=None)  # type: ignore[arg-type]  # 3x3, columns = sensor axes in thigh frame
     sensor_params: dict = field(default_factory=dict)  # biases, scale errors, clock
     impacts: pd.DataFrame = field(default=None)  # t_s, amplitude_g, rise_s
-    q_world_sensor: np.ndarray = field(default=None)  # (n,4) w,x,y,z: sensor frame -> world frame
-    heading_deg: np.ndarray = field(default=None)  # body heading (yaw about world up, + = left turn)
+    q_world_sensor: np.ndarray = field(default=None)  # type: ignore[arg-type]  # (n,4) w,x,y,z: sensor frame -> world frame
+    heading_deg: np.ndarray = field(default=None)  # type: ignore[arg-type]  # body heading (yaw about world up, + = left turn)
 
     @property
     def n(self) -> int:
@@ -453,7 +453,7 @@ class _Schedule:
         self.cfg = cfg
         self.segments = _segments(cfg)
         # moving intervals (bouts)
-        bouts = []
+        bouts: list = []
         for t0, t1, gait, _v in self.segments:
             if gait == "stand":
                 continue
@@ -619,14 +619,14 @@ class _Body:
         self.nom = _Nominal(cfg, self.sched)
         # stride nodes (body = right-leg phase)
         t = -3.0
-        tk = [t]
+        tk_list = [t]
         cv = cfg.stride_cv_pct / 100.0 * 1.15  # spline smoothing shrinks the CV a little
         while t < cfg.duration_s + 3.0:
             T = 120.0 / float(self.nom.cadence_spm(np.array([t + 0.5]))[0])
             T *= 1.0 + cv * float(np.clip(rng.standard_normal(), -3, 3))
             t += T
-            tk.append(t)
-        tk = np.array(tk)
+            tk_list.append(t)
+        tk = np.array(tk_list)
         self.t_nodes = 0.5 * (tk[1:] + tk[:-1])
         f_nodes = 1.0 / np.diff(tk)
         self.freq = CubicSpline(self.t_nodes, f_nodes, bc_type="natural")
@@ -823,7 +823,7 @@ _CHUNK = 50_000  # samples per evaluation chunk (bounds temporary memory; result
 def _ideal_imu_chunked(leg: _Leg, t, r_T, R_TS, chunk: int = _CHUNK, wobble: _Wobble | None = None):
     """``_ideal_imu`` over ``t`` in chunks; returns specific force, angular velocity and the
     per-sample truth (theta, theta rate, phase, envelope, heading, q_world_sensor)."""
-    out = {k: [] for k in ("f", "w", "th", "phi", "thd", "ph", "e", "psi", "q")}
+    out: dict[str, list] = {k: [] for k in ("f", "w", "th", "phi", "thd", "ph", "e", "psi", "q")}
     for i in range(0, len(t), chunk):
         f, w, k0, thd = _ideal_imu(leg, t[i:i + chunk], r_T, R_TS, wobble)
         out["f"].append(f)
@@ -893,7 +893,7 @@ def _truth_strides(leg: _Leg, cfg: SimConfig) -> pd.DataFrame:
     ic = _crossings(tg, np.mod(ph + 0.5, 1.0) - 0.5)  # frac 0 crossing (from -0.5..0.5 wrap)
     # the wrap at +-0.5 also gives upward "crossings"? no: y jumps down there, not up.
     sched = leg.body.sched
-    rows = []
+    rows: list = []
     for k in range(len(ic) - 1):
         t0, t1 = float(ic[k]), float(ic[k + 1])
         if t0 < 0 or t1 > cfg.duration_s:
@@ -960,7 +960,7 @@ def apply_sensor_model(acc_true_mps2: np.ndarray, gyr_true_dps: np.ndarray, cfg:
     n = int(acc_true_mps2.shape[0])
     acc_scale = cfg.acc_range_g * GRAVITY_MPS2 / 32768.0
     gyr_scale = cfg.gyr_range_dps / 32768.0
-    params = {}
+    params: dict = {}
     static = rng
     if cfg.sensor_seed is not None:
         static = np.random.default_rng([int(cfg.sensor_seed), 1 if side == "left" else 2, 77])

@@ -65,7 +65,10 @@ class MotionSource:
     """
 
     def __init__(self, acc_mps2=None, gyr_dps=None, fs_hz: float | None = None):
+        self.acc: np.ndarray | None
         if acc_mps2 is not None:
+            if fs_hz is None:
+                raise TypeError("MotionSource from arrays needs fs_hz")
             self.acc = np.asarray(acc_mps2, dtype=np.float64)
             self.gyr = np.asarray(gyr_dps, dtype=np.float64)
             self.fs_hz = float(fs_hz)

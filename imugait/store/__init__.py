@@ -11,21 +11,51 @@
 * ``importers`` — CSV and HuGaDB files -> sessions.
 * ``csvio``     — the documented CSV layout (read/write).
 * ``hugadb``    — HuGaDB v1 text files.
+
+The public names below are imported lazily: importing ``imugait.store`` does not import h5py.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
 
-def __getattr__(name):  # lazy: importing imugait.store does not import h5py
-    if name == "open_session":
-        from imugait.store.reader import open_session
+if TYPE_CHECKING:  # the lazily imported names, for type checkers and IDEs
+    from imugait.store.reader import open_session
+    from imugait.store.writer import SessionWriteError, SessionWriter, rewrite_session
+    from imugait.store.results import SessionAnalysis, file_fingerprint, store_analysis, write_run
+    from imugait.store.importers import (ImportReport, SideArrays, import_csv, import_hugadb, write_arrays,
+                                         write_session_arrays)
+    from imugait.store.csvio import read_imu_csv, write_imu_csv
+    from imugait.store.hugadb import GYR_SCALE_DPS, HUGADB_FS_HZ, is_hugadb_file, normalise_column, read_hugadb
+    from imugait.store.repair import SessionBusyError, SessionLock
 
-        return open_session
-    if name == "SessionWriter":
-        from imugait.store.writer import SessionWriter
+_LAZY = {
+    **dict.fromkeys(("open_session",), "imugait.store.reader"),
+    **dict.fromkeys(("SessionWriteError", "SessionWriter", "rewrite_session"), "imugait.store.writer"),
+    **dict.fromkeys(("SessionAnalysis", "file_fingerprint", "store_analysis", "write_run"), "imugait.store.results"),
+    **dict.fromkeys(("ImportReport", "SideArrays", "import_csv", "import_hugadb", "write_arrays", "write_session_arrays"),
+                    "imugait.store.importers"),
+    **dict.fromkeys(("read_imu_csv", "write_imu_csv"), "imugait.store.csvio"),
+    **dict.fromkeys(("GYR_SCALE_DPS", "HUGADB_FS_HZ", "is_hugadb_file", "normalise_column", "read_hugadb"), "imugait.store.hugadb"),
+    **dict.fromkeys(("SessionBusyError", "SessionLock"), "imugait.store.repair"),
+}
 
-        return SessionWriter
-    raise AttributeError(name)
+__all__ = ["file_fingerprint", "GYR_SCALE_DPS", "HUGADB_FS_HZ", "import_csv",
+           "import_hugadb", "ImportReport", "is_hugadb_file", "normalise_column", "open_session",
+           "read_hugadb", "read_imu_csv", "rewrite_session", "SessionAnalysis",
+           "SessionBusyError", "SessionLock", "SessionWriteError", "SessionWriter", "SideArrays", "store_analysis",
+           "write_arrays", "write_imu_csv", "write_run", "write_session_arrays"]
 
 
-__all__ = ["open_session", "SessionWriter"]
+def __getattr__(name: str):
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -41,6 +41,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -163,12 +164,13 @@ def _parse_header(path, line_no: int, line: str, sep: str, acc_unit, gyr_unit, n
     n_hdr = len(names)
     while names and names[-1] == "":
         names.pop()
-    cols = {"time": None, "acc": {}, "gyr": {}}
-    units = {"time": set(), "acc": set(), "gyr": set()}
+    cols: dict[str, Any] = {"time": None, "acc": {}, "gyr": {}}
+    units: dict[str, set] = {"time": set(), "acc": set(), "gyr": set()}
     ignored = []
     for i, nm in enumerate(names):
         kind, axis, unit, bad = classify_column(nm)
         if bad is not None:
+            assert kind is not None  # a unit is judged bad only against a known kind
             what = {"acc": "acceleration", "gyr": "angular-rate", "time": "time"}[kind]
             hint = {"acc": "acc_x_mps2 (m/s²), acc_x_g (g) or acc_x_mg", "gyr": "gyr_x_dps (deg/s), gyr_x_rps (rad/s) "
                     "or gyr_x_mdps", "time": "time_s, time_ms, time_us or time_ns"}[kind]

@@ -50,7 +50,7 @@ _COL_A = re.compile(r"^([RL])([FST])_(acc|gyro)_([xyz])$", re.IGNORECASE)  # RT_
 _COL_B = re.compile(r"^(acc|gyro)_([rl])([fst])_([xyz])$", re.IGNORECASE)  # acc_rt_x
 
 
-def _normalise_column(name: str) -> str | None:
+def normalise_column(name: str) -> str | None:
     """``RT_acc_x`` / ``acc_rt_x`` -> ``rt_acc_x``; ``None`` for non-IMU columns."""
     n = name.strip()
     m = _COL_A.match(n)
@@ -91,7 +91,7 @@ class HugadbRecording:
     t_s: np.ndarray
     thigh: dict  # side -> HugadbSegment
     shin: dict  # side -> HugadbSegment
-    activity_id: np.ndarray = field(repr=False, default=None)
+    activity_id: np.ndarray | None = field(repr=False, default=None)
 
     @property
     def n(self) -> int:
@@ -146,7 +146,7 @@ def read_hugadb(path, fs_hz: float = HUGADB_FS_HZ) -> HugadbRecording:
                              "a HuGaDB file has '#' header lines, then tab-separated column names")
     header_line = i + 1
     names = lines[i].rstrip("\r\n").split("\t")
-    norm = [_normalise_column(c) for c in names]
+    norm = [normalise_column(c) for c in names]
     index = {c: k for k, c in enumerate(norm) if c is not None}
     needed = [f"{s}{seg}_{kind}_{ax}" for s in "rl" for seg in ("s", "t") for kind in ("acc", "gyro") for ax in "xyz"]
     missing = [c for c in needed if c not in index]
@@ -213,4 +213,4 @@ def is_hugadb_file(path) -> bool:
             head = [f.readline() for _ in range(5)]
     except OSError:
         return False
-    return head[0].startswith("#Activity") and any(_normalise_column(c) for c in head[3].split("\t"))
+    return head[0].startswith("#Activity") and any(normalise_column(c) for c in head[3].split("\t"))

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imugait.conventions import GRAVITY_MPS2, Side
+from imugait.conventions import GRAVITY_MPS2, SIDES, Side
 from imugait.errors import ImugaitError
 from imugait.inputcheck import ImuData, check_imu
 from imugait.store.csvio import read_imu_csv
@@ -149,7 +149,7 @@ def write_session_arrays(out, meta, sides: dict, overwrite: bool) -> None:
 def import_csv(left=None, right=None, out=None, meta: dict | None = None, overwrite: bool = False,
                acc_unit: str | None = None, gyr_unit: str | None = None) -> ImportReport:
     """Import one CSV file per thigh (either side may be missing) into a new session."""
-    files = {s: Path(p) for s, p in (("left", left), ("right", right)) if p is not None}
+    files = {s: Path(p) for s, p in zip(SIDES, (left, right)) if p is not None}
     if not files:
         raise ImugaitError("give at least one CSV file (--left and/or --right)")
     rep = ImportReport(Path(out))

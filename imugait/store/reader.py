@@ -116,7 +116,7 @@ def _get(attrs, key, default=None):
 
 def _all_attrs(attrs) -> dict:
     """Every readable attribute (damaged ones left out)."""
-    out = {}
+    out: dict = {}
     try:
         keys = list(attrs.keys())
     except Exception:  # noqa: BLE001
@@ -167,7 +167,7 @@ def results_digest(g: h5py.Group) -> str:
     ``results_sha256`` when written, checked when read — a changed byte in stored results is
     named, never shown as a number."""
     h = hashlib.sha256()
-    names = []
+    names: list[str] = []
     g.visit(names.append)
     for name in sorted(names):
         obj = g[name]
@@ -373,7 +373,7 @@ class Session:
             raise InputFileError(self.path, name, "is missing", _FIX_DAMAGED)
 
     def _check_structure(self):
-        names = set()
+        names: set[str] = set()
         try:
             self._f.visit(names.add)
         except (OSError, RuntimeError, KeyError, ValueError) as e:
@@ -770,8 +770,9 @@ class Session:
             "t_s": t_s,
             "t_s_live": t_s_live,
             "packets": p,
-            "acc_scale_mps2": float(_number(_get(a, "acc_scale_mps2"))),
-            "gyr_scale_dps": float(_number(_get(a, "gyr_scale_dps"))),
+            # both checked against SENSOR_NUMBER_ATTRS when the file was opened: numbers here
+            "acc_scale_mps2": float(_number(_get(a, "acc_scale_mps2"))),  # type: ignore[arg-type]
+            "gyr_scale_dps": float(_number(_get(a, "gyr_scale_dps"))),  # type: ignore[arg-type]
             "gaps": self.gaps(side),
         }
 
@@ -883,7 +884,8 @@ class Session:
             n = len(rows)
             contiguous = n == 0 or (rows[0] == 0 and rows[-1] == n - 1)
             h.update(side.encode())
-            h.update(np.float64([_number(_get(g.attrs, "acc_scale_mps2")), _number(_get(g.attrs, "gyr_scale_dps"))]).tobytes())
+            h.update(np.float64([_number(_get(g.attrs, "acc_scale_mps2")),  # type: ignore[arg-type]  # checked at open
+                                 _number(_get(g.attrs, "gyr_scale_dps"))]).tobytes())
             for c in S.SAMPLE_COLUMNS:
                 v = self._read(g[c.name], slice(0, n if contiguous else int(rows.max()) + 1))
                 if not contiguous:

@@ -41,7 +41,7 @@ from imugait.errors import ImugaitError, file_write_error
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no advisory locks, identity checks only
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _MASK = 0xFFFFFFFF
@@ -306,7 +306,7 @@ def remove_stale_temps(path) -> list[Path]:
     Call only while holding the path's :class:`SessionLock`: every earlier writer held it,
     so whoever left them is gone."""
     path = Path(path)
-    gone = []
+    gone: list[Path] = []
     try:
         siblings = list(path.parent.iterdir())
     except OSError:
@@ -368,7 +368,7 @@ class SessionLock:
         self.purpose = purpose
         self.command = command if command is not None else program_name()
         self.wait_s = float(wait_s)
-        self._fd = None
+        self._fd: int | None = None
         self._depth = 0
 
     @property

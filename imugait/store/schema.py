@@ -35,6 +35,7 @@ instead (:class:`imugait.clock.SessionClock`; docs/session-schema.md, "Final clo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ STR = "str"  # marker for variable-length UTF-8 strings
 @dataclass(frozen=True)
 class Column:
     name: str
-    dtype: object  # numpy dtype or STR
+    dtype: Any  # numpy dtype or STR
     units: str
     description: str
     tail: tuple = ()  # extra (fixed) dimensions, e.g. (3,) for xyz

@@ -120,7 +120,7 @@ def _fsync_dir(d: Path) -> None:
         os.close(fd)
 
 
-def write_file_atomically(path, data: bytes, tag: str, doing: str = "be written", kept: str = "") -> None:
+def write_file_atomically(path, data: bytes | memoryview, tag: str, doing: str = "be written", kept: str = "") -> None:
     """Write ``data`` to a temporary sibling, fsync it, and swap it in with ``os.replace``:
     ``path`` holds the old content or the new one at every instant. Errors (disk full,
     read-only, ...) raise :class:`SessionWriteError` with one sentence; the temporary file is
@@ -344,7 +344,7 @@ class SessionWriter:
         self.reserve_bytes = reserve_bytes
         self._max_growth = 0
         self._last_size = 0
-        self._file_id = None  # (st_dev, st_ino) of the published file
+        self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the published file
         self.rescued_path: Path | None = None
         if self.path.is_dir():
             raise ImugaitError(f"{self.path}: is a folder — give a file name for the session (e.g. run.h5)")
@@ -917,7 +917,7 @@ def add_clock_maps(f: h5py.File) -> None:
     refit it (≈ 1 s per sensor-hour; the reader refits whenever the fingerprint differs). Made
     when a file is closed or recovered (:func:`compact_image`); derived data, not part of the
     raw-data digest."""
-    for side, g in f["sensors"].items():
+    for _side, g in f["sensors"].items():
         if "clock_map" in g:
             del g["clock_map"]
         gc = g.get("clock_points")
@@ -943,7 +943,7 @@ def _data_digest(f: h5py.Group) -> str:
     """SHA-256 over every dataset under ``/sensors`` (names, shapes, values): a copy must
     reproduce it exactly."""
     h = hashlib.sha256()
-    names = []
+    names: list[str] = []
     f["sensors"].visit(names.append)
     for name in sorted(n for n in names if "clock_map" not in n.split("/")):  # derived, rebuilt on copy
         obj = f["sensors"][name]

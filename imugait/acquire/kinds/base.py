@@ -18,7 +18,7 @@ import abc
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from imugait.conventions import Side, parse_side
 from imugait.errors import ImugaitError
@@ -97,7 +97,7 @@ class GattSession(abc.ABC):
         self.address = address
         self.name = name
         self.host = host
-        self.client = None
+        self.client: Any = None  # a connected bleak.BleakClient while the session runs
         self.first_setup_done = False
         self.device_info = DeviceInfo()
         self._responses: asyncio.Queue = asyncio.Queue()

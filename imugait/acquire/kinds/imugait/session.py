@@ -65,7 +65,7 @@ class ImugaitSession(GattSession):
         need_rate = want_rate is not None and abs(want_rate - info.sample_rate_hz) > 1e-6 * want_rate
         need_range = (want_acc is not None and want_acc != info.acc_range_g) or (
             want_gyr is not None and want_gyr != info.gyr_range_dps)
-        if need_rate and not (self.first_setup_done and self.applied_rate_hz == info.sample_rate_hz):
+        if need_rate and want_rate is not None and not (self.first_setup_done and self.applied_rate_hz == info.sample_rate_hz):
             r = await self._control(imu.cmd_set_rate, float(want_rate))
             if not r.ok and r.status_name == "invalid_state":
                 await self._control(imu.cmd_stop)

@@ -142,12 +142,15 @@ class MovesenseDecoder(KindDecoder):
             self.epoch += 1
         t_dev, first = tl.place(p.timestamp_ms, p.n)
         if resource == M.RES_IMU6:
+            assert p.acc_mps2 is not None and p.gyr_dps is not None  # IMU6 payloads carry both
             return [self._block(t_dev, first, _counts(p.acc_mps2, M.ACC_SCALE_MPS2),
                                 _counts(p.gyr_dps, M.GYR_SCALE_DPS), t_arr)]
         idx = first + np.arange(p.n, dtype=np.int64)
         if resource == M.RES_ACC:
+            assert p.acc_mps2 is not None
             self.pairer.add_acc(t_dev, idx, _counts(p.acc_mps2, M.ACC_SCALE_MPS2))
         else:
+            assert p.gyr_dps is not None
             self.pairer.add_gyr(t_dev, idx, _counts(p.gyr_dps, M.GYR_SCALE_DPS))
         # clock point: the last sample of the notification that just arrived (sent once its
         # samples are complete), not the end of the paired run it released (see PolarDecoder);

@@ -112,7 +112,7 @@ class MovesenseSession(GattSession):
         self.results.append(r)
         paths = dict(self.subs)
         if r.is_error and r.ref in paths:
-            why = HTTP_REASONS.get(r.status, f"status {r.status}")
+            why = HTTP_REASONS.get(r.status if r.status is not None else -1, f"status {r.status}")
             self.host.problem(f"{self.label}: Movesense refused {paths[r.ref]} ({r.status}: {why})",
                               not self.first_setup_done)
 

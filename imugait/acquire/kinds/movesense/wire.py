@@ -208,7 +208,7 @@ class VectorPayload:
     @property
     def n(self) -> int:
         a = self.acc_mps2 if self.acc_mps2 is not None else self.gyr_dps
-        return int(a.shape[0])
+        return int(a.shape[0]) if a is not None else 0
 
 
 def decode_payload(resource: str, payload) -> VectorPayload:

@@ -119,7 +119,7 @@ class PolarDecoder(KindDecoder):
         # device→host fit late by tens of ms (review of #11: 43 ms against the other leg).
         # Every frame gives its point, also one that releases no run yet (imugait/clock.py, "Bursts").
         handoff_s = float(t_ns[-1]) / 1e9
-        out = []
+        out: list[DecodedPacket | ClockPoint] = []
         for run in self.pairer.pop():
             block = SampleBlock(side=self.side, first_index=run.first_index, t_dev_s=run.t_dev_s,
                                 acc_counts=run.acc_counts, gyr_counts=run.gyr_counts,

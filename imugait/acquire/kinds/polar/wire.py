@@ -279,7 +279,7 @@ def decode_frame(data) -> PmdFrame:
             raise _err(BadValue, f"delta block with 0 samples at offset {off - 2}", what, b)
         deltas, off = _unpack_deltas(b, off, width_bits, count, what, b)
         blocks.append(deltas)
-    vals = np.cumsum(np.concatenate(blocks, axis=0), axis=0)
+    vals: np.ndarray = np.cumsum(np.concatenate(blocks, axis=0), axis=0)
     if is_float:  # deltas are added to the IEEE-754 bit patterns (GyrData.kt:58-66), 32-bit wrap
         vals = (vals & 0xFFFFFFFF).astype(np.uint32).view(np.float32).reshape(-1, CHANNELS).copy()
     return PmdFrame(meas, ts, ftype, True, vals)
@@ -399,7 +399,7 @@ def cmd_start(measurement: int, sample_rate_hz: int, range_units: int, resolutio
     """START with every setting a known-good Verity START carries, in their order: rate,
     resolution, range, channels (SPEC p10 ``02 02 00 01 34 00 01 01 10 00 02 01 08 00 04 01 03``;
     #331, #443; Polar staff in #438: ACC needs rate, range, channels and resolution)."""
-    s = {SET_SAMPLE_RATE: int(sample_rate_hz), SET_RESOLUTION: int(resolution_bits), SET_RANGE: int(range_units),
+    s: dict[int, float] = {SET_SAMPLE_RATE: int(sample_rate_hz), SET_RESOLUTION: int(resolution_bits), SET_RANGE: int(range_units),
          SET_CHANNELS: int(channels)}
     return bytes([OP_START, measurement]) + encode_settings(s)
 
