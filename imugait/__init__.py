@@ -4,18 +4,26 @@ Where things live (follow a sample from the radio to the screen):
 
 * ``imugait.protocol``  — wire formats: packet bytes -> :class:`imugait.types.SampleBlock`
   (own open protocol, Polar PMD, Movesense).
-* ``imugait.acquire``   — sources (BLE via bleak, in-process simulated, replay), link
-  supervision, loss accounting, device->host clock mapping.
-* ``imugait.sim``       — gait simulator with ground truth, virtual sensor firmware,
-  emulated BlueZ.
+* ``imugait.acquire``   — sources (BLE via bleak, replay), link
+  supervision, loss accounting, the acquisition engine (packet -> sample).
+* ``imugait.clock``     — device -> host clock mapping (live and final), used by ``acquire``
+  and by the session reader.
+* ``imugait.sim``       — gait simulator with ground truth, virtual sensor firmware, the
+  simulated BLE link, emulated BlueZ.
 * ``imugait.analysis``  — calibration, thigh angle, strides, events, metrics, asymmetry
   (one streaming implementation for live and batch).
-* ``imugait.store``     — HDF5 sessions (schema, crash-safe writer, reader), CSV/HuGaDB import.
+* ``imugait.store``     — HDF5 sessions (schema, crash-safe writer, reader, stored results),
+  CSV/HuGaDB import.
+* ``imugait.app``       — where a recording is run and a session is analysed
+  (``analyze_session``: the one session -> strides path).
 * ``imugait.compare``   — before/after statistics, batch reprocessing, reports.
 * ``imugait.live``      — the Qt/pyqtgraph dashboard (the only place that imports Qt).
+* ``imugait.cli``       — the commands.
+
+The layer order (no package imports one above it) is in ``docs/architecture.md``.
 """
 
-__version__ = "0.1.0"
+from imugait._version import __version__
 
 
 def open_session(path, mode: str = "r"):

@@ -49,7 +49,7 @@ def choose_transport(transport: str) -> tuple[str, str]:
     """Return ``("ble"|"inprocess", why)``."""
     if transport == "inprocess":
         return "inprocess", "asked for in-process virtual sensors"
-    from imugait.acquire.ble import bluez_available
+    from imugait.sim.demo_ble import bluez_available
 
     ok, why = bluez_available()
     if ok:
@@ -61,7 +61,7 @@ def choose_transport(transport: str) -> tuple[str, str]:
 
 def record_run(path: Path, run: DemoRun, duration_s: float, seed: int, transport: str) -> None:
     """Record one simulated run to ``path`` through the chosen transport."""
-    from imugait.store.recorder import RecordOptions, run_record
+    from imugait.app.record import RecordOptions, run_record
 
     sim = sim_settings(run, duration_s, seed)
     total_s = STAND_BEFORE_S + duration_s
@@ -71,7 +71,7 @@ def record_run(path: Path, run: DemoRun, duration_s: float, seed: int, transport
                          speed=1.0 if transport == "ble" else None, analyze_after=True)
 
     if transport == "ble":
-        from imugait.acquire.ble import demo_ble_source
+        from imugait.sim.demo_ble import demo_ble_source
         from imugait.sim.gait import SimConfig, simulate
 
         cfg = dict(sim)
@@ -88,9 +88,9 @@ def record_run(path: Path, run: DemoRun, duration_s: float, seed: int, transport
 
 
 def print_session_summary(path: Path) -> dict:
-    import imugait
+    from imugait.store.reader import open_session
 
-    with imugait.open_session(path) as s:
+    with open_session(path) as s:
         summ = s.summary or {}
         strides = s.strides
     sides = summ.get("sides", {})

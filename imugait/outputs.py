@@ -20,13 +20,42 @@ The folder the user names with ``--out`` may itself be a symlink (it is their ch
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import re
 import stat
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from imugait.errors import ImugaitError
+
+
+def jsonable(obj):
+    """A JSON-safe copy of ``obj`` — the one cleaner every JSON file and attribute imugait
+    writes goes through: NaN/±inf -> ``None`` (``null``), numpy scalars and arrays -> Python
+    numbers and lists, dataclass instances -> dicts, tuples -> lists, dict keys -> strings,
+    paths and anything else unknown -> ``str``. Dump the result with ``allow_nan=False``."""
+    if obj is None or isinstance(obj, (str, bool)):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return jsonable(dataclasses.asdict(obj))
+    return str(obj)
 
 
 class OutputPathError(ImugaitError):

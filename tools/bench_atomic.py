@@ -10,10 +10,10 @@ imported like a CSV recording, analysed once):
 
 1. the swap alone: read the file, open the copy, close it, write + fsync the temporary
    file, ``os.replace`` — ``rewrite_session`` with an edit that changes nothing;
-2. storing one analysis run that way (:func:`imugait.store.process.store_analysis`);
+2. storing one analysis run that way (:func:`imugait.store.results.store_analysis`);
 3. the same run written in place with h5py ``r+`` (how results were stored before: not
    atomic — a kill in the middle left the file refused by every command);
-4. the analysis itself (:func:`imugait.store.process.analyse_session`), for scale;
+4. the analysis itself (:func:`imugait.app.session_analysis.analyze_session`), for scale;
 5. peak Python memory of step 2 (tracemalloc: the in-memory copy).
 
 Best of ``--repeat``; page cache warm; the shared 2-core development machine.
@@ -33,8 +33,8 @@ from pathlib import Path
 import h5py
 
 from imugait.sim.gait import SimConfig, simulate
+from imugait.app import analyze_session
 from imugait.store import (
-    analyse_session,
     file_fingerprint,
     rewrite_session,
     store_analysis,
@@ -71,7 +71,7 @@ def main():
         print(f"built a {a.hours:g} h two-thigh 200 Hz session in {time.perf_counter() - t:.1f} s: "
               f"{os.path.getsize(path) / 1e6:.1f} MB")
         t = time.perf_counter()
-        sa = analyse_session(path)
+        sa = analyze_session(path)
         t_an = time.perf_counter() - t
         n_strides = len(sa.result.strides)
         print(f"4. analysis: {t_an:.2f} s ({n_strides} strides)")

@@ -5,7 +5,7 @@ with notifications held back in bursts — the live mapping and the final mappin
 Records with ``imugait record``'s own code (``run_record``: BleSource -> Acquisition ->
 SessionWriter) from two emulated sensors, then reads the session back with
 ``imugait.open_session``: ``raw(side)["t_s"]`` is the final mapping
-(:class:`imugait.acquire.clock.SessionClock` from the stored clock points),
+(:class:`imugait.clock.SessionClock` from the stored clock points),
 ``raw(side)["t_s_live"]`` the live one. Each sample's device time is turned into the host time
 at which the sensor's clock showed it (ground truth of the emulator), so the error is the
 clock mapping's alone.
@@ -125,7 +125,7 @@ def run(pair="ours", where="device", hold=None, duration_s=60.0, seed=5, drops=F
     import imugait
     from imugait.acquire import BleSource
     from imugait.sim.bluez import EmulatedBluez, bluez_available
-    from imugait.store.recorder import RecordOptions, run_record
+    from imugait.app.record import RecordOptions, run_record
 
     ok, why = bluez_available()
     if not ok:

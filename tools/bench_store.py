@@ -31,7 +31,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from imugait.acquire import Acquisition, SimulatedSource
+from imugait.acquire import Acquisition
+from imugait.sim.source import SimulatedSource
 from imugait.sim.gait import SimConfig
 from imugait.store import SessionWriter, open_session
 from imugait.types import SampleBlock
@@ -52,7 +53,7 @@ def record_simulated(path: Path, minutes: float, flush_every_s: float = 0.5):
         return state["t"]
 
     def on_event(ev):
-        from imugait.acquire import InfoEvent
+        from imugait.events import InfoEvent
 
         if isinstance(ev, InfoEvent) and ev.side not in infos:
             infos[ev.side] = ev.info

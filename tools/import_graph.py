@@ -24,16 +24,42 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "imugait"
 
 # Lowest layer first. A package may import its own layer or lower ones. Top-level modules
-# of imugait/ (conventions.py, errors.py, …) are listed by their module name.
+# of imugait/ (conventions.py, errors.py, …) are listed by their module name. One package
+# per layer above the foundations, so "no package imports a package above it" is a total
+# order (docs/architecture.md explains each layer).
 LAYERS: list[set[str]] = [
-    {"conventions", "errors", "types", "timebase", "inputcheck", "outputs", "extras", "_version"},
-    {"protocol", "events"},
-    {"analysis", "store"},
-    {"acquire", "sim"},
-    {"compare"},
-    {"app"},
-    {"live", "cli", "demo", "demo_flow", "__main__", "__init__"},
+    {"conventions", "errors", "types", "timebase", "clock", "inputcheck", "outputs", "extras", "_version"},
+    {"protocol", "events"},  # bytes -> samples; the event types both sides of acquisition share
+    {"analysis"},            # samples -> strides (pure computation)
+    {"store"},               # HDF5 sessions: schema, writer, reader, repair, importers, stored results
+    {"acquire"},             # sources, decoding, clock mapping, the acquisition engine
+    {"sim"},                 # simulated sensors, firmware and BLE link, emulated BlueZ
+    {"app"},                 # a recording run, a session analysed
+    {"compare"},             # before/after, reprocess, reports, group
+    {"live"},                # the Qt dashboard: strides -> pixels
+    {"demo_flow"},
+    {"demo"},
+    {"cli"},                 # the commands
+    {"__main__", "__init__"},
 ]
+
+# Imports deliberately inside functions: optional dependencies loaded only when used
+# (the [live], [dask], [reports], [parquet] extras), and the command modules, which import
+# their work when the command runs so `imugait --help` loads neither h5py nor Qt.
+LAZY_OPTIONAL = ("PySide6", "pyqtgraph", "qasync", "dask", "distributed", "matplotlib", "pyarrow", "dbus_fast")
+LAZY_PACKAGES = {"cli", "demo", "demo_flow", "__init__"}
+
+
+def optional_at_top(path: Path) -> bool:
+    """Does this module import an optional dependency at its top (so importing it is
+    deliberately deferred by its users)?"""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for n in tree.body:
+        names = ([a.name for a in n.names] if isinstance(n, ast.Import)
+                 else [n.module or ""] if isinstance(n, ast.ImportFrom) and not n.level else [])
+        if any(x.split(".")[0] in LAZY_OPTIONAL for x in names):
+            return True
+    return False
 
 
 def module_name(path: Path) -> str:
@@ -131,20 +157,41 @@ def main(argv=None) -> int:
     mod_edges: dict[str, set[str]] = defaultdict(set)
     n_total = n_deferred = 0
     deferred_by_file: dict[str, int] = defaultdict(int)
+    heavy = {module_name(f) for f in files if optional_at_top(f)}
+    top_imports = {module_name(f): {t for t, _l, d in imports_of(f) if not d} for f in files}
+    while True:  # a module that imports a heavy module at its top is heavy too
+        more = {m for m, ts in top_imports.items() if m not in heavy and ts & heavy}
+        if not more:
+            break
+        heavy |= more
+    why_deferred: dict[str, int] = defaultdict(int)
     for f in files:
         src = module_name(f)
         for target, line, deferred in imports_of(f):
             n_total += 1
             if deferred:
                 n_deferred += 1
-                deferred_by_file[str(f.relative_to(ROOT))] += 1
+                if package_of(src) in LAZY_PACKAGES:
+                    why_deferred["command layer"] += 1
+                elif any(target == h or target.startswith(h + ".") for h in heavy):
+                    why_deferred["optional dependency"] += 1
+                elif f.name == "__init__.py":
+                    why_deferred["package facade"] += 1
+                else:
+                    deferred_by_file[str(f.relative_to(ROOT))] += 1
             sp, tp = package_of(src), package_of(target)
             mod_edges[src].add(target)
             if sp != tp:
                 pkg_edges[sp][tp].append((str(f.relative_to(ROOT)), line, deferred))
 
     print(f"internal imports: {n_total}, of them inside functions (deferred): {n_deferred}")
-    for f, n in sorted(deferred_by_file.items(), key=lambda x: -x[1])[:15]:
+    print(f"  deliberate, command layer ({', '.join(sorted(LAZY_PACKAGES))}: `imugait --help` loads no "
+          f"h5py/Qt): {why_deferred['command layer']}")
+    print(f"  deliberate, modules that import an optional dependency ({', '.join(LAZY_OPTIONAL)}) at their "
+          f"top: {why_deferred['optional dependency']}  [{', '.join(sorted(heavy))}]")
+    print(f"  lazy attributes of package facades (__init__.py __getattr__): {why_deferred['package facade']}")
+    print(f"  other deferred imports (to be moved to the top of their modules): {sum(deferred_by_file.values())}")
+    for f, n in sorted(deferred_by_file.items(), key=lambda x: (-x[1], x[0])):
         print(f"    {n:3d} deferred  {f}")
     print("\npackage edges (importer -> imported: count [deferred]):")
     for sp in sorted(pkg_edges):

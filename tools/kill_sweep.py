@@ -270,7 +270,7 @@ def main():
         base = work / "base.h5"
         from imugait.compare import write_sim_session
         from imugait.sim.gait import SimConfig
-        from imugait.store import process_session
+        from imugait.app.session_analysis import process_session
 
         write_sim_session(base, SimConfig(gait="run", duration_s=60, seed=2), block_s=0.02)
         process_session(base)

@@ -1,16 +1,20 @@
 """Acquisition: where packets arrive and become samples on the session clock.
 
-* ``base``      — the :class:`Source` interface and the events every source emits.
+* ``base``      — the :class:`Source` interface (the events it emits: :mod:`imugait.events`).
 * ``decode``    — packet stream -> :class:`~imugait.types.SampleBlock` with exact
                   loss / duplicate / reorder accounting (:class:`PacketTracker`).
-* ``clock``     — device time -> host time per sensor (lower-envelope / convex-hull fit).
-* ``simulated`` — in-process virtual sensors (no radio, no D-Bus).
+* ``engine``    — :class:`Acquisition`: any source -> samples on the session clock
+                  (device -> host time: :mod:`imugait.clock`).
 * ``ble``       — real sensors through bleak, with a link supervisor.
+* ``replay``    — a recorded session played back as a source.
+
+Simulated sensors (in-process, or behind the emulated BlueZ) are in :mod:`imugait.sim`, the
+layer above (``imugait.sim.source.SimulatedSource``, ``imugait.sim.demo_ble``).
 
 The public names below are imported lazily (importing ``imugait.acquire`` does not import
 bleak, numpy or the protocol kinds until a name is used)::
 
-    from imugait.acquire import Acquisition, SimulatedSource, BleSource, SensorSpec
+    from imugait.acquire import Acquisition, BleSource, SensorSpec
 """
 
 from __future__ import annotations
@@ -19,32 +23,31 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the lazily imported names, for type checkers and IDEs
-    from imugait.acquire.base import BlockEvent, InfoEvent, LinkEvent, PacketEvent, Source, StatusEvent
-    from imugait.acquire.engine import Acquisition, GapEvent, SensorHealth
-    from imugait.acquire.clock import ClockMapper
+    from imugait.events import BlockEvent, GapEvent, InfoEvent, LinkEvent, PacketEvent, StatusEvent
+    from imugait.acquire.base import Source
+    from imugait.acquire.engine import Acquisition, SensorHealth
+    from imugait.clock import ClockMapper
     from imugait.acquire.decode import DecodedPacket, NoInfoYet, PacketTracker
-    from imugait.acquire.simulated import LinkModel, SimulatedSource
     from imugait.acquire.replay import ReplaySource
-    from imugait.acquire.ble import DEMO_ADDRESSES, BleSource, SensorSetupError, SensorSpec, demo_ble_source
+    from imugait.acquire.ble import BleSource, SensorSetupError, SensorSpec
     from imugait.acquire.scan import find_sensors
     from imugait.acquire.check import check_sensor
 
 _LAZY = {
-    **dict.fromkeys(("BlockEvent", "InfoEvent", "LinkEvent", "PacketEvent", "Source", "StatusEvent"), "imugait.acquire.base"),
-    **dict.fromkeys(("Acquisition", "GapEvent", "SensorHealth"), "imugait.acquire.engine"),
-    **dict.fromkeys(("ClockMapper",), "imugait.acquire.clock"),
+    **dict.fromkeys(("BlockEvent", "GapEvent", "InfoEvent", "LinkEvent", "PacketEvent", "StatusEvent"), "imugait.events"),
+    **dict.fromkeys(("Source",), "imugait.acquire.base"),
+    **dict.fromkeys(("Acquisition", "SensorHealth"), "imugait.acquire.engine"),
+    **dict.fromkeys(("ClockMapper",), "imugait.clock"),
     **dict.fromkeys(("DecodedPacket", "NoInfoYet", "PacketTracker"), "imugait.acquire.decode"),
-    **dict.fromkeys(("LinkModel", "SimulatedSource"), "imugait.acquire.simulated"),
     **dict.fromkeys(("ReplaySource",), "imugait.acquire.replay"),
-    **dict.fromkeys(("DEMO_ADDRESSES", "BleSource", "SensorSetupError", "SensorSpec", "demo_ble_source"), "imugait.acquire.ble"),
+    **dict.fromkeys(("BleSource", "SensorSetupError", "SensorSpec"), "imugait.acquire.ble"),
     **dict.fromkeys(("find_sensors",), "imugait.acquire.scan"),
     **dict.fromkeys(("check_sensor",), "imugait.acquire.check"),
 }
 
 __all__ = ["Acquisition", "BleSource", "BlockEvent", "check_sensor", "ClockMapper", "DecodedPacket",
-           "DEMO_ADDRESSES", "demo_ble_source", "find_sensors", "GapEvent", "InfoEvent", "LinkEvent",
-           "LinkModel", "NoInfoYet", "PacketEvent", "PacketTracker", "ReplaySource", "SensorHealth",
-           "SensorSetupError", "SensorSpec", "SimulatedSource", "Source", "StatusEvent"]
+           "find_sensors", "GapEvent", "InfoEvent", "LinkEvent", "NoInfoYet", "PacketEvent", "PacketTracker",
+           "ReplaySource", "SensorHealth", "SensorSetupError", "SensorSpec", "Source", "StatusEvent"]
 
 
 def __getattr__(name: str):

@@ -29,8 +29,8 @@ from typing import Callable
 
 import numpy as np
 
-import imugait
-from imugait.acquire.base import InfoEvent, LinkEvent, PacketEvent
+from imugait._version import __version__
+from imugait.events import InfoEvent, LinkEvent, PacketEvent
 from imugait.acquire.ble import BleSource, SensorSetupError, SensorSpec
 from imugait.acquire.engine import Acquisition
 from imugait.acquire.kinds.registry import KINDS
@@ -137,7 +137,7 @@ def save_capture(path, result: CheckResult) -> None:
     info = result.info
     t0 = result.capture[0].t_arrival_host_s if result.capture else 0.0
     doc = {
-        "format": "imugait-raw-capture", "version": 1, "imugait_version": imugait.__version__,
+        "format": "imugait-raw-capture", "version": 1, "imugait_version": __version__,
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "sensor": info.to_dict() if info is not None else {},
         "notifications": [[round(e.t_arrival_host_s - t0, 6), e.channel, e.data.hex()] for e in result.capture],
@@ -224,7 +224,7 @@ async def check_sensor(ident: str, *, rate_hz: float | None = None, still_s: flo
         else:
             t, acc, gyr = np.empty(0), np.empty((0, 3)), np.empty((0, 3))
             t_dev = index = None  # type: ignore[assignment]  # analyse_still: no device time
-        res.findings.extend(analyse_still(t, acc, gyr, info.sample_rate_hz, acq.health(SIDE).loss_pct,
+        res.findings.extend(analyse_still(t, acc, gyr, info.sample_rate_hz, _loss_pct(acq, SIDE),
                                           t_dev_s=t_dev, index=index))
         return res
     finally:
@@ -236,3 +236,8 @@ async def check_sensor(ident: str, *, rate_hz: float | None = None, still_s: flo
                 pass
         elif not task.cancelled():
             task.exception()  # retrieved (reported as a finding)
+
+
+def _loss_pct(acq: Acquisition, side: Side) -> float:
+    h = acq.health(side)
+    return h.loss_pct if h is not None else 0.0

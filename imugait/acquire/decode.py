@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from imugait.acquire.base import PacketEvent, StatusEvent  # noqa: F401 - StatusEvent in docs
+from imugait.events import PacketEvent, StatusEvent  # noqa: F401 - StatusEvent in docs
 from imugait.conventions import Side
 from imugait.protocol import constants as C
 from imugait.protocol.errors import PacketError
@@ -386,7 +386,7 @@ class ClockPoint:
     """The clock point of one notification whose samples may not be released yet (a kind that
     pairs two streams): the device time to pair with the notification's arrival (hand-off
     time, else its last sample), for the clock mapper. Every notification carries one, so the
-    youngest packet of a held-back burst is never without it (acquire/clock.py, "Bursts")."""
+    youngest packet of a held-back burst is never without it (imugait/clock.py, "Bursts")."""
 
     t_dev_s: float
     boot_id: object = None

@@ -2,13 +2,13 @@
 
 For every ``PacketEvent`` of a side: decoder (by the sensor's ``kind``, from
 :mod:`imugait.acquire.decode`) -> :class:`~imugait.acquire.decode.PacketTracker` (exact
-loss / duplicate / reorder accounting; duplicates are dropped) -> :class:`~imugait.acquire.clock.ClockMapper`
+loss / duplicate / reorder accounting; duplicates are dropped) -> :class:`~imugait.clock.ClockMapper`
 (device -> host time) -> ``on_block(block, t_s)`` with ``t_s`` the session time of every
 sample (host time minus the one session start ``t0_host_s`` shared by both legs) by the
 *live* mapping. Every other event (Info, Link, Status — also STATUS notifications decoded
 here —, :class:`GapEvent`, and :class:`ClockPoints`: every clock point the mapper was given,
 about once a second, so a writer can keep them for the final mapping,
-:class:`~imugait.acquire.clock.SessionClock`) goes to ``on_event``. ``BlockEvent`` s (file/replay sources) are
+:class:`~imugait.clock.SessionClock`) goes to ``on_event``. ``BlockEvent`` s (file/replay sources) are
 tracked too; their session time is ``block.extra["t_s"]`` when the source gives it (replay),
 else mapped from their arrival times when they have them, else their device time (files).
 
@@ -34,48 +34,14 @@ from typing import Callable
 
 import numpy as np
 
-from imugait.acquire.base import BlockEvent, InfoEvent, LinkEvent, PacketEvent, Source, StatusEvent
-from imugait.acquire.clock import ClockMapper
+from imugait.events import BlockEvent, ClockPoints, GapEvent, InfoEvent, LinkEvent, PacketEvent, StatusEvent
+from imugait.acquire.base import Source
+from imugait.clock import ClockMapper
 from imugait.acquire.decode import ClockPoint, DecodedPacket, Gap, KindDecoder, PacketTracker, with_index
 from imugait.acquire.kinds.registry import make_decoder
 from imugait.conventions import Side
 from imugait.protocol.errors import PacketError
 from imugait.types import SampleBlock, SensorInfo
-
-
-@dataclass(frozen=True)
-class GapEvent:
-    """Samples of ``side`` that did not arrive (after the reorder wait). Times are session
-    seconds: ``t_s_start`` where the first missing sample would be, ``t_s_end`` the first
-    sample after the gap. ``reason``: ``"lost"`` (link) or ``"device_overflow"``."""
-
-    side: Side
-    t_s_start: float
-    t_s_end: float
-    first_missing_index: int
-    n_missing: int
-    reason: str = "lost"
-    epoch: int = 0
-
-
-@dataclass(frozen=True, eq=False)
-class ClockPoints:
-    """Clock points of ``side`` given to its :class:`~imugait.acquire.clock.ClockMapper`, in
-    arrival order: device time paired with the arrival (hand-off / last sample), host arrival
-    time (``time.monotonic`` base), whether the mapper used it (not backlog, not stale after a
-    reconnect), the mapper's clock segment and the sample-counter epoch. Emitted about once a
-    second and when the link changes; the session keeps them (``clock_points`` table) for the
-    final mapping (:class:`~imugait.acquire.clock.SessionClock`)."""
-
-    side: Side
-    t_dev_s: np.ndarray
-    t_arrival_host_s: np.ndarray
-    used: np.ndarray
-    segment: np.ndarray
-    epoch: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.t_dev_s)
 
 
 @dataclass(frozen=True)
@@ -459,9 +425,11 @@ class Acquisition:
     def clock(self, side: Side) -> ClockMapper | None:
         return self._sides[side].mapper if side in self._sides else None
 
-    def health(self, side: Side) -> SensorHealth:
-        """Snapshot for ``side`` (``KeyError`` if the side never produced an event)."""
-        st = self._sides[side]
+    def health(self, side: Side) -> SensorHealth | None:
+        """Snapshot for ``side``; None while the side has not produced an event yet."""
+        st = self._sides.get(side)
+        if st is None:
+            return None
         c = st.tracker.counts if st.tracker is not None else None
         rate = float("nan")
         if len(st.rate_win) >= 2:
@@ -500,4 +468,4 @@ class Acquisition:
         )
 
 
-__all__ = ["Acquisition", "ClockPoints", "GapEvent", "SensorHealth"]
+__all__ = ["Acquisition", "SensorHealth"]

@@ -25,8 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from imugait.acquire.base import BlockEvent, InfoEvent, LinkEvent, Sink, Source, StatusEvent
+from imugait.events import BlockEvent, InfoEvent, LinkEvent, Sink, StatusEvent
+from imugait.acquire.base import Source
 from imugait.types import SampleBlock
+from imugait.errors import InputFileError
+from imugait.events import GapEvent
+from imugait.store.reader import open_session
 
 
 class ReplaySource(Source):
@@ -34,8 +38,6 @@ class ReplaySource(Source):
 
     def __init__(self, path, speed: float | None = 1.0, sides: tuple | None = None, tick_s: float = 0.01,
                  t0_host_s: float | None = None):
-        from imugait.store.reader import open_session
-
         if speed is not None and not speed > 0:
             raise ValueError(f"speed must be > 0 or None, got {speed}")
         self.path = Path(path)
@@ -47,8 +49,6 @@ class ReplaySource(Source):
             use = tuple(sides) if sides is not None else s.sides
             missing = [x for x in use if x not in s.sides]
             if missing:
-                from imugait.errors import InputFileError
-
                 raise InputFileError(self.path, None, f"has no {', '.join(missing)} sensor",
                                      f"sensors in the file: {', '.join(s.sides)}")
             self.sides = tuple(use)
@@ -135,8 +135,6 @@ class ReplaySource(Source):
                     if kind == "block":
                         sink(BlockEvent(self._block(*pl)))
                     elif kind == "gap":
-                        from imugait.acquire.engine import GapEvent
-
                         side, row = pl
                         gap = GapEvent(side, float(row.t_s_start), float(row.t_s_end), int(row.first_missing_index),
                                        int(row.n_missing), str(row.reason))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -51,23 +50,10 @@ class AnalysisResult:
                 df[c] = [f"{x:.6f}" if np.isfinite(x) else "" for x in df[c].to_numpy()]
         with outputs.atomic_open(p1, newline="") as f:
             df.to_csv(f, index=False, float_format="%.6g")
-        p2 = outputs.write_text(out / "summary.json", json.dumps(_jsonable(self.summary), indent=2, allow_nan=False))
+        p2 = outputs.write_text(out / "summary.json", json.dumps(outputs.jsonable(self.summary), indent=2, allow_nan=False))
         return {"strides": str(p1), "summary": str(p2)}
 
 
-def _jsonable(o):
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, (np.floating, float)):
-        f = float(o)
-        return f if math.isfinite(f) else None
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    return o
 
 
 def _cycles(t, ang, strides: pd.DataFrame) -> np.ndarray:
@@ -132,7 +118,7 @@ def analyze(left=None, right=None, params: AnalysisParams | None = None, fs_hz: 
         summary["asymmetry"] = asymmetry(L, R)
     else:
         summary["asymmetry"] = {"note": ONE_SENSOR_NOTE}
-    res.summary = _jsonable(summary)
+    res.summary = outputs.jsonable(summary)
     return res
 
 

@@ -21,9 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-POSITIVE_METRICS = ("rom_deg", "swing_pct", "stance_s", "swing_s", "stride_s", "cadence_spm")
-SIGNED_METRICS = ("flex_peak_deg", "ext_peak_deg")
-SUMMARY_METRICS = POSITIVE_METRICS + SIGNED_METRICS
+from imugait.analysis.metrics import POSITIVE_METRICS, SIGNED_METRICS, SUMMARY_METRICS
 
 
 def ln_ratio_pct(left, right) -> np.ndarray:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # the lazily imported names, for type checkers and IDEs
     from imugait.compare.budget import load_budget
     from imugait.compare.group import group_compare
     from imugait.compare.simdata import sim_arrays, write_sim_session
-    from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS
+    from imugait.analysis.metrics import ASYM_METRICS, SIDE_METRICS
     from imugait.compare.runner_report import write_runner_report
 
 _LAZY = {
@@ -30,7 +30,7 @@ _LAZY = {
     **dict.fromkeys(("load_budget",), "imugait.compare.budget"),
     **dict.fromkeys(("group_compare",), "imugait.compare.group"),
     **dict.fromkeys(("sim_arrays", "write_sim_session"), "imugait.compare.simdata"),
-    **dict.fromkeys(("ASYM_METRICS", "SIDE_METRICS"), "imugait.compare.metrics"),
+    **dict.fromkeys(("ASYM_METRICS", "SIDE_METRICS"), "imugait.analysis.metrics"),
     **dict.fromkeys(("write_runner_report",), "imugait.compare.runner_report"),
 }
 

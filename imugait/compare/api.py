@@ -17,18 +17,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 from collections.abc import Iterable
-from dataclasses import is_dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from imugait.analysis import ALGORITHM_VERSION, AnalysisParams, CalibrationState, analyze
 from imugait.analysis.flexor import analyze_flexor
+from imugait.analysis.params import load_params
+from imugait.app import analyze_session
 from imugait.compare.comparison import CompareParams, Comparison, compare
 from imugait.compare.data import SessionData
-from imugait.analysis.params import load_params
+from imugait.compare.runner_report import write_runner_report
 from imugait.errors import InputFileError
+from imugait.store.reader import open_session
 
 META_COLUMNS = ("file", "session", "subject_id", "condition", "activity", "created_utc",
                 "algorithm_version", "params_sha256")
@@ -42,20 +46,12 @@ def analysis_params(params=None):
     return load_params(params)
 
 
-def params_dict(params) -> dict:
-    if hasattr(params, "to_dict"):
-        return params.to_dict()
-    if is_dataclass(params):
-        from dataclasses import asdict
-
-        return asdict(params)
-    return dict(params)
+def params_dict(params: AnalysisParams | dict) -> dict:
+    return params.to_dict() if isinstance(params, AnalysisParams) else dict(params)
 
 
 def params_sha256(params) -> str:
     """SHA-256 of the canonical JSON of the parameters (+ algorithm version)."""
-    from imugait.analysis import ALGORITHM_VERSION
-
     blob = json.dumps({"algorithm_version": ALGORITHM_VERSION, "params": params_dict(params)},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -83,22 +79,16 @@ def expand_paths(paths: Iterable, pattern: str = "*.h5") -> list[Path]:
     return uniq
 
 
-def _calib_dict(c) -> dict:
+def _calib_dict(c: CalibrationState | dict | None) -> dict:
     if c is None:
         return {}
-    if hasattr(c, "to_dict"):
-        return c.to_dict()
-    if is_dataclass(c):
-        from dataclasses import asdict
-
-        return asdict(c)
-    return dict(c)
+    return c.to_dict() if isinstance(c, CalibrationState) else dict(c)
 
 
 def session_from_result(name: str, res, meta: dict | None = None, path=None) -> SessionData:
     """Wrap an ``imugait.analysis.AnalysisResult`` as :class:`SessionData`."""
-    cycles = {k: np.asarray(v, float) for k, v in (getattr(res, "cycles", None) or {}).items()}
-    calib = {k: _calib_dict(v) for k, v in (getattr(res, "calibration", None) or {}).items()}
+    cycles = {k: np.asarray(v, float) for k, v in res.cycles.items()}
+    calib = {k: _calib_dict(v) for k, v in res.calibration.items()}
     for side, axes in res.strap_axes.items():
         if axes and side in calib:  # the whole-session strap axes (GaitPipeline.strap_axes), for the placement regime
             calib[side] = {**calib[side], "strap_flexion_axis": axes["flexion_axis"], "strap_motion_s": axes["motion_s"]}
@@ -108,48 +98,42 @@ def session_from_result(name: str, res, meta: dict | None = None, path=None) -> 
 
 def analyze_arrays(name: str, left=None, right=None, params=None, meta: dict | None = None) -> SessionData:
     """Analyse in-memory data (``(t_s, acc_mps2, gyr_dps)`` per side) -> :class:`SessionData`."""
-    from imugait.analysis import analyze
-
     res = analyze(left=left, right=right, params=analysis_params(params))
     return session_from_result(name, res, meta)
 
 
 def load_session(path, params=None) -> SessionData:
     """Open an HDF5 session, analyse its raw data with ``params`` -> :class:`SessionData`
-    (strides DataFrame with metadata columns, cycles, calibration, meta). Inputs come from
-    :func:`imugait.store.process.session_inputs` (the one session -> analysis path); what the
-    file lacks — still being recorded, damaged or cut-off data — is in ``meta["data_notes"]``
-    and becomes a comparison warning."""
-    from imugait import open_session
-    from imugait.analysis import ALGORITHM_VERSION, analyze
-    from imugait.store.process import session_inputs
-
+    (strides DataFrame with metadata columns, cycles, calibration, meta). The analysis is
+    :func:`imugait.app.analyze_session` (the one session -> analysis path: the same sides, the
+    same rates and the same strides as ``imugait analyze`` and ``reprocess``); what the file
+    lacks — still being recorded, damaged or cut-off data — is in ``meta["data_notes"]`` and
+    becomes a comparison warning."""
     path = Path(path)
     p = analysis_params(params)
+    sa = analyze_session(path, params=p)
     with open_session(path) as s:
-        meta = {k: v for k, v in s.meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
-        src = s.meta.get("source_info") or {}
-        cfg = src.get("config") if isinstance(src, dict) and isinstance(src.get("config"), dict) else {}
-        speed = (src.get("speed_mps") if isinstance(src, dict) else None) or cfg.get("speed_mps")
+        meta: dict[str, Any] = {k: v for k, v in s.meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
+        src = s.meta.get("source_info")
+        src = src if isinstance(src, dict) else {}
+        cfg = src.get("config")
+        cfg = cfg if isinstance(cfg, dict) else {}
+        speed = src.get("speed_mps") or cfg.get("speed_mps")
         if speed:
             meta["speed_mps"] = float(speed)
-        inputs, fs, notes = session_inputs(s)
         meta["sensors"] = {side: s.sensor_info(side).device_id or "" for side in s.sides}
         meta["duration_s"] = float(s.duration_s)
-        meta["raw_sha256"] = s.raw_sha256()  # provenance, and "the same recording twice" in compare
-        meta["data_notes"] = notes
-        meta["partial"] = bool(s.being_recorded)
         has_flexor = s.flexor_test is not None or "thomas" in str(s.meta.get("protocol", "")).lower()
-    if not inputs:
-        raise InputFileError(path, "/sensors", "holds no samples to analyse", "record or import data first")
-    res = analyze(left=inputs.get("left"), right=inputs.get("right"), params=p, fs_hz=fs or None)
+    meta["raw_sha256"] = sa.raw_sha256  # provenance, and "the same recording twice" in compare
+    meta["data_notes"] = list(sa.notes)
+    meta["partial"] = bool(sa.live)
     meta["algorithm_version"] = ALGORITHM_VERSION
     meta["params_sha256"] = params_sha256(p)
-    sd = session_from_result(path.stem, res, meta, path)
+    sd = session_from_result(path.stem, sa.result, meta, path)
     sd.strides = add_meta_columns(sd.strides, path, meta)
     if has_flexor:
         # like the gait metrics, the test is recomputed from the raw data (one algorithm for both conditions)
-        sd.flexor = analyze_flexor(inputs.get("left"), inputs.get("right"), source=str(path)).to_dict()
+        sd.flexor = analyze_flexor(sa.inputs.get("left"), sa.inputs.get("right"), source=str(path)).to_dict()
         if sd.strides.empty:
             sd.calibration = {}  # no gait in a test session: its gait calibration says nothing
     return sd
@@ -241,13 +225,12 @@ def compare_report(before_paths, after_paths, out_dir, params=None, **kw) -> Pat
     """Run the comparison and write everything to ``out_dir``; returns the path of
     ``report.html`` (used by ``imugait demo``)."""
     cmp = compare_sessions(before_paths, after_paths, out_dir=out_dir, params=params, **kw)
+    assert cmp.report_path is not None  # written whenever out_dir is given
     return cmp.report_path
 
 
 def runner_report(path, out_dir=None, params=None) -> Path:
     """One-page runner report of one session; returns the path of its HTML file."""
-    from imugait.compare.runner_report import write_runner_report
-
     sd = load_session(path, params)
     out = Path(out_dir) if out_dir else Path(path).with_suffix("").parent / (Path(path).stem + "_report")
     return write_runner_report(sd, out)

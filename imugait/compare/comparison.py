@@ -16,14 +16,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imugait import __version__
+from imugait._version import __version__
 import imugait.outputs as outputs
+from imugait.outputs import jsonable
 from imugait.compare import stats
 from imugait.compare.budget import (KEPT_ON, RESTRAPPED, LegRegime, MeasurementVariance, leg_regime, load_budget,
                                     measurement_variance, session_device)
 from imugait.compare.data import SessionData, pair_left_right
 from imugait.compare.flexor import compare_flexor
-from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS
+from imugait.analysis.summary import ln_ratio_pct
+from imugait.analysis.metrics import ASYM_METRICS, SIDE_METRICS
+from imugait.compare.report_html import write_comparison_report
 
 SCHEMA = "imugait.comparison/1"
 
@@ -98,7 +101,7 @@ class Comparison:
 
     @property
     def metrics(self) -> list[dict]:
-        return [_clean(r) for r in self.table.to_dict(orient="records")]
+        return [jsonable(r) for r in self.table.to_dict(orient="records")]
 
     def verdicts(self) -> list[str]:
         return list(self.table["verdict"]) if "verdict" in self.table else []
@@ -106,20 +109,20 @@ class Comparison:
     def to_dict(self) -> dict:
         def sess(s: SessionData) -> dict:
             return {"name": s.name, "file": str(s.path) if s.path else None,
-                    "meta": _clean(s.meta), "n_valid_strides": int(len(s.valid_strides()))}
+                    "meta": jsonable(s.meta), "n_valid_strides": int(len(s.valid_strides()))}
 
         return {
             "schema": SCHEMA,
             "imugait_version": __version__,
             "params": self.params.to_dict(),
             "mdc_source": self.mdc_source,
-            "regimes": {side: _clean(reg.to_dict()) for side, reg in self.regimes.items()},
-            "error_budget": _clean(self.budget),
+            "regimes": {side: jsonable(reg.to_dict()) for side, reg in self.regimes.items()},
+            "error_budget": jsonable(self.budget),
             "before": [sess(s) for s in self.before],
             "after": [sess(s) for s in self.after],
             "warnings": self.warnings,
             "metrics": self.metrics,
-            **({"flexor": _clean(self.flexor)} if self.flexor is not None else {}),
+            **({"flexor": jsonable(self.flexor)} if self.flexor is not None else {}),
         }
 
     def to_json(self, path) -> Path:
@@ -128,8 +131,6 @@ class Comparison:
     def write(self, out_dir, figures: bool = True) -> Path:
         """Write ``comparison.json``, ``comparison.csv``, figures (PNG) and ``report.html``
         into ``out_dir``; returns the path of ``report.html``."""
-        from imugait.compare.report_html import write_comparison_report
-
         out = outputs.out_dir(out_dir)
         self.to_json(out / "comparison.json")
         with outputs.atomic_open(out / "comparison.csv", newline="") as f:
@@ -138,26 +139,6 @@ class Comparison:
         return self.report_path
 
 
-def _clean(obj):
-    """JSON-safe: NaN -> None, numpy scalars -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (str, int)) or obj is None:
-        return obj
-    if isinstance(obj, Path):
-        return str(obj)
-    return str(obj)
 
 
 def _seed_for(base: int, *keys: str) -> int:
@@ -186,7 +167,7 @@ def asym_series(sessions: list[SessionData], source: str) -> list[tuple[np.ndarr
         p = pair_left_right(s.valid_strides("left"), s.valid_strides("right"))
         if p.empty or f"{source}_l" not in p.columns:
             continue
-        v = stats.ln_ratio_index(p[f"{source}_l"].to_numpy(), p[f"{source}_r"].to_numpy())
+        v = ln_ratio_pct(p[f"{source}_l"].to_numpy(), p[f"{source}_r"].to_numpy())
         t = p["ic_s"].to_numpy(float)
         ok = np.isfinite(v)
         if ok.any():
@@ -544,6 +525,6 @@ def compare(before: list[SessionData], after: list[SessionData], params: Compare
             warnings.append({"kind": "few_strides", "session": s.name,
                              "message": f"{s.name}: only {n} valid strides — results are uncertain; record at least 2–3 minutes."})
     src = "; ".join(sorted(mdc_sources)) if mdc_sources else "none"
-    return Comparison(table=table, warnings=[_clean(w) for w in warnings], before=all_before,
+    return Comparison(table=table, warnings=[jsonable(w) for w in warnings], before=all_before,
                       after=all_after, params=p, mdc_source=src, series=series, flexor=flexor, regimes=regimes,
                       budget=budget.summary())

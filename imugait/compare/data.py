@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from imugait.analysis.summary import pair_strides
 
 
 @dataclass
@@ -55,8 +56,6 @@ def pair_left_right(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
     that begins inside it), so the comparison's asymmetry uses exactly the pairs of the
     analysis summary. Returns ``ic_s`` (left) and the ``*_l``/``*_r`` columns of both
     strides, one row per pair."""
-    from imugait.analysis.summary import pair_strides
-
     if left.empty or right.empty:
         return pd.DataFrame()
     L = left.reset_index(drop=True)

@@ -15,7 +15,8 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from imugait.compare.metrics import metric_info  # noqa: E402
+from imugait.analysis.metrics import metric_info  # noqa: E402
+from imugait.analysis.metrics import ASYM_METRICS
 
 BEFORE_C = "#1f77b4"
 AFTER_C = "#ff7f0e"
@@ -195,8 +196,6 @@ def fig_timecourse(cmp, max_sessions: int = 4):
 
 def fig_asymmetry(cmp):
     """Per-stride-pair asymmetry 100·ln(L/R) before vs after (0 = symmetric)."""
-    from imugait.compare.metrics import ASYM_METRICS
-
     names = [m for m in ASYM_METRICS if cmp.series.get(("before", "both", m))]
     if not names:
         return None

@@ -32,8 +32,10 @@ import pandas as pd
 
 import imugait.outputs as outputs
 from imugait.compare.data import SessionData
-from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS, metric_info
+from imugait.analysis.metrics import ASYM_METRICS, SIDE_METRICS, metric_info
 from imugait.errors import ImugaitError, InputFileError
+from imugait.compare.comparison import asym_series, side_series
+from imugait.store.importers import file_sha256
 
 GROUP_SCHEMA = "imugait.group/1"
 
@@ -51,8 +53,6 @@ def table_file(path) -> Path:
 def source_provenance(path) -> dict:
     """Where the table came from: its file and SHA-256, and from reprocess's
     ``provenance.json`` beside it the algorithm version, parameters hash and command."""
-    from imugait.store.importers import file_sha256
-
     f = table_file(path)
     out: dict[str, Any] = {"table": str(f), "table_sha256": file_sha256(f)}
     prov = f.parent / "provenance.json"
@@ -90,8 +90,6 @@ def read_stride_table(path) -> pd.DataFrame:
 def runner_values(table: pd.DataFrame) -> pd.DataFrame:
     """One row per runner × condition × side × metric: the median over the runner's valid
     strides of that condition (sessions pooled), with the number of strides behind it."""
-    from imugait.compare.comparison import asym_series, side_series
-
     t = table.copy()
     t["subject_id"] = t["subject_id"].fillna("").astype(str)
     t["condition"] = t["condition"].fillna("").astype(str)
@@ -212,11 +210,10 @@ def write_group(res: pd.DataFrame, info: dict, out_dir, source: dict | None = No
     out = outputs.out_dir(out_dir)
     with outputs.atomic_open(out / "group.csv", newline="") as f:
         res.to_csv(f, index=False, float_format="%.6g")
-    from imugait.compare.comparison import _clean  # the JSON cleaning comparison.json uses
 
     doc = dict(info)
     if source:
         doc["source"] = source
     doc["metrics"] = res.to_dict(orient="records")
-    outputs.write_text(out / "group.json", json.dumps(_clean(doc), indent=2, allow_nan=False))
+    outputs.write_text(out / "group.json", json.dumps(outputs.jsonable(doc), indent=2, allow_nan=False))
     return out

@@ -11,11 +11,11 @@ import html
 import math
 from pathlib import Path
 
-from imugait import __version__
+from imugait._version import __version__
 import imugait.extras as extras
 import imugait.outputs as outputs
 from imugait.compare.flexor import report_html as flexor_report_html
-from imugait.compare.metrics import metric_info
+from imugait.analysis.metrics import metric_info
 
 CSS = """
 :root{--fg:#1b1b1b;--muted:#666;--bg:#fff;--card:#f6f7f9;--up:#1a7f37;--warn:#b35900;--line:#ddd}
@@ -136,7 +136,7 @@ def write_comparison_report(cmp, out: Path, figures: bool = True) -> Path:
     body += [f"<div class='info'>{esc(w['message'])}</div>" for w in infos if w.get("kind") != "sensors_kept_on"]
     body.append(_placement_section(cmp))
     if figures:
-        from imugait.compare import figures as F  # matplotlib: the [reports] extra (checked above)
+        import imugait.compare.figures as F  # matplotlib: the [reports] extra (checked above)
 
         figs = [("fig_forest", "What changed", F.fig_forest), ("fig_cycles", "Thigh angle over the gait cycle", F.fig_cycles),
                 ("fig_distributions", "Per-stride distributions", F.fig_distributions),

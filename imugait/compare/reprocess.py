@@ -4,7 +4,7 @@
 
 1. Expand ``paths`` (files, folders searched recursively for ``*.h5``).
 2. For each session, in a worker process: analyse the raw data with ``params`` and
-   (default) store the results in the session (``imugait.store.process_session``, a new
+   (default) store the results in the session (``imugait.app.process_session``, a new
    ``/derived/run-NNNN`` with provenance); a session whose current results were made by
    this algorithm version, these parameters and this raw data is *up to date* and reused
    unless ``replace``. ``write=False`` never modifies sessions (analysis only).
@@ -42,9 +42,16 @@ from typing import Any
 
 import pandas as pd
 
-from imugait import __version__
+from imugait._version import __version__
 import imugait.extras as extras
 import imugait.outputs as outputs
+from imugait.analysis.metrics import HEADLINE_METRICS
+from imugait.analysis import ALGORITHM_VERSION
+from imugait.app import analyze_session, process_session
+from imugait.app.redecode import redecode_session
+from imugait.errors import ImugaitError, InputFileError
+from imugait.store.importers import file_sha256
+from imugait.store.reader import open_session
 from imugait.compare.api import META_COLUMNS, add_meta_columns, analysis_params, expand_paths, params_dict, params_sha256
 
 EXIT_OK = 0
@@ -83,29 +90,25 @@ def process_one(path: str, params: dict | None, out_dir: str | None, name: str |
                 write: bool = True, replace: bool = False, redecode: bool = False) -> dict:
     """Reprocess one session; never raises (errors are returned). Runs in worker processes.
     ``redecode``: first decode the session again from its raw notifications into
-    ``OUT/redecoded/<name>.h5`` (:mod:`imugait.store.redecode`; the original is not touched)
+    ``OUT/redecoded/<name>.h5`` (:mod:`imugait.app.redecode`; the original is not touched)
     and analyse that file."""
     t0 = time.perf_counter()
     rec: dict[str, Any] = {"file": str(path), "name": name or Path(path).stem, "ok": False, "status": "failed", "error": "",
            "run_id": "", "raw_sha256": "", "n_strides": 0, "n_valid": 0, "seconds": 0.0, "table": None}
     try:
         if redecode:
-            from imugait.store.redecode import redecode_session
 
             target = Path(out_dir or ".") / "redecoded" / f"{rec['name']}.h5"
             target.parent.mkdir(parents=True, exist_ok=True)
             redecode_session(path, target, overwrite=True)
             rec["redecoded"] = str(target)
             path = str(target)
-        from imugait import open_session
-        from imugait.analysis import ALGORITHM_VERSION
 
         p = analysis_params(params)
         pdict = params_dict(p)
         phash = params_sha256(p)
         summary = None
         if write:
-            from imugait.store import process_session
 
             up_to_date = False
             if not replace:
@@ -126,9 +129,8 @@ def process_one(path: str, params: dict | None, out_dir: str | None, name: str |
             meta["algorithm_version"] = str(a.get("algorithm_version", ALGORITHM_VERSION))
             meta["params_sha256"] = phash
         else:
-            from imugait.store.process import analyse_session
 
-            sa = analyse_session(path, params=p)  # the one session -> analysis path (partial/damage notes)
+            sa = analyze_session(path, params=p)  # the one session -> analysis path (partial/damage notes)
             with open_session(path) as s:
                 meta = {k: v for k, v in s.meta.items() if isinstance(v, (str, int, float, bool))}
                 rec["duration_s"] = float(s.duration_s)
@@ -149,7 +151,7 @@ def process_one(path: str, params: dict | None, out_dir: str | None, name: str |
             v = df[df["valid"].astype(bool)]
             for side in ("left", "right"):
                 vs = v[v["side"] == side]
-                for m in ("rom_deg", "cadence_spm", "swing_pct", "stance_s"):
+                for m in HEADLINE_METRICS:
                     if m in vs.columns and len(vs):
                         rec[f"{side}_{m}_median"] = float(vs[m].median())
         if out_dir:
@@ -161,7 +163,6 @@ def process_one(path: str, params: dict | None, out_dir: str | None, name: str |
         rec["table"] = df
         rec["ok"] = True
     except Exception as e:  # noqa: BLE001 — a bad file must never stop the batch
-        from imugait.errors import ImugaitError
 
         rec["error"] = str(e) if isinstance(e, ImugaitError) else f"{type(e).__name__}: {e}"
         if os.environ.get("IMUGAIT_DEBUG") == "1":
@@ -375,7 +376,6 @@ def _run_dask(files, kw, jobs, scheduler, progress, sink):
         try:
             client = Client(scheduler, timeout="20s")
         except (OSError, ValueError, TypeError) as e:
-            from imugait.errors import ImugaitError
 
             raise ImugaitError(
                 f"cannot reach the Dask scheduler at {scheduler} ({e}) — start one there (`dask scheduler`, "
@@ -412,7 +412,6 @@ def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed"
     pdict = params_dict(p)
     files = expand_paths(paths)
     if not files:
-        from imugait.errors import InputFileError
 
         raise InputFileError(", ".join(map(str, [paths] if isinstance(paths, (str, Path)) else paths)), None,
                              "holds no session file (*.h5)", "give session files or folders that contain them")
@@ -440,7 +439,6 @@ def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed"
     if sessions.empty:
         sessions = pd.DataFrame(columns=["file", "name", "ok", "status", "error"])
     seconds = time.perf_counter() - t0
-    from imugait.analysis import ALGORITHM_VERSION
 
     prov = {
         "tool": "imugait reprocess",
@@ -473,7 +471,6 @@ def reprocess(paths, params=None, jobs: int | None = None, out_dir="reprocessed"
     if out:
         with outputs.atomic_open(out / "sessions.csv", newline="") as f:
             sessions.to_csv(f, index=False)
-        from imugait.store.importers import file_sha256
 
         prov["strides_csv_sha256"] = file_sha256(out / "strides.csv")
         outputs.write_text(out / "provenance.json", json.dumps(prov, indent=2, default=str))

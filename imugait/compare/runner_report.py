@@ -20,7 +20,8 @@ import imugait.outputs as outputs
 from imugait.compare import stats
 from imugait.compare.comparison import CompareParams
 from imugait.compare.data import SessionData
-from imugait.compare.metrics import metric_info
+from imugait.analysis.metrics import metric_info
+from imugait.analysis.summary import balance_left_pct, ln_ratio_pct
 from imugait.compare.report_html import esc, img_tag, page
 
 TREND_METRICS = ("rom_deg", "cadence_spm", "stance_s", "swing_pct")
@@ -86,13 +87,13 @@ def balance(sd: SessionData) -> list[dict]:
         if m not in L.columns or L.empty or R.empty:
             continue
         lm, rm = float(L[m].median()), float(R[m].median())
-        b = stats.balance_pct(lm, rm)
+        b = float(balance_left_pct(lm, rm))
         info = metric_info(m)
         if not math.isfinite(b):
             continue
         lean = "even" if abs(b - 50) <= 1.0 else ("more on the left" if b > 50 else "more on the right")
         out.append({"metric": m, "left": lm, "right": rm, "balance_left_pct": b,
-                    "ln_ratio_pct": 100 * math.log(lm / rm) if lm > 0 and rm > 0 else float("nan"),
+                    "ln_ratio_pct": float(ln_ratio_pct(lm, rm)),
                     "text": f"{info.label}: {b:.1f} % left / {100 - b:.1f} % right ({lean})"})
     return out
 
@@ -213,9 +214,8 @@ def write_runner_report(sd: SessionData, out_dir) -> Path:
                 "time are accurate.</p>")
     with outputs.atomic_open(out / "per_minute.csv", newline="") as f:
         pm.to_csv(f, index=False)
-    from imugait.compare.comparison import _clean
 
-    outputs.write_text(out / "runner_report.json", json.dumps(_clean(
+    outputs.write_text(out / "runner_report.json", json.dumps(outputs.jsonable(
         {"session": sd.name, "file": str(sd.path) if sd.path else None, "key_numbers": dict(keys),
          "balance": bal, "drift": dr}), indent=2, allow_nan=False))
     path = out / "report.html"

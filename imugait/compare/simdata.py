@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from imugait.sim.gait import SimConfig, SimRecording, simulate
+from imugait.store.importers import SideArrays, write_arrays
 
 
 def sim_arrays(rec) -> dict:
@@ -16,12 +18,10 @@ def sim_arrays(rec) -> dict:
     return {side: (s.t_true_s, s.acc_mps2, s.gyr_dps) for side, s in rec.sides.items()}
 
 
-def write_sim_session(path, cfg_or_rec, meta: dict | None = None, block_s: float = 1.0) -> Path:
-    """Simulate (if given a ``SimConfig``) and write a session file; returns its path."""
-    from imugait.sim.gait import SimConfig, simulate
-    from imugait.store.writer import SessionWriter
-    from imugait.types import SampleBlock
-
+def write_sim_session(path, cfg_or_rec: SimConfig | SimRecording, meta: dict | None = None,
+                      block_s: float = 1.0) -> Path:
+    """Simulate (if given a ``SimConfig``) and write a session file (atomically, through the
+    one array writer :func:`imugait.store.importers.write_arrays`); returns its path."""
     rec = simulate(cfg_or_rec) if isinstance(cfg_or_rec, SimConfig) else cfg_or_rec
     cfg = rec.config
     m = {"source": "simulated", "activity": cfg.gait,
@@ -29,25 +29,8 @@ def write_sim_session(path, cfg_or_rec, meta: dict | None = None, block_s: float
     m.update(meta or {})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    w = SessionWriter(path, m, overwrite=True)
-    try:
-        for _side, s in rec.sides.items():
-            w.add_sensor(s.info)
-        w.start()
-        for side, s in rec.sides.items():
-            n = s.n
-            step = max(1, int(round(block_s * s.info.sample_rate_hz)))
-            for i0 in range(0, n, step):
-                i1 = min(n, i0 + step)
-                blk = SampleBlock(side=side, first_index=int(s.sample_index[i0]), t_dev_s=s.t_dev_s[i0:i1],
-                                  acc_counts=s.acc_counts[i0:i1], gyr_counts=s.gyr_counts[i0:i1],
-                                  acc_scale_mps2=s.info.acc_scale_mps2, gyr_scale_dps=s.info.gyr_scale_dps)
-                w.append_block(blk, s.t_true_s[i0:i1])
-        w.close("simulation written")
-    except BaseException:
-        try:
-            w.close("error while writing simulation")
-        finally:
-            raise
-    return path
-
+    sides = {side: SideArrays(s.info, s.t_true_s, s.acc_counts, s.gyr_counts, t_dev_s=s.t_dev_s,
+                              sample_index=s.sample_index) for side, s in rec.sides.items()}
+    rate_hz = max(s.info.sample_rate_hz for s in rec.sides.values())
+    return write_arrays(path, m, sides, overwrite=True, block_samples=max(1, int(round(block_s * rate_hz))),
+                        reason="simulation written")

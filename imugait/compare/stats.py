@@ -319,18 +319,3 @@ def mdc95(part_medians: Sequence[float], part_median_se: Sequence[float] | None 
             sem = max(sem, float(np.sqrt(np.mean(se ** 2))))
     return float(1.96 * math.sqrt(2.0) * sem), sem
 
-
-def ln_ratio_index(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Per-pair asymmetry ``100 · ln(L/R)`` — the analysis' own index
-    (:func:`imugait.analysis.summary.ln_ratio_pct`)."""
-    from imugait.analysis.summary import ln_ratio_pct
-
-    return ln_ratio_pct(left, right)
-
-
-def balance_pct(left: float, right: float) -> float:
-    """Runner-style L/R balance ``100 · L/(L+R)`` — the analysis' own formula
-    (:func:`imugait.analysis.summary.balance_left_pct`)."""
-    from imugait.analysis.summary import balance_left_pct
-
-    return float(balance_left_pct(left, right))

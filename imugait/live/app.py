@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from imugait.errors import ImugaitError
+
 
 def ensure_qt_platform() -> str:
     """Use Qt's offscreen platform when there is no display (set before Qt starts)."""
@@ -35,8 +37,6 @@ def check_qt_binding() -> None:
     """
     from importlib import metadata
 
-    from imugait.errors import ImugaitError
-
     try:
         v = metadata.version("shiboken6")
     except metadata.PackageNotFoundError:
@@ -54,7 +54,6 @@ check_qt_binding()
 import pyqtgraph as pg  # noqa: E402
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from imugait.errors import ImugaitError  # noqa: E402
 from imugait.live import metrics as M  # noqa: E402
 from imugait.live.backend import LiveBackend  # noqa: E402
 from imugait.live.flexor_panel import FlexorPanel  # noqa: E402
@@ -63,6 +62,8 @@ from imugait.live.widgets import (  # noqa: E402
     BIG_PT, DASH, MID_PT, SMALL_PT, AsymmetryPanel, CalibrationPanel, HealthPanel, PhasePortrait,
     SignalView, StrideBars, font, label, set_style, set_text,
 )
+from imugait.live import sources  # noqa: E402
+from imugait.sim.gait import SimConfig  # noqa: E402
 
 pg.setConfigOptions(background="w", foreground="k", antialias=False)
 
@@ -379,13 +380,11 @@ def make_backend(*, simulate: bool = False, left: str | None = None, right: str 
                  replay: str | Path | None = None, speed: float = 1.0, source=None, model: LiveModel | None = None,
                  out_dir: str | Path = "recordings", params=None, sim_config=None, label: str = "") -> LiveBackend:
     """Build the backend for one of the source choices of ``imugait live``."""
-    from imugait.live import sources
-
     factory, auto_label = sources.source_factory(simulate=simulate, left=left, right=right, replay=replay,
                                                  speed=speed, source=source, sim_config=sim_config)
     kind = "simulated" if simulate else "replay" if replay is not None else "ble" if (left or right) else "other"
     return LiveBackend(factory, model or LiveModel(), params=params, out_dir=out_dir, label=label or auto_label,
-                       meta={"source": kind, "activity": getattr(sim_config, "gait", "") if simulate else ""})
+                       meta={"source": kind, "activity": sim_config.gait if simulate and isinstance(sim_config, SimConfig) else ""})
 
 
 def qapp() -> QtWidgets.QApplication:

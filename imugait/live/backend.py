@@ -18,39 +18,38 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as _dt
-import inspect
 import logging
 import math
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
-from imugait.acquire.base import InfoEvent, LinkEvent, Source, StatusEvent
+from imugait.acquire.base import Source
+from imugait.acquire.engine import Acquisition
+from imugait.analysis import AnalysisParams, GaitPipeline
+from imugait.analysis.pipeline import PipelineOutput
+from imugait.events import ClockPoints, GapEvent, InfoEvent, LinkEvent, StatusEvent
 from imugait.conventions import SIDES, Side
 from imugait.errors import ImugaitError
 from imugait.live.model import LiveModel
 from imugait.outputs import safe_name
 from imugait.types import SampleBlock, SensorInfo
+from imugait.analysis.flexor import FlexorAnalyzer, ProtocolRunner, protocol_steps
+from imugait.app.session_analysis import analyze_flexor_session
+from imugait.store.flexor import write_result
+from imugait.store.writer import SessionWriter
 
 log = logging.getLogger(__name__)
 
 SourceFactory = Callable[[], Source]
 
 
-def make_acquisition(source: Source, on_block, on_event):
+def make_acquisition(source: Source, on_block, on_event) -> Acquisition:
     """Build :class:`imugait.acquire.engine.Acquisition` for ``source`` with our callbacks."""
-    from imugait.acquire.engine import Acquisition
-
-    sig = inspect.signature(Acquisition)
-    kw = {}
-    if "on_block" in sig.parameters:
-        kw["on_block"] = on_block
-    if "on_event" in sig.parameters:
-        kw["on_event"] = on_event
-    return Acquisition(source, **kw)
+    return Acquisition(source, on_block=on_block, on_event=on_event)
 
 
 class LiveBackend:
@@ -89,8 +88,8 @@ class LiveBackend:
         self._started = threading.Event()
         self._done = threading.Event()
         self.source: Source | None = None
-        self.acq = None
-        self._pipelines: dict[Side, Any] = {}
+        self.acq: Acquisition | None = None
+        self._pipelines: dict[Side, GaitPipeline] = {}
         self._infos: dict[Side, SensorInfo] = {}
         self._pending: dict[Side, list] = {s: [] for s in SIDES}
         self._pending_n: dict[Side, int] = {s: 0 for s in SIDES}
@@ -207,15 +206,13 @@ class LiveBackend:
         self._started.set()
         try:
             self.source = self._factory()
-            sides = tuple(getattr(self.source, "sides", ()) or ())
+            sides = tuple(self.source.sides)
             self._source_sides = sides
             self.model.set_source(self.label, sides)
             for s in sides:
                 self.model.set_link(s, "connecting")
             self.acq = make_acquisition(self.source, self._on_block, self._on_event)
-            t0 = getattr(self.acq, "t0_host_s", None)
-            if isinstance(t0, (int, float)) and math.isfinite(t0):
-                self.model.session_t0_host_s = float(t0)
+            self.model.session_t0_host_s = float(self.acq.t0_host_s)
             if self._flexor_at_start is not None:
                 args, fut = self._flexor_at_start
                 fut.set_result(await self._start_flexor(*args))
@@ -243,10 +240,8 @@ class LiveBackend:
             self.model.set_finished(True)
 
     async def _stop_async(self) -> None:
-        if self.acq is not None and hasattr(self.acq, "stop"):
-            r = self.acq.stop()
-            if inspect.isawaitable(r):
-                await r
+        if self.acq is not None:
+            await self.acq.stop()
         elif self.source is not None:
             await self.source.stop()
 
@@ -256,20 +251,17 @@ class LiveBackend:
             self._update_health()
 
     def _update_health(self) -> None:
-        if self.acq is None or not hasattr(self.acq, "health"):
+        if self.acq is None or self.source is None:
             return
-        t0 = getattr(self.acq, "t0_host_s", None)
-        if self.model.session_t0_host_s is None and isinstance(t0, (int, float)) and math.isfinite(t0):
-            self.model.session_t0_host_s = float(t0)
-        for s in getattr(self.source, "sides", ()):
-            try:
-                h = self.acq.health(s)
-            except Exception:  # noqa: BLE001 - a side without data yet
+        if self.model.session_t0_host_s is None:
+            self.model.session_t0_host_s = float(self.acq.t0_host_s)
+        for s in self.source.sides:
+            h = self.acq.health(s)
+            if h is None:  # a side without data yet
                 continue
             self.model.set_health(s, h)
-            st = getattr(h, "state", None)
-            if st:
-                self.model.set_link(s, str(st))
+            if h.state:
+                self.model.set_link(s, str(h.state))
 
     # callbacks from Acquisition (worker thread, inside the loop)
     def _on_event(self, ev) -> None:
@@ -291,7 +283,7 @@ class LiveBackend:
             self._writer_event(ev)
         elif isinstance(ev, StatusEvent):
             self._writer_event(ev)
-        elif type(ev).__name__ in ("GapEvent", "ClockPoints"):  # imugait.acquire.engine events
+        elif isinstance(ev, (GapEvent, ClockPoints)):
             self._writer_event(ev)
 
     def _on_block(self, block: SampleBlock, t_s: np.ndarray) -> None:
@@ -315,7 +307,7 @@ class LiveBackend:
             self._flexor_push(side, np.asarray(t_s, dtype=np.float64), acc, gyr)
         self._pending[side].append((np.asarray(t_s, dtype=np.float64), acc, gyr))
         self._pending_n[side] += len(block)
-        fs = getattr(self._pipelines[side], "fs_hz", None) or 200.0
+        fs = self._pipelines[side].fs_hz or 200.0
         if self._pending_n[side] >= max(1, int(round(fs * self.analysis_interval_s))):
             self._run_pipeline(side)
         if self._writer is not None and self._rec_blocks % 20 == 0:
@@ -352,9 +344,7 @@ class LiveBackend:
         self._rec_blocks += 1
         self.rec_samples[block.side] = self.rec_samples.get(block.side, 0) + len(block)
 
-    def _make_pipeline(self, side: Side, fs_hz: float):
-        from imugait.analysis import AnalysisParams, GaitPipeline
-
+    def _make_pipeline(self, side: Side, fs_hz: float) -> GaitPipeline:
         return GaitPipeline(fs_hz=float(fs_hz), side=side, params=self.params or AnalysisParams())
 
     def _run_pipeline(self, side: Side, final: bool = False) -> None:
@@ -371,23 +361,16 @@ class LiveBackend:
             self._publish(side, p.push(t, a, g))
         if final:
             self._publish(side, p.flush())
-        cal = getattr(p, "calibration", None)
-        if cal is not None:
-            self.model.set_calibration(side, cal)
+        if p.calibration is not None:
+            self.model.set_calibration(side, p.calibration)
 
-    def _publish(self, side: Side, out) -> None:
-        if out is None:
-            return
-        t = getattr(out, "t_s", None)
-        ang = getattr(out, "thigh_angle_deg", None)
-        if t is not None and ang is not None and len(t):
-            self.model.push_angle(side, t, ang)
-        ev = getattr(out, "events", None)
-        if ev:
-            self.model.push_events(side, ev)
-        st = getattr(out, "strides", None)
-        if st:
-            self.model.push_strides(side, st)
+    def _publish(self, side: Side, out: PipelineOutput) -> None:
+        if len(out.t_s):
+            self.model.push_angle(side, out.t_s, out.thigh_angle_deg)
+        if out.events:
+            self.model.push_events(side, out.events)
+        if out.strides:
+            self.model.push_strides(side, out.strides)
 
     def _flush_pipelines(self, final: bool) -> None:
         for s in list(self._pipelines):
@@ -404,8 +387,6 @@ class LiveBackend:
         return time.monotonic() - t0 if t0 is not None else 0.0
 
     async def _start_recording(self, subject: str, condition: str, path, notes: str) -> str:
-        from imugait.store.writer import SessionWriter
-
         if self._writer is not None:
             return str(self.model.snapshot(consume=False).recording.get("path"))
         if path is None:
@@ -418,7 +399,7 @@ class LiveBackend:
         meta.update(subject_id=subject, condition=condition, notes=notes)
         meta.setdefault("source", self.label)
         meta.setdefault("source_json", {"live": self.label})
-        sides = tuple(getattr(self.source, "sides", ()) or ())
+        sides = tuple(self.source.sides) if self.source is not None else ()
         if sides:
             meta.setdefault("sides", list(sides))
         t0 = self.model.session_t0_host_s
@@ -465,8 +446,6 @@ class LiveBackend:
     """The test's live state is refreshed every this many seconds of session time."""
 
     async def _start_flexor(self, steps, wait_for_calibration: bool) -> bool:
-        from imugait.analysis.flexor import FlexorAnalyzer, ProtocolRunner, protocol_steps
-
         self._flexor = FlexorAnalyzer(source=self.label)
         self._flexor_proto = ProtocolRunner(steps or protocol_steps(), wait_for_calibration=wait_for_calibration)
         self._flexor_next_t = -math.inf
@@ -532,9 +511,7 @@ class LiveBackend:
             # the same algorithm, on exactly what the file holds)
             self._flexor_in_recording = False
             try:
-                from imugait.store.flexor import analyze_session, write_result
-
-                res = analyze_session(path)
+                res = analyze_flexor_session(path)
                 if not res.refused:
                     write_result(path, res)
             except Exception as e:  # noqa: BLE001 - the recording itself is safe; tell the user
@@ -555,7 +532,7 @@ class LiveBackend:
     async def _recalibrate(self, side: Side | None) -> None:
         for s in ([side] if side else list(self._pipelines)):
             p = self._pipelines.get(s)
-            if p is not None and hasattr(p, "recalibrate"):
+            if p is not None:
                 p.recalibrate()
                 self.model.clear_side_data(s)
                 self.model.set_calibration(s, p.calibration)

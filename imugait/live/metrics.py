@@ -35,14 +35,14 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from imugait.analysis.metrics import METRICS
 from imugait.analysis.results import StrideResult
+from imugait.analysis.summary import balance_left_pct
 
-BAR_METRICS: tuple[tuple[str, str, str], ...] = (
-    ("rom_deg", "Hip range", "°"),
-    ("swing_pct", "Swing", "%"),
-    ("stance_s", "Stance", "s"),
-)
-"""(StrideResult field, label, unit) of the per-stride bar charts, in display order."""
+BAR_METRICS: tuple[tuple[str, str, str], ...] = tuple(
+    (m, METRICS[m].short, METRICS[m].value_unit) for m in ("rom_deg", "swing_pct", "stance_s"))
+"""(StrideResult field, label, unit of the value) of the per-stride bar charts, in display
+order — selected from the one metric table :data:`imugait.analysis.metrics.METRICS`."""
 
 N_BARS = 20
 """Strides per side shown as bars and used for the running medians."""
@@ -84,9 +84,7 @@ def balance_pct(left: float | None, right: float | None) -> float | None:
         return None
     if not (math.isfinite(left) and math.isfinite(right)) or left <= 0 or right <= 0:
         return None
-    from imugait.analysis.summary import balance_left_pct  # the analysis' own formula
-
-    return float(balance_left_pct(left, right))
+    return float(balance_left_pct(left, right))  # the analysis' own formula
 
 
 def balance_band(balance: float | None, bands: tuple[float, float] = BALANCE_BANDS_PP) -> str | None:

@@ -8,9 +8,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+from imugait.acquire.ble import BleSource
+from imugait.acquire.replay import ReplaySource
 from imugait.errors import ImugaitError
+from imugait.sim.gait import SimConfig
+from imugait.sim.source import SimulatedSource
 
 
 SIM_ASYM_ROM_DEG = 3.0
@@ -21,9 +25,7 @@ left (so the balance panel has something to show; ``--sim-asym 0`` for a symmetr
 def default_sim_config(**kw):
     """A treadmill-like simulated run: 3 s standing (calibration), then running; 5 min in all
     (the whole run is simulated when the source starts: ≈ 1.5 s per simulated minute here)."""
-    from imugait.sim.gait import SimConfig
-
-    base = dict(gait="run", duration_s=300.0, fs_hz=200.0, seed=1, stand_before_s=3.0, stand_after_s=0.0,
+    base: dict[str, Any] = dict(gait="run", duration_s=300.0, fs_hz=200.0, seed=1, stand_before_s=3.0, stand_after_s=0.0,
                 asym_rom_deg=SIM_ASYM_ROM_DEG)
     base.update(kw)
     return SimConfig(**base)
@@ -44,11 +46,9 @@ def source_factory(*, simulate: bool = False, left: str | None = None, right: st
         cfg = sim_config or default_sim_config()
 
         def make_sim():
-            from imugait.acquire.simulated import SimulatedSource
+            return SimulatedSource(cfg, speed=speed, **(sim_kwargs or {}))
 
-            return _construct(SimulatedSource, cfg, speed=speed, **(sim_kwargs or {}))
-
-        gait = getattr(cfg, "gait", "")
+        gait = cfg.gait if isinstance(cfg, SimConfig) else ""
         return make_sim, f"simulated {gait}" + ("" if speed == 1 else f" at {speed:g}×" if speed else " (fast)")
     if replay is not None:
         path = Path(replay)
@@ -56,16 +56,12 @@ def source_factory(*, simulate: bool = False, left: str | None = None, right: st
             raise ImugaitError(f"{path}: no such session file — give the path of a .h5 written by imugait record")
 
         def make_replay():
-            from imugait.acquire.replay import ReplaySource
-
-            return _construct(ReplaySource, path, speed=speed)
+            return ReplaySource(path, speed=speed)
 
         return make_replay, f"replay of {path.name} " + (f"at {speed:g}×" if speed else "(fast)")
 
     def make_ble():
-        from imugait.acquire.ble import BleSource
-
-        kw = {}
+        kw: dict[str, Any] = {}
         if left:
             kw["left"] = left
         if right:
@@ -74,16 +70,3 @@ def source_factory(*, simulate: bool = False, left: str | None = None, right: st
 
     names = ", ".join(f"{s} {a}" for s, a in (("left", left), ("right", right)) if a)
     return make_ble, f"BLE ({names})"
-
-
-def _construct(cls, first, **kw):
-    """Call ``cls(first, **kw)`` passing only the keyword arguments it accepts."""
-    import inspect
-
-    try:
-        params = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return cls(first, **kw)
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return cls(first, **kw)
-    return cls(first, **{k: v for k, v in kw.items() if k in params})

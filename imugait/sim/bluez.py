@@ -20,7 +20,8 @@ What is served (what bleak 3.x asks of BlueZ):
   ``GattCharacteristic1``, ``GattDescriptor1`` = CCCD). Notifications are
   ``PropertiesChanged(Value)`` after ``StartNotify``.
 
-Link model (one per device, :class:`LinkProfile`): a connection event every
+Link model (one per device, :class:`~imugait.sim.link.LinkModel` — the same timing model
+the in-process simulated source uses; ``LinkProfile`` is an alias): a connection event every
 ``conn_interval_s``; notifications produced by the peripheral between events wait for the
 next event, at most ``max_packets_per_event`` go per event (the rest wait) — the arrival
 delay is one-sided, as on real BLE. Faults: link loss and return (``Connected=False``; the
@@ -48,13 +49,17 @@ import tempfile
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from dbus_fast import BusType, DBusError, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
+
+import numpy as np
+
+from imugait.sim.link import LinkModel, Stalls
 
 BLUEZ = "org.bluez"
 ADAPTER_PATH = "/org/bluez/hci0"
@@ -124,30 +129,10 @@ class EmulatedPeripheral(abc.ABC):
         pass
 
 
-@dataclass
-class LinkProfile:
-    """Per-device link behaviour (times in emulator seconds).
-
-    ``loss_prob`` drops notifications at random (BLE retransmits at the link layer, so on a
-    real link this models host-side overruns or a peripheral that gives up on a packet);
-    ``extra_latency_s`` is added to every delivery; ``rssi_dbm`` is what scans report.
-
-    ``hold_s=(lo, hi)``: notifications of the ``hold_channels`` characteristics are held back
-    and let go together every U(lo, hi) s (emulator time) — ``hold_where="device"``: by the
-    peripheral or its stack, before the link, so a release drains at ``max_packets_per_event``
-    per connection event; ``"host"``: by the host (a busy computer, a phone batching
-    notifications), after the air, so a release reaches the application all at once.
-    """
-
-    conn_interval_s: float = 0.030
-    max_packets_per_event: int = 6
-    loss_prob: float = 0.0
-    extra_latency_s: float = 0.0
-    mtu: int = 247
-    seed: int = 0
-    hold_s: tuple | None = None
-    hold_where: str = "device"
-    hold_channels: tuple = ("data", "pmd_data", "gsp_data")
+#: The emulator's per-device link is the shared simulated link (:mod:`imugait.sim.link`, with
+#: the emulator-only hold-back of notifications: ``hold_s``, ``hold_where``, ``hold_channels``);
+#: ``LinkProfile`` is its historical name here.
+LinkProfile = LinkModel
 
 
 @dataclass
@@ -317,6 +302,7 @@ class _Device(ServiceInterface):
         self.host_release: asyncio.TimerHandle | None = None  # host-side hold: the pending release timer
         self.rng = random.Random(link.seed)
         self.phase_s = self.rng.uniform(0.0, link.conn_interval_s)
+        self.random_stalls = Stalls(link, np.random.default_rng([link.seed, 13]))
         self._link_return_handle: asyncio.TimerHandle | None = None
 
     # ---- properties -----------------------------------------------------------------
@@ -894,7 +880,7 @@ class EmulatedBluez:
                 produced = produced + dev.held
                 dev.held, dev.release_at_s = [], None
         dev.queue.extend(produced)
-        if t < dev.stalled_until_s:
+        if t < dev.stalled_until_s or t < dev.random_stalls.stalled_until(t):
             return
         n = 0
         while dev.queue and n < dev.link.max_packets_per_event:
@@ -981,10 +967,14 @@ class EmulatedBluez:
         self._call(lambda: self._restore(self._dev(address)))
 
     def set_loss(self, address: str, loss_prob: float) -> None:
-        self._call(lambda: setattr(self._dev(address).link, "loss_prob", float(loss_prob)))
+        self._call(lambda: self._set_link(address, loss_prob=float(loss_prob)))
 
     def set_latency(self, address: str, extra_latency_s: float) -> None:
-        self._call(lambda: setattr(self._dev(address).link, "extra_latency_s", float(extra_latency_s)))
+        self._call(lambda: self._set_link(address, extra_latency_s=float(extra_latency_s)))
+
+    def _set_link(self, address: str, **changes) -> None:
+        dev = self._dev(address)
+        dev.link = replace(dev.link, **changes)
 
     def stall(self, address: str, duration_s: float) -> None:
         """No connection events for ``duration_s``: packets pile up, then arrive in a burst."""

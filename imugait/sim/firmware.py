@@ -10,7 +10,7 @@ reboots.
 
 It is transport-free and clocked by the caller. Time ``t_s`` everywhere is *world time*:
 the simulator's true session time (``SimSide.t_true_s``). A transport (the in-process
-:class:`~imugait.acquire.simulated.SimulatedSource`, or the emulated BlueZ) calls
+:class:`~imugait.sim.source.SimulatedSource`, or the emulated BlueZ) calls
 
 * :meth:`VirtualSensor.poll_timed` / :meth:`poll` — notifications due by ``t_s``;
 * :meth:`read_info`, :meth:`read_status`, :meth:`write_control`;
@@ -32,6 +32,7 @@ from imugait.conventions import GRAVITY_MPS2, Side
 from imugait.protocol import constants as C
 from imugait.protocol import imu
 from imugait.protocol.errors import BadValue, CountMismatch, PacketError, TooShort, UnknownType
+from imugait.types import SensorInfo
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,6 @@ def synthetic_side(
 ) -> SyntheticSide:
     """Deterministic ramp/sine samples with a drifting device clock:
     ``t_dev = offset + (t_true - t_first)(1 + drift·1e-6)``."""
-    from imugait.types import SensorInfo
-
     n = int(round(duration_s * fs_hz))
     k = np.arange(n, dtype=np.int64)
     t_true = t_first_s + k / fs_hz
@@ -234,8 +233,8 @@ class VirtualSensor:
         self.fifo_s = float(fifo_s)
         self.faults = faults or FirmwareFaults()
         self.firmware = firmware
-        self.serial = serial if serial is not None else (getattr(info, "device_id", "") or f"VS-{self.side[0].upper()}")[:16]
-        self.mounting = (mounting if mounting is not None else getattr(info, "mounting", ""))[:32]
+        self.serial = serial if serial is not None else (info.device_id or f"VS-{self.side[0].upper()}")[:16]
+        self.mounting = (mounting if mounting is not None else info.mounting)[:32]
         self._battery0 = float(battery_pct)
         self._drain = float(battery_drain_pct_per_h)
         self._status_interval_s = float(status_interval_s)

@@ -43,6 +43,7 @@ from imugait.conventions import GRAVITY_MPS2, SIDES, Side
 from imugait.sim.gait import SimConfig, apply_sensor_model, default_strap_R, random_rotation
 from imugait.sim.gait import _rx, _ry, _rz, _smoothstep  # the one set of rotation/blend helpers of the simulators
 from imugait.types import SensorInfo
+from imugait.outputs import jsonable
 
 FLEXOR_SIM_VERSION = "1.0"
 TABLE_HIP_HEIGHT_M = 0.78
@@ -263,22 +264,9 @@ class FlexorSimConfig:
         d = asdict(self)
         d["poses"] = [asdict(p) for p in self.poses]
         d["sensor"] = self.sensor_config().to_dict()
-        return _jsonable(d)
+        return jsonable(d)
 
 
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        f = float(x)
-        return f if math.isfinite(f) else None
-    return x
 
 
 # ---------------------------------------------------------------------- kinematics
@@ -396,7 +384,7 @@ def _ideal(tl: _Timeline, t: np.ndarray, R_TS: np.ndarray, r_T: np.ndarray):
 @dataclass
 class FlexorSimSide:
     """One simulated thigh sensor (quacks like :class:`imugait.sim.gait.SimSide` for
-    :class:`~imugait.sim.firmware.VirtualSensor` and :class:`~imugait.acquire.simulated.SimulatedSource`)."""
+    :class:`~imugait.sim.firmware.VirtualSensor` and :class:`~imugait.sim.source.SimulatedSource`)."""
 
     side: Side
     info: SensorInfo
@@ -426,7 +414,7 @@ class FlexorSimRecording:
     holds: list                  # truth per Thomas hold (see module docstring)
 
     def truth_dict(self) -> dict:
-        return _jsonable({
+        return jsonable({
             "generator": f"imugait.sim.flexor {FLEXOR_SIM_VERSION}",
             "config": self.config.to_dict(),
             "time": "seconds of true session time (the CSV time_s)",

@@ -42,6 +42,7 @@ from scipy.interpolate import CubicSpline
 
 from imugait.conventions import GRAVITY_MPS2, SIDES, Side
 from imugait.types import SensorInfo
+from imugait.outputs import jsonable
 
 SIM_VERSION = "2.0"
 
@@ -294,7 +295,7 @@ class SimConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        return _jsonable(d)
+        return jsonable(d)
 
     @classmethod
     def from_dict(cls, d: dict) -> "SimConfig":
@@ -305,21 +306,6 @@ class SimConfig:
         return replace(self, **kw)
 
 
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating, float)):
-        f = float(x)
-        return f if math.isfinite(f) else None
-    if isinstance(x, (np.bool_,)):
-        return bool(x)
-    return x
 
 
 # --------------------------------------------------------------------------------------
@@ -381,7 +367,7 @@ class SimRecording:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def truth_dict(self) -> dict:
-        return _jsonable(
+        return jsonable(
             {
                 "generator": f"imugait.sim.gait {SIM_VERSION}",
                 "config": self.config.to_dict(),

@@ -1,5 +1,5 @@
-"""Hip-flexor (modified Thomas) test results in a session file: run the test on a
-session's raw data and store the result as a run of the ``/flexor_test`` group (layout in
+"""Hip-flexor (modified Thomas) test results in a session file: store a result (computed by
+:func:`imugait.app.analyze_flexor_session` from the session's raw data) as a run of the ``/flexor_test`` group (layout in
 :mod:`imugait.store.flexor_schema` and ``docs/session-schema.md``; read it back with
 ``open_session(path).flexor_test``).
 
@@ -16,20 +16,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-import imugait
-from imugait.analysis.flexor import FLEXOR_ALGORITHM_VERSION, FlexorParams, FlexorResult, analyze_flexor
+from imugait._version import __version__
+from imugait.analysis.flexor import FLEXOR_ALGORITHM_VERSION, FlexorResult
 from imugait.store.flexor_schema import GROUP, HOLD_COLUMNS
-from imugait.store.process import recover_if_interrupted
+from imugait.store.results import recover_if_interrupted
 from imugait.store.reader import open_session
 from imugait.store.writer import RESULTS_WAIT_S, SessionLock, rewrite_session, utc_now_iso
-
-
-def analyze_session(path, params: FlexorParams | None = None) -> FlexorResult:
-    """Run the test on a session's raw data (both thighs, session clock)."""
-    path = Path(path)
-    with open_session(path) as s:
-        inputs = {side: s.imu(side) for side in s.sides}
-    return analyze_flexor(inputs.get("left"), inputs.get("right"), params, source=str(path))
 
 
 def write_result(path, result: FlexorResult, replace: bool = False) -> str:
@@ -57,7 +49,7 @@ def write_result(path, result: FlexorResult, replace: bool = False) -> str:
             r.attrs["algorithm_version"] = FLEXOR_ALGORITHM_VERSION
             r.attrs["parameters_json"] = json.dumps(result.params.to_dict(), sort_keys=True)
             r.attrs["raw_sha256"] = raw_hash
-            r.attrs["imugait_version"] = imugait.__version__
+            r.attrs["imugait_version"] = __version__
             r.attrs["created_utc"] = utc_now_iso()
             r.attrs["source"] = str(result.source or path)
             ds = r.create_dataset("result_json", data=json.dumps(result.to_dict(), allow_nan=False),
@@ -87,4 +79,4 @@ def write_result(path, result: FlexorResult, replace: bool = False) -> str:
         return rewrite_session(path, _edit, lock=lock, tag="results", doing="store the flexor test result in it")
 
 
-__all__ = ["GROUP", "HOLD_COLUMNS", "analyze_session", "write_result"]
+__all__ = ["GROUP", "HOLD_COLUMNS", "write_result"]

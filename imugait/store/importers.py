@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imugait.conventions import GRAVITY_MPS2, SIDES
+from imugait.conventions import GRAVITY_MPS2, SIDES, Side
 from imugait.errors import ImugaitError
 from imugait.inputcheck import ImuData, check_imu
 from imugait.store.csvio import read_imu_csv
@@ -92,31 +92,58 @@ def quantise(values: np.ndarray, ranges, scale_for, what: str, name: str, warnin
     return counts, scale, rng, max_err, clipped
 
 
-def write_session_arrays(out, meta, sides: dict, overwrite: bool) -> None:
-    """sides: side -> (SensorInfo, t_s, acc_counts, gyr_counts). Built in memory and written
-    under ``out`` only when complete (atomically): an import killed or failing mid-way
-    leaves no file, and ``--overwrite`` keeps the old file until the new one is ready."""
+@dataclass
+class SideArrays:
+    """One sensor's samples, ready to be written: counts as the sensor reports them, the
+    session time of every sample and, when it differs, its device time and sample index."""
+
+    info: SensorInfo
+    t_s: np.ndarray                         # session time of each sample
+    acc_counts: np.ndarray
+    gyr_counts: np.ndarray
+    t_dev_s: np.ndarray | None = None       # device time (default: the session time)
+    sample_index: np.ndarray | None = None  # device sample counter (default: 0, 1, 2, …)
+
+
+def write_arrays(out, meta: dict, sides: dict[Side, SideArrays], *, overwrite: bool = False,
+                 block_samples: int = 0, reason: str = "imported") -> Path:
+    """Write in-memory samples as a session — the one "arrays -> SessionWriter" path (CSV and
+    HuGaDB import, simulated sessions). Built in memory and written under ``out`` only when
+    complete (atomically): a write killed or failing mid-way leaves no file, and
+    ``overwrite`` keeps the old file until the new one is ready. ``block_samples``: samples
+    per stored block (default :data:`BLOCK_SAMPLES`)."""
     out = Path(out)
     if out.exists() and not overwrite:
         raise ImugaitError(f"{out}: file exists — choose another --out name, or add --overwrite")
+    step = int(block_samples) if block_samples and block_samples > 0 else BLOCK_SAMPLES
     w = SessionWriter(out, meta, overwrite=overwrite, in_memory=True)
     ok = False
     try:
-        for _side, (info, *_rest) in sides.items():
-            w.add_sensor(info)
+        for a in sides.values():
+            w.add_sensor(a.info)
         w.start()
-        for side, (info, t, acc, gyr) in sides.items():
-            for i in range(0, len(t), BLOCK_SAMPLES):
-                sl = slice(i, i + BLOCK_SAMPLES)
-                w.append_block(SampleBlock(side=side, first_index=i, t_dev_s=t[sl], acc_counts=acc[sl],
-                                           gyr_counts=gyr[sl], acc_scale_mps2=info.acc_scale_mps2,
-                                           gyr_scale_dps=info.gyr_scale_dps, seq=-1), t[sl])
+        for side, a in sides.items():
+            t_dev = a.t_s if a.t_dev_s is None else a.t_dev_s
+            for i in range(0, len(a.t_s), step):
+                sl = slice(i, i + step)
+                first = i if a.sample_index is None else int(a.sample_index[i])
+                w.append_block(SampleBlock(side=side, first_index=first, t_dev_s=t_dev[sl], acc_counts=a.acc_counts[sl],
+                                           gyr_counts=a.gyr_counts[sl], acc_scale_mps2=a.info.acc_scale_mps2,
+                                           gyr_scale_dps=a.info.gyr_scale_dps, seq=-1), a.t_s[sl])
         ok = True
     finally:
         if ok:
-            w.close("imported")
+            w.close(reason)
         else:
             w.abort()
+    return out
+
+
+def write_session_arrays(out, meta, sides: dict, overwrite: bool) -> None:
+    """sides: side -> (SensorInfo, t_s, acc_counts, gyr_counts) — :func:`write_arrays` with
+    the sample index counting from 0 and device time = session time (imported files)."""
+    write_arrays(out, meta, {side: SideArrays(info, t, acc, gyr) for side, (info, t, acc, gyr) in sides.items()},
+                 overwrite=overwrite)
 
 
 def import_csv(left=None, right=None, out=None, meta: dict | None = None, overwrite: bool = False,

@@ -4,7 +4,7 @@ A decoder bug must never destroy a recording: sessions from Polar and Movesense 
 also keep every notification's bytes with its arrival time — and the commands imugait
 wrote, which say what was asked (START settings, subscription paths) — so that
 ``imugait reprocess --redecode`` can decode them again with a fixed decoder
-(:mod:`imugait.store.redecode`). Layout (``docs/session-schema.md``, "Raw notifications")::
+(:mod:`imugait.app.redecode`). Layout (``docs/session-schema.md``, "Raw notifications")::
 
     raw/                attrs: channels = JSON list, code -> channel name
         t_arrival_host_s  (n,) float64  host monotonic time the notification arrived

@@ -43,8 +43,10 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from imugait.clock import SessionClock
 from imugait.conventions import SIDES
 from imugait.errors import InputFileError
+from imugait.analysis.params import ALGORITHM_VERSION
 from imugait.store import flexor_schema
 from imugait.store import schema as S
 from imugait.store.repair import (SWMR_WRITE_FLAG, cleared_image, describe_writer, hdf5_write_locked,
@@ -64,7 +66,7 @@ TIME_OUTLIER_S = 0.5
 """A packet whose session time disagrees with both neighbours (by the sample counter) by more
 than this is damaged. Legitimately, the first packets of a clock segment are mapped before
 the fit settles (tens of ms) and a stale packet after a reconnect was measured 285–306 ms off
-(imugait.acquire.clock, point 6), so the limit sits above that."""
+(imugait.clock, point 6), so the limit sits above that."""
 
 SENSOR_NUMBER_ATTRS = {
     # attribute: (lowest, highest) possible value. A 16-bit count at the highest scale spans
@@ -673,11 +675,9 @@ class Session:
 
     def clock(self, side: str):
         """The final device->host mapping of ``side`` from all its stored clock points
-        (:class:`imugait.acquire.clock.SessionClock` — the one implementation, also used when
+        (:class:`imugait.clock.SessionClock` — the one implementation, also used when
         ``imugait record`` closes a session), or None without clock points."""
         if side not in self._clocks:
-            from imugait.acquire.clock import SessionClock
-
             p = self.clock_points(side)
             sc = None
             if p is not None and np.any(p["used"] != 0):
@@ -694,8 +694,6 @@ class Session:
         """The final mapping stored when the session was closed (``clock_map``, see
         :func:`imugait.store.writer.add_clock_maps`), if it was made from exactly these clock
         points by this version of the fit; else None (the caller refits)."""
-        from imugait.acquire.clock import SessionClock
-
         g = self._side(side)
         if "clock_map" not in g:
             return None
@@ -1023,12 +1021,8 @@ class Session:
         a = self.run_attrs()
         if a is None:
             return False
-        try:
-            from imugait.analysis import ALGORITHM_VERSION
-        except ImportError:  # analysis package not installed/landed
-            ALGORITHM_VERSION = None  # type: ignore[assignment]
-        return a.get("raw_sha256") == self.raw_sha256() and (
-            ALGORITHM_VERSION is None or str(a.get("algorithm_version")) == str(ALGORITHM_VERSION))
+        return (a.get("raw_sha256") == self.raw_sha256()
+                and str(a.get("algorithm_version")) == str(ALGORITHM_VERSION))
 
     @property
     def flexor_test(self) -> dict | None:

@@ -16,7 +16,7 @@ Layout (v1)::
         status/           battery and device-side drops (STATUS_COLUMNS)
         info_log/         every SensorInfo received (reconnects re-read it)
         clock_points/     optional: every clock point of the live mapping (CLOCK_POINT_COLUMNS);
-                          the reader maps samples from them (final mapping, acquire/clock.py)
+                          the reader maps samples from them (final mapping, imugait/clock.py)
     /markers/             t_s, text
     /log/                 t_s, text   (session events: start, stop and why)
     /derived/             attrs: current=<run-id>   (created by process_session)
@@ -29,7 +29,7 @@ Per-sample values are reconstructed from the packet table (k = 0..n-1 within a p
 ``t_dev_s = t_dev_s[packet] + k * dt_dev_s[packet] + t_dev_resid_ns * 1e-9``;
 ``t_s = t_s[packet] + ds_ddev[packet] * (t_dev_s - t_dev_s[packet])`` (the live mapping);
 when ``clock_points`` holds points, the reader returns the final mapping of ``t_dev_s``
-instead (:class:`imugait.acquire.clock.SessionClock`; docs/session-schema.md, "Final clock mapping").
+instead (:class:`imugait.clock.SessionClock`; docs/session-schema.md, "Final clock mapping").
 """
 
 from __future__ import annotations

@@ -69,8 +69,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-import imugait
+from imugait._version import __version__
+from imugait.clock import SessionClock
 from imugait.conventions import SIDES
+from imugait.events import ClockPoints, GapEvent, InfoEvent, LinkEvent, SessionEvent, StatusEvent
 from imugait.errors import FileWriteError, ImugaitError, describe_os_error, file_write_error
 from imugait.store import raw as raw_store
 from imugait.store import schema as S
@@ -192,7 +194,7 @@ def rewrite_session(path, edit, *, lock: SessionLock | None = None, purpose: str
     """Change a session file atomically: ``edit(f)`` runs on an in-memory copy (an
     ``h5py.File`` opened read/write), which then replaces the file (:func:`write_file_atomically`).
     Holds the session lock (``lock`` if given, else a new one for ``purpose``). Returns what
-    ``edit`` returns. The file must not carry write marks (see :func:`imugait.store.process.recover_if_interrupted`).
+    ``edit`` returns. The file must not carry write marks (see :func:`imugait.store.results.recover_if_interrupted`).
     """
     path = _real(path)
     _refuse_read_only(path, doing)
@@ -380,7 +382,7 @@ class SessionWriter:
         a = self.f.attrs
         a["format"] = S.FORMAT_NAME
         a["schema_version"] = S.SCHEMA_VERSION
-        a["imugait_version"] = imugait.__version__
+        a["imugait_version"] = __version__
         a["created_utc"] = utc_now_iso()
         for k in ("subject_id", "condition", "activity", "protocol", "notes", "source"):
             a[k] = str(self.meta.get(k, "") or "")
@@ -562,7 +564,7 @@ class SessionWriter:
             json=json.dumps(info.to_dict(), default=str))
 
     def add_clock_points(self, side: str, t_dev_s, t_arrival_host_s, used, segment, epoch) -> None:
-        """Keep clock points of the live mapping (``engine.ClockPoints``) for the final mapping."""
+        """Keep clock points of the live mapping (:class:`imugait.events.ClockPoints`) for the final mapping."""
         self._check_open()
         buf = self._sensors.get(side)
         if buf is None or "clock_points" not in buf.tables or not len(t_dev_s):
@@ -572,14 +574,12 @@ class SessionWriter:
                                             used=np.asarray(used, np.int8), segment=np.asarray(segment, np.int32),
                                             epoch=np.asarray(epoch, np.int32))
 
-    def add_event(self, ev) -> bool:
+    def add_event(self, ev: SessionEvent) -> bool:
         """Store an acquisition event in its table — link changes, status, re-read sensor
-        information, data gaps, clock points (``imugait.acquire.base`` / ``engine.GapEvent``,
-        ``engine.ClockPoints``). The one
-        mapping from events to the file, used by ``imugait record`` and the live view.
+        information, data gaps, clock points (:mod:`imugait.events`). The one mapping from
+        events to the file, used by every recording (``imugait record``, the live view) and the
+        re-decoder.
         Returns False for events that have no table (packets, blocks) or unknown sides."""
-        from imugait.acquire.base import InfoEvent, LinkEvent, StatusEvent
-
         if isinstance(ev, LinkEvent):
             self.add_link_event(ev.side, ev.state, ev.t_host_s, ev.reason, ev.intentional)
         elif isinstance(ev, StatusEvent):
@@ -587,9 +587,9 @@ class SessionWriter:
                             ev.device_dropped_samples, ev.fifo_overflow)
         elif isinstance(ev, InfoEvent):
             self.add_info(ev.info, ev.t_host_s - self.t0_host_s)
-        elif type(ev).__name__ == "GapEvent" and ev.side in self._sensors:
+        elif isinstance(ev, GapEvent) and ev.side in self._sensors:
             self.add_gap(ev.side, ev.t_s_start, ev.t_s_end, ev.first_missing_index, ev.n_missing, ev.reason)
-        elif type(ev).__name__ == "ClockPoints":  # imugait.acquire.engine.ClockPoints
+        elif isinstance(ev, ClockPoints):
             self.add_clock_points(ev.side, ev.t_dev_s, ev.t_arrival_host_s, ev.used, ev.segment, ev.epoch)
         else:
             return False
@@ -917,8 +917,6 @@ def add_clock_maps(f: h5py.File) -> None:
     refit it (≈ 1 s per sensor-hour; the reader refits whenever the fingerprint differs). Made
     when a file is closed or recovered (:func:`compact_image`); derived data, not part of the
     raw-data digest."""
-    from imugait.acquire.clock import SessionClock
-
     for _side, g in f["sensors"].items():
         if "clock_map" in g:
             del g["clock_map"]

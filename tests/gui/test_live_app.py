@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from imugait.acquire.simulated import SimulatedSource  # noqa: E402
+from imugait.sim.source import SimulatedSource  # noqa: E402
 from imugait.analysis import GaitPipeline  # noqa: E402
 from imugait.live import metrics as M  # noqa: E402
 from imugait.live.app import LiveWindow, make_backend  # noqa: E402

@@ -8,13 +8,13 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from imugait.acquire.simulated import SimulatedSource  # noqa: E402
+from imugait.sim.source import SimulatedSource  # noqa: E402
 from imugait.analysis.flexor import protocol_steps  # noqa: E402
 from imugait.live.app import LiveWindow, make_backend  # noqa: E402
 from imugait.live.flexor_panel import angle_text  # noqa: E402
 from imugait.sim.flexor import follow_protocol  # noqa: E402
 from imugait.store import open_session  # noqa: E402
-from imugait.store.flexor import analyze_session  # noqa: E402
+from imugait.app.session_analysis import analyze_flexor_session as analyze_session  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -6,7 +6,7 @@ import pandas as pd
 from click.testing import CliRunner
 from repo_paths import REPO, TEST_DATA
 
-from imugait.analysis.cli import analyze
+from imugait.cli.analyze import analyze
 from imugait.analysis.results import STRIDE_COLUMNS
 
 REC = REPO / "imugait" / "data" / "hugadb_walking_06"

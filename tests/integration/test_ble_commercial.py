@@ -12,8 +12,7 @@ import pytest
 pytest.importorskip("dbus_fast", reason="the emulated BlueZ needs dbus-fast (Linux only)")
 
 from ble_fixtures import requires_bluez
-
-from imugait.acquire.base import InfoEvent, LinkEvent, PacketEvent
+from imugait.events import InfoEvent, LinkEvent, PacketEvent
 from imugait.acquire.ble import BleSource, SensorSetupError, SensorSpec
 from imugait.acquire.decode import DecodedPacket
 from imugait.acquire.kinds.polar import wire as P

@@ -13,10 +13,10 @@ import pytest
 pytest.importorskip("dbus_fast", reason="the emulated BlueZ needs dbus-fast (Linux only)")
 
 from ble_fixtures import requires_bluez
-
-from imugait.acquire.base import LinkEvent
-from imugait.acquire.ble import DEMO_ADDRESSES, demo_ble_source
-from imugait.acquire.engine import Acquisition, GapEvent
+from imugait.events import LinkEvent
+from imugait.sim.demo_ble import DEMO_ADDRESSES, demo_ble_source
+from imugait.acquire.engine import Acquisition
+from imugait.events import GapEvent
 from imugait.protocol import imu
 
 pytestmark = [pytest.mark.ble, requires_bluez]
@@ -72,7 +72,7 @@ def test_reboot_and_stall_on_the_demo_path():
     n_left = sum(len(b) for b, _t in blocks["left"])
     assert n_left >= 100 * 4.5  # most of the 5.5 s recording arrived, at the 100 Hz asked for
     # the rebooted sensor came back at its default rate; the supervisor set 100 Hz again
-    from imugait.acquire.base import InfoEvent
+    from imugait.events import InfoEvent
 
     rates = [e.info.sample_rate_hz for e in events if isinstance(e, InfoEvent) and e.side == "right"]
     assert rates == [100.0, 100.0]

@@ -23,8 +23,7 @@ import pytest
 pytest.importorskip("dbus_fast", reason="the emulated BlueZ needs dbus-fast (Linux only)")
 
 from ble_fixtures import requires_bluez
-
-from imugait.acquire.base import LinkEvent, PacketEvent
+from imugait.events import LinkEvent, PacketEvent
 from imugait.acquire.ble import BleSource, SensorSpec
 from imugait.acquire.engine import Acquisition
 from imugait.protocol import constants as C
@@ -174,7 +173,7 @@ def test_gaps_accounted_exactly(run_result):
         # counter (a packet the link lost just before the outage lengthens the flagged hole)
         assert tr.counts.samples_device_dropped == overflow
         # and the engine reported every gap as a GapEvent
-        from imugait.acquire.engine import GapEvent
+        from imugait.events import GapEvent
 
         assert sum(e.n_missing for e in pipe.events if isinstance(e, GapEvent) and e.side == side) == truth_lost
     assert run_result["vs"]["left"].truth.samples_dropped_overflow > 0  # the 10 s outage overflowed the 2.5 s FIFO

@@ -24,8 +24,8 @@ from imugait.sim.bluez import EmulatedBluez, LinkProfile  # noqa: E402
 from imugait.sim.gait import SimConfig, simulate  # noqa: E402
 from imugait.sim.virtual_commercial import MotionSource, VirtualMovesense, VirtualPolarVeritySense  # noqa: E402
 from imugait.store import raw as raw_store  # noqa: E402
-from imugait.store.recorder import RecordOptions, run_record  # noqa: E402
-from imugait.store.redecode import redecode_session  # noqa: E402
+from imugait.app.record import RecordOptions, run_record  # noqa: E402
+from imugait.app.redecode import redecode_session  # noqa: E402
 
 pytestmark = [pytest.mark.ble, pytest.mark.slow, requires_bluez]
 

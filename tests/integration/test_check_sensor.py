@@ -16,7 +16,7 @@ from ble_fixtures import requires_bluez  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 from imugait.acquire.check import analyse_still, check_sensor, load_capture  # noqa: E402
-from imugait.acquire.cli import check_sensor as check_cmd  # noqa: E402
+from imugait.cli.sensors import check_sensor as check_cmd  # noqa: E402
 from imugait.acquire.decode import DecodedPacket  # noqa: E402
 from imugait.acquire.kinds.registry import make_decoder  # noqa: E402
 from imugait.sim.bluez import EmulatedBluez  # noqa: E402

@@ -37,7 +37,7 @@ import imugait  # noqa: E402
 from imugait.acquire.ble import BleSource, SensorSpec  # noqa: E402
 from imugait.sim.bluez import EmulatedBluez, LinkProfile  # noqa: E402
 from imugait.sim.gait import SimConfig, simulate  # noqa: E402
-from imugait.store.recorder import RecordOptions, run_record  # noqa: E402
+from imugait.app.record import RecordOptions, run_record  # noqa: E402
 
 pytestmark = [pytest.mark.ble, pytest.mark.slow, requires_bluez]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import imugait
-from imugait.store.process import process_session
+from imugait.app.session_analysis import process_session
 from imugait.store.repair import read_consistency_flags
 
 
@@ -72,11 +72,12 @@ def _fork_record(out, log):
 def test_kill9_at_20_random_moments_loses_at_most_the_last_second(tmp_path):
     """20 recordings (4 at a time) killed with SIGKILL at random moments 0.2–2.2 s after the
     recorder started; each file must open, hold data up to (kill time − 1 s), and analyse."""
-    import imugait.acquire.simulated  # noqa: F401 - import before forking
+    import imugait.sim.source  # noqa: F401 - import before forking
     import imugait.analysis.pipeline  # noqa: F401
     import imugait.cli  # noqa: F401 - the child's main() imports every command module (pandas …)
     import imugait.sim.gait  # noqa: F401
-    import imugait.store.recorder  # noqa: F401
+    import imugait.app.record  # noqa: F401
+    import imugait.cli  # noqa: F401 - the child's main() imports every command module (pandas …)
 
     rng = np.random.default_rng(20261124)
     kill_after = rng.uniform(0.2, 2.2, 20)
@@ -180,7 +181,7 @@ def test_record_simulated_fast_then_info_and_concurrent_reader(tmp_path):
             assert st["estimated_rate_hz"] == pytest.approx(200.0, rel=1e-3)
             assert s.sensor_info(side).kind == "simulated"
         assert s.link_events("left").state.iloc[0] == "connecting"
-    from imugait.store.cli import session_info_text
+    from imugait.cli.sessions import session_info_text
 
     assert "not analysed yet" in session_info_text(out)  # recorded with --no-analyze
     process_session(out)
@@ -233,8 +234,8 @@ def test_record_stops_cleanly_when_the_disk_fills(tmp_path):
     the file holds what was recorded, closed properly."""
     import multiprocessing
 
+    import imugait.app.record  # noqa: F401 - import before forking
     import imugait.cli  # noqa: F401
-    import imugait.store.recorder  # noqa: F401 - import before forking
 
     out, log = tmp_path / "full.h5", tmp_path / "full.log"
     argv = ["record", "--simulate", "--out", str(out), "--duration", "60", "--speed", "20", "--no-analyze",

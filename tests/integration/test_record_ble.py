@@ -12,8 +12,8 @@ pytest.importorskip("dbus_fast", reason="the emulated BlueZ needs dbus-fast (Lin
 from ble_fixtures import requires_bluez  # noqa: E402
 
 import imugait  # noqa: E402
-from imugait.acquire.ble import DEMO_ADDRESSES, demo_ble_source  # noqa: E402
-from imugait.store.recorder import RecordOptions, run_record  # noqa: E402
+from imugait.sim.demo_ble import DEMO_ADDRESSES, demo_ble_source  # noqa: E402
+from imugait.app.record import RecordOptions, run_record  # noqa: E402
 
 pytestmark = [pytest.mark.ble, requires_bluez]
 

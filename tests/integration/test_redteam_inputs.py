@@ -339,7 +339,7 @@ def test_group_labels_never_become_nested_folders(tmp_path):
 
 
 def test_dask_trust_model_is_stated():
-    from imugait.compare.cli import reprocess
+    from imugait.cli.compare import reprocess
 
     help_text = " ".join(o.help or "" for o in reprocess.params if o.name == "scheduler")
     assert "pickles" in help_text and "tls://" in help_text

@@ -30,8 +30,8 @@ from cli_helper import run_cli
 
 import imugait
 from imugait.errors import ImugaitError
-from imugait.store.cli import session_info_text
-from imugait.store.process import analyse_session, process_session
+from imugait.app.session_analysis import analyze_session, process_session
+from imugait.cli.sessions import session_info_text
 from imugait.store.repair import (
     SessionBusyError,
     SessionLock,
@@ -521,7 +521,7 @@ def test_damaged_session_gives_a_sentence_or_a_named_loss(session, tmp_path, cap
     """Before: `info` tracebacks (missing table, short column, bad attribute types), reversed
     time analysed as valid walking, one bad packet value dropping 94 % of the samples with
     "gaps 0.00 %"."""
-    clean = medians(analyse_session(session))
+    clean = medians(analyze_session(session))
     how, expect = DAMAGE[case]
     _damage(session, how)
     code = run_cli(["info", session])
@@ -614,7 +614,7 @@ _CLEAN: dict = {}  # the clean file's analysis inputs, set before the probes for
 
 
 def _inputs_of(path):
-    from imugait.store.process import _changed_since_stored, session_inputs
+    from imugait.app.session_analysis import _changed_since_stored, session_inputs
 
     with imugait.open_session(path) as s:
         inputs, fs, notes = session_inputs(s)
@@ -641,7 +641,7 @@ def _probe(path, conn):
         if _same_inputs(inputs, _CLEAN["inputs"]) and fs == _CLEAN["fs"]:
             out["medians"] = _CLEAN["medians"]
         else:
-            out["medians"] = medians(analyse_session(path))
+            out["medians"] = medians(analyze_session(path))
     except ImugaitError as e:
         out = {"kind": "refused", "message": str(e)}
     except BaseException as e:  # noqa: BLE001 - exactly what must not happen
@@ -684,7 +684,7 @@ class _Base:
     def __init__(self, path):
         self.path = path
         self.raw = path.read_bytes()
-        self.medians = medians(analyse_session(path))
+        self.medians = medians(analyze_session(path))
         inputs, fs, _n, _c = _inputs_of(path)
         _CLEAN.update(inputs=inputs, fs=fs, medians=self.medians)
 

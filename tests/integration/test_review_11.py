@@ -23,7 +23,7 @@ from independent_sensors import (
     still_motion,
 )
 
-from imugait.acquire.base import PacketEvent
+from imugait.events import PacketEvent
 from imugait.acquire.check import analyse_still, device_rate_hz
 from imugait.acquire.decode import ClockPoint, DecodedPacket
 from imugait.acquire.kinds.base import GattSession, SensorSpec

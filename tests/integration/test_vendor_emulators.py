@@ -64,10 +64,10 @@ pytest.importorskip("dbus_fast", reason="the emulated BlueZ needs dbus-fast (Lin
 
 from ble_fixtures import requires_bluez  # noqa: E402
 
-from imugait.acquire.base import LinkEvent  # noqa: E402
+from imugait.events import LinkEvent  # noqa: E402
 from imugait.acquire.ble import BleSource, SensorSpec  # noqa: E402
 from imugait.sim.bluez import EmulatedBluez  # noqa: E402
-from imugait.store.recorder import RecordOptions, run_record  # noqa: E402
+from imugait.app.record import RecordOptions, run_record  # noqa: E402
 
 
 @requires_bluez

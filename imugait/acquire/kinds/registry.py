@@ -1,6 +1,6 @@
 """The sensor kinds imugait reads — a static table (no registration at import time).
 
-``simulated`` is the in-process virtual sensor (:mod:`imugait.acquire.simulated`): it speaks
+``simulated`` is the in-process virtual sensor (:mod:`imugait.sim.source`): it speaks
 the imugait open protocol but has no GATT session.
 """
 

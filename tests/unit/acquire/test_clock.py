@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from repo_paths import REPO
 
-from imugait.acquire.clock import ClockMapper, hull_fit, lower_hull
+from imugait.clock import ClockMapper, hull_fit, lower_hull
 
 
 def _bench():

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from repo_paths import REPO
 
-from imugait.acquire.clock import ClockMapper, SessionClock, dominated, envelope_fit, hull_fit, release_times
+from imugait.clock import ClockMapper, SessionClock, dominated, envelope_fit, hull_fit, release_times
 
 
 def _bench():
@@ -182,16 +182,17 @@ def test_recording_keeps_clock_points_and_reads_with_the_final_mapping(tmp_path)
     point; the reader's sample times are the final mapping — exact also in the first seconds
     of each clock segment (start, reconnect, reboot), where the live mapping is not."""
     import imugait
-    from imugait.acquire.simulated import LinkModel, SimulatedSource
+    from imugait.sim.link import LinkModel
+    from imugait.sim.source import SimulatedSource
     from imugait.sim.firmware import FirmwareFaults
     from imugait.sim.gait import SimConfig, simulate
-    from imugait.store.recorder import RecordOptions, run_record
+    from imugait.app.record import RecordOptions, run_record
 
     rec = simulate(SimConfig(gait="run", duration_s=40, fs_hz=200, seed=5, stand_before_s=2, stand_after_s=1))
     faults = {"left": FirmwareFaults(disconnects=((12.0, 16.0),), seed=3),
               "right": FirmwareFaults(reboots=(25.0,), boot_s=1.0, seed=4)}
     src = SimulatedSource(rec, speed=None, faults=faults, seed=2, t0_host_s=1000.0,
-                          links={"left": LinkModel(conn_interval_s=0.015), "right": LinkModel(conn_interval_s=0.045)})
+                          links={"left": LinkModel.typical(0.015), "right": LinkModel.typical(0.045)})
     out = tmp_path / "run.h5"
     code = run_record(RecordOptions(out=out, quiet=True, analyze_after=False), source=src,
                       source_meta={"source": "simulated"})
@@ -229,9 +230,9 @@ def test_closed_session_stores_its_final_mapping_and_the_reader_trusts_it_only_f
     import h5py
 
     import imugait
-    from imugait.acquire.simulated import SimulatedSource
+    from imugait.sim.source import SimulatedSource
     from imugait.sim.gait import SimConfig, simulate
-    from imugait.store.recorder import RecordOptions, run_record
+    from imugait.app.record import RecordOptions, run_record
 
     rec = simulate(SimConfig(gait="run", duration_s=20, fs_hz=200, seed=7, stand_before_s=2, stand_after_s=0))
     out = tmp_path / "run.h5"

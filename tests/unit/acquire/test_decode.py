@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from imugait.acquire.base import PacketEvent, StatusEvent
+from imugait.events import PacketEvent, StatusEvent
 from imugait.acquire.decode import DecodedPacket, NoInfoYet, PacketTracker
 from imugait.acquire.kinds.imugait.decoder import ImugaitDecoder
 from imugait.acquire.kinds.registry import KINDS, decoder_kinds, make_decoder

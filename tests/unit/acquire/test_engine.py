@@ -6,9 +6,12 @@ import time
 import numpy as np
 import pytest
 
-from imugait.acquire.base import BlockEvent, InfoEvent, LinkEvent, PacketEvent, Source, StatusEvent
-from imugait.acquire.engine import Acquisition, GapEvent, SensorHealth
-from imugait.acquire.simulated import LinkModel, SimulatedSource
+from imugait.events import BlockEvent, InfoEvent, LinkEvent, PacketEvent, StatusEvent
+from imugait.acquire.base import Source
+from imugait.acquire.engine import Acquisition, SensorHealth
+from imugait.events import GapEvent
+from imugait.sim.source import SimulatedSource
+from imugait.sim.link import LinkModel
 from imugait.protocol import imu
 from imugait.sim.firmware import FirmwareFaults, VirtualSensor, synthetic_side
 from imugait.types import SampleBlock
@@ -34,7 +37,7 @@ def faulty_run():
     # a fixed host-clock origin makes the run reproducible (host times feed the link model:
     # with time.monotonic() the right side's drift error varied over -26..+17 ppm run to run)
     src = SimulatedSource(rec, speed=None, faults=faults, seed=2, t0_host_s=1000.0,
-                          links={"left": LinkModel(conn_interval_s=0.015), "right": LinkModel(conn_interval_s=0.045)})
+                          links={"left": LinkModel.typical(0.015), "right": LinkModel.typical(0.045)})
     acq, blocks, events = _collect(src, t0_host_s=1000.0)
     return rec, src, acq, blocks, events
 
@@ -200,7 +203,7 @@ def test_packet_lost_at_disconnect_and_resent_does_not_poison_the_clock(flagged)
     samples were placed 290–306 ms late (seeds 0-2, unflagged). Now: < 2 ms."""
     s = synthetic_side("left", fs_hz=200, duration_s=40, drift_ppm=30, seed=0)
     f = FirmwareFaults(disconnects=((15.0, 25.0),), loss_windows=((14.95, 15.0),), resend_backlog_flag=flagged)
-    src = SimulatedSource({"left": s}, speed=None, faults=f, seed=0, links=LinkModel(conn_interval_s=0.015), t0_host_s=1000.0)
+    src = SimulatedSource({"left": s}, speed=None, faults=f, seed=0, links=LinkModel.typical(0.015), t0_host_s=1000.0)
     acq, blocks, events = _collect(src, t0_host_s=1000.0)
     vs = src.sensors["left"]
     assert vs.truth.resent_on_reconnect == 1 and vs.truth.packets_lost_air >= 1

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import imugait
-from imugait.acquire.base import LinkEvent
+from imugait.events import GapEvent, LinkEvent
 from imugait.acquire.engine import Acquisition
 from imugait.acquire.replay import ReplaySource
 from imugait.errors import InputFileError
@@ -58,7 +58,7 @@ def test_replay_reproduces_samples_clock_and_gaps(tmp_path):
             got = [(b, t_) for b, t_ in blocks if b.side == side]
             np.testing.assert_array_equal(np.concatenate([t_ for _, t_ in got]), t)
             np.testing.assert_allclose(np.concatenate([b.acc_mps2 for b, _ in got]), acc)
-    gaps = [e for e in events if type(e).__name__ == "GapEvent"]
+    gaps = [e for e in events if isinstance(e, GapEvent)]
     assert [(g.side, g.first_missing_index, g.n_missing) for g in gaps] == [("left", 200, 30)]
     assert acq.health("left").samples_lost == 30 and acq.health("right").samples_lost == 0
     states = [(e.side, e.state) for e in events if isinstance(e, LinkEvent)]

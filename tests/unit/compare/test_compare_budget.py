@@ -14,7 +14,7 @@ from imugait.analysis import analyze
 from imugait.compare import SessionData, compare
 from imugait.compare.api import session_from_result
 from imugait.compare.budget import KEPT_ON, RESTRAPPED, load_budget, parse_budget
-from imugait.compare.metrics import ASYM_METRICS, SIDE_METRICS
+from imugait.analysis.metrics import ASYM_METRICS, SIDE_METRICS
 from imugait.store.hugadb import read_hugadb
 
 ROOT = REPO

@@ -14,7 +14,7 @@ import struct
 import numpy as np
 import pytest
 
-from imugait.acquire.base import PacketEvent
+from imugait.events import PacketEvent
 from imugait.acquire.kinds.movesense import wire as M
 from imugait.acquire.kinds.movesense.session import subscriptions_for
 from imugait.acquire.kinds.registry import make_decoder

@@ -312,7 +312,7 @@ def test_331_reference_sample_is_in_mg():
 
 
 def test_decoder_uses_frame_type_units_and_pairs_by_time():
-    from imugait.acquire.base import PacketEvent
+    from imugait.events import PacketEvent
     from imugait.acquire.kinds.registry import make_decoder
     from imugait.types import SensorInfo
 

@@ -17,7 +17,7 @@ from imugait.analysis import ALGORITHM_VERSION, AnalysisParams
 from imugait.store.csvio import read_imu_csv, write_imu_csv
 from imugait.store.hugadb import read_hugadb
 from imugait.store.importers import import_csv, import_hugadb
-from imugait.store.process import process_session
+from imugait.app.session_analysis import process_session
 
 HUGADB = TEST_DATA / "hugadb" / "HuGaDB_v1_walking_01_00_excerpt.txt"
 

@@ -18,7 +18,7 @@ import pytest
 import imugait
 from imugait.errors import InputFileError
 from imugait.store import schema as S
-from imugait.store.process import recover_if_interrupted
+from imugait.store.results import recover_if_interrupted
 from imugait.store.reader import open_session
 from imugait.store.repair import clear_write_flags, lookup3, read_consistency_flags
 from imugait.store.writer import SessionWriter
@@ -231,7 +231,7 @@ def test_reader_sees_data_grow_while_writer_runs_then_kill9_keeps_file(tmp_path)
                             f"import imugait; s = imugait.open_session({str(p)!r}); print(s.stats('left')['n_samples'])"],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0 and int(r.stdout) >= n2, r.stderr
-        from imugait.store.cli import session_info_text
+        from imugait.cli.sessions import session_info_text
 
         text = session_info_text(p)  # `imugait info` on a file being written
         assert "being recorded by" in text and f"pid {proc.pid}" in text and "not analysed yet" in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imugait.acquire.base import PacketEvent, StatusEvent
+from imugait.events import PacketEvent, StatusEvent
 from imugait.acquire.decode import DecodedPacket, KindDecoder, NoInfoYet
 from imugait.protocol import constants as C
 from imugait.protocol import imu

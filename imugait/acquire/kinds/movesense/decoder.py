@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imugait.acquire.base import PacketEvent, StatusEvent
+from imugait.events import PacketEvent, StatusEvent
 from imugait.acquire.decode import ClockPoint, DecodedPacket, KindDecoder
 from imugait.acquire.kinds.movesense import wire as M
 from imugait.acquire.kinds.pairing import TimePairer

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import time
 
-from imugait.acquire.base import StatusEvent
+from imugait.events import StatusEvent
 from imugait.acquire.kinds.base import GattSession, SensorSetupError
 from imugait.acquire.kinds.movesense import wire as M
 from imugait.protocol.errors import PacketError

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imugait.acquire.base import PacketEvent, StatusEvent
+from imugait.events import PacketEvent, StatusEvent
 from imugait.acquire.decode import ClockPoint, DecodedPacket, KindDecoder
 from imugait.acquire.kinds.pairing import TimePairer
 from imugait.acquire.kinds.polar import wire as W
@@ -117,7 +117,7 @@ class PolarDecoder(KindDecoder):
         # 33) is its hand-off time. The paired runs released now can end earlier (the other
         # stream's frame ended sooner): pairing their end with this arrival biased the
         # device→host fit late by tens of ms (review of #11: 43 ms against the other leg).
-        # Every frame gives its point, also one that releases no run yet (acquire/clock.py, "Bursts").
+        # Every frame gives its point, also one that releases no run yet (imugait/clock.py, "Bursts").
         handoff_s = float(t_ns[-1]) / 1e9
         out: list[DecodedPacket | ClockPoint] = []
         for run in self.pairer.pop():

@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import time
 
-from imugait.acquire.base import StatusEvent
+from imugait.events import StatusEvent
 from imugait.acquire.kinds.base import GattSession, SensorSetupError, SensorUnusableError
 from imugait.acquire.kinds.polar import wire as W
 from imugait.conventions import GRAVITY_MPS2

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from imugait.sim.options import gait_options, sensor_option
+from imugait.cli.options import gait_options, sensor_option
 
 from imugait.errors import ImugaitError
 from imugait.protocol.constants import SUPPORTED_RATES_HZ
@@ -58,7 +58,7 @@ def record(left, right, simulate, out, duration_s, subject_id, condition, activi
     Data is flushed to disk at least once a second: if the computer dies, at most the
     last second is lost and the file still opens.
     """
-    from imugait.store.recorder import RecordOptions, run_record
+    from imugait.app.record import RecordOptions, run_record
 
     if simulate and (left or right):
         raise click.UsageError("give either --simulate or --left/--right addresses, not both")
@@ -163,7 +163,7 @@ def import_cmd(left_csv, right_csv, hugadb, out, subject_id, condition, activity
         click.echo(f"warning: {w}", err=True)
     click.echo(f"{out}: imported {', '.join(f'{s} {n} samples' for s, n in rep.samples.items())}")
     if analyze_after:
-        from imugait.store.process import process_session
+        from imugait.app.session_analysis import process_session
 
         run_id = process_session(out)
         click.echo(f"{out}: analysed ({run_id})")

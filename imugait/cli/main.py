@@ -1,7 +1,7 @@
 """The ``imugait`` command line — one entry point.
 
-Each command lives next to the code it drives (``imugait/<area>/cli.py``) and is listed in
-``COMMANDS`` below. Command modules import only click and light helpers at the top; the
+Each command lives in this package (``imugait/cli/<job>.py``, see :mod:`imugait.cli`) and is
+listed in ``COMMANDS`` below. Command modules import only click and light helpers at the top; the
 work (numpy, h5py, Qt …) is imported when a command runs, so ``imugait --help`` is fast and
 ``imugait info`` never loads Qt. Optional parts (Qt, Dask, matplotlib, pyarrow) are checked
 with :mod:`imugait.extras`, which names the ``pip install "imugait[extra]"`` line.
@@ -18,17 +18,17 @@ import warnings
 
 import click
 
-from imugait import __version__
-from imugait.acquire.cli import check_sensor, scan
-from imugait.analysis.cli import analyze
-from imugait.compare.cli import compare, group, report, reprocess
-from imugait.compare.flexor_cli import flexor_test
+from imugait._version import __version__
+from imugait.cli.sensors import check_sensor, scan
+from imugait.cli.analyze import analyze
+from imugait.cli.compare import compare, group, report, reprocess
+from imugait.cli.flexor_test import flexor_test
 from imugait.demo import demo
 from imugait.errors import ImugaitError, describe_os_error, file_write_error
 from imugait.inputcheck import InputWarning
-from imugait.live.cli import live
-from imugait.sim.cli import simulate
-from imugait.store.cli import import_cmd, info, record
+from imugait.cli.live import live
+from imugait.cli.simulate import simulate
+from imugait.cli.sessions import import_cmd, info, record
 
 # name -> (command, one-line help), in the order `imugait --help` lists them.
 COMMANDS: dict[str, tuple[click.Command, str]] = {

@@ -26,7 +26,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from imugait.acquire.base import InfoEvent, LinkEvent, PacketEvent, Sink, Source
+from imugait.events import InfoEvent, LinkEvent, PacketEvent, Sink
+from imugait.acquire.base import Source
 from imugait.acquire.engine import Acquisition
 from imugait.conventions import SIDES, Side
 from imugait.errors import ImugaitError

@@ -137,14 +137,15 @@ def reprocess(paths, params_file, jobs, out_dir, replace, no_write, scheduler, q
               redecode=redecode)
     n = len(res.sessions)
     nf = len(res.failed)
+    out = res.out_dir or Path(out_dir)
     click.echo(f"{n - nf}/{n} sessions processed in {res.seconds:.1f} s "
                f"({60.0 * n / res.seconds if res.seconds > 0 else float('nan'):.1f} sessions/min); "
-               f"{res.n_strides} strides -> {res.out_dir / 'strides.csv'}"
+               f"{res.n_strides} strides -> {out / 'strides.csv'}"
                + (" (+ .parquet)" if not res.provenance.get("parquet_error") else ""))
     if res.provenance.get("parquet_error"):
         click.echo(f"note: strides.parquet not written: {res.provenance['parquet_error']}", err=True)
     if nf:
-        click.echo(f"WARNING: {nf} file(s) failed and were skipped (see {res.out_dir / 'sessions.csv'}):", err=True)
+        click.echo(f"WARNING: {nf} file(s) failed and were skipped (see {out / 'sessions.csv'}):", err=True)
         for r in res.failed.itertuples():
             click.echo("  " + (r.error if str(r.file) in str(r.error) else f"{r.file}: {r.error}"), err=True)
     return res.exit_code

@@ -10,7 +10,7 @@ import click
 
 import imugait.outputs as outputs
 
-from imugait.sim.options import gait_options, sensor_option
+from imugait.cli.options import gait_options, sensor_option
 
 
 def _sides(value: str) -> tuple:

@@ -11,10 +11,10 @@ Clocks. World time ``w`` is the simulator's true time. The host clock of this so
 ``t_host = t0_host_s + (w − w0)``: with ``speed=1`` that is ``time.monotonic()`` (the
 source sleeps to keep pace); with another ``speed`` or ``speed=None`` (as fast as possible)
 it is a *virtual* host clock running at the simulation's pace, so device-to-host drift stays
-physical (tens of ppm) whatever the replay speed. Arrival times carry a simulated BLE link:
-delivery at the next connection event (``conn_interval_s`` per side), at most
-``max_per_event`` packets per event, random stalls (``stall_rate_hz``, 20–200 ms) and
-host-stack jitter.
+physical (tens of ppm) whatever the replay speed. Arrival times carry a simulated BLE link
+(:mod:`imugait.sim.link`, the timing model the emulated BlueZ uses too): delivery at the next
+connection event (``conn_interval_s`` per side), at most ``max_packets_per_event`` packets per
+event, random stalls (``stall_rate_hz``, 20–200 ms) and host-stack jitter.
 
 Faults: per side :class:`~imugait.sim.firmware.FirmwareFaults` (loss, duplicates,
 reordering, disconnect windows, reboots). A link that drops is reported as
@@ -29,74 +29,19 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import math
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 
-from imugait.acquire.base import InfoEvent, LinkEvent, PacketEvent, Sink, Source
+from imugait.events import InfoEvent, LinkEvent, PacketEvent, Sink
+from imugait.acquire.base import Source
 from imugait.conventions import SIDES, Side
 from imugait.protocol import imu
 from imugait.sim.firmware import FirmwareFaults, VirtualSensor
-
-
-@dataclass(frozen=True)
-class LinkModel:
-    """Simulated BLE link between one sensor and the host (seconds)."""
-
-    conn_interval_s: float = 0.015
-    max_per_event: int = 6
-    stall_rate_hz: float = 0.2
-    stall_s: tuple = (0.020, 0.200)
-    host_jitter_mean_s: float = 0.0005
-    base_latency_s: float = 0.0003
-
-
-class _Link:
-    """Online arrival-time model: next connection event, per-event capacity, stalls."""
-
-    def __init__(self, model: LinkModel, rng: np.random.Generator):
-        self.m = model
-        self.rng = rng
-        self.phase = float(rng.uniform(0, model.conn_interval_s))
-        self.ev = -math.inf
-        self.ev_count = 0
-        self.stall_end = -math.inf
-        self.next_stall = self._draw_stall_start(0.0)
-        self.last_arrival = -math.inf
-
-    def _draw_stall_start(self, t: float) -> float:
-        if self.m.stall_rate_hz <= 0:
-            return math.inf
-        return t + float(self.rng.exponential(1.0 / self.m.stall_rate_hz))
-
-    def _event_at_or_after(self, t: float) -> float:
-        ci = self.m.conn_interval_s
-        return self.phase + math.ceil((t - self.phase) / ci - 1e-12) * ci
-
-    def arrival(self, t_send: float) -> float:
-        ci = self.m.conn_interval_s
-        ev = self._event_at_or_after(t_send)
-        if ev < self.ev:
-            ev = self.ev
-        if ev == self.ev and self.ev_count >= self.m.max_per_event:
-            ev = self.ev + ci
-        while True:
-            if ev >= self.next_stall:  # a stall begins
-                self.stall_end = self.next_stall + float(self.rng.uniform(*self.m.stall_s))
-                self.next_stall = self._draw_stall_start(self.stall_end)
-            if ev < self.stall_end:
-                ev = self._event_at_or_after(self.stall_end)
-                continue
-            break
-        if ev != self.ev:
-            self.ev, self.ev_count = ev, 0
-        self.ev_count += 1
-        a = ev + self.m.base_latency_s + float(self.rng.exponential(self.m.host_jitter_mean_s))
-        a = max(a, self.last_arrival)  # the host stack delivers in order
-        self.last_arrival = a
-        return a
+from imugait.sim.flexor import FlexorSimRecording
+from imugait.sim.gait import SimConfig, SimRecording, simulate
+from imugait.sim.link import ArrivalTimes, LinkModel
 
 
 class SimulatedSource(Source):
@@ -110,8 +55,9 @@ class SimulatedSource(Source):
     speed        1.0 = real time; k = k× real time; ``None`` = as fast as possible.
     mtu          negotiated MTU of every link (sets the batch size).
     faults       :class:`FirmwareFaults` for every side, or ``{side: FirmwareFaults}``.
-    links        :class:`LinkModel` for every side or ``{side: LinkModel}``; default
-                 15 ms (left) / 30 ms (right) connection intervals.
+    links        :class:`~imugait.sim.link.LinkModel` for every side or ``{side: LinkModel}``;
+                 default :meth:`LinkModel.typical` with 15 ms (left) / 30 ms (right)
+                 connection intervals.
     rate_hz      ask the sensors for this rate (SET_RATE) before START.
     sensors      ready-made ``{side: VirtualSensor}`` (full control in tests).
     tick_s       world-time step of the polling loop.
@@ -161,10 +107,11 @@ class SimulatedSource(Source):
         if not self.sides:
             raise ValueError("SimulatedSource needs at least one sensor")
         if links is None:
-            links = {"left": LinkModel(conn_interval_s=0.015), "right": LinkModel(conn_interval_s=0.030)}
+            links = {"left": LinkModel.typical(0.015), "right": LinkModel.typical(0.030)}
         lm = links if isinstance(links, dict) else {s: links for s in self.sides}
         rng = np.random.default_rng([seed, 7])
-        self._links = {s: _Link(lm.get(s, LinkModel()), np.random.default_rng([seed, i, 11])) for i, s in enumerate(self.sides)}
+        self._links = {s: ArrivalTimes(lm.get(s, LinkModel.typical()), np.random.default_rng([seed, i, 11]))
+                       for i, s in enumerate(self.sides)}
         self._rng = rng
         self._stopping = False
         self.w0 = min(float(vs._t_true[0]) for vs in self.sensors.values())
@@ -174,18 +121,14 @@ class SimulatedSource(Source):
         self.behind_s = 0.0  # how far the simulation lags the requested speed (world seconds)
 
     @staticmethod
-    def _sim_sides(sim, seed: int) -> dict:
+    def _sim_sides(sim: SimConfig | SimRecording | FlexorSimRecording | dict | None, seed: int) -> dict:
         if sim is None:
-            from imugait.sim.gait import SimConfig
-
             sim = SimConfig(gait="run", duration_s=60.0, seed=seed)
-        if hasattr(sim, "sides") and isinstance(sim.sides, dict):
+        if isinstance(sim, SimConfig):
+            sim = simulate(sim)
+        if isinstance(sim, (SimRecording, FlexorSimRecording)):
             return dict(sim.sides)
-        if isinstance(sim, dict):
-            return dict(sim)
-        from imugait.sim.gait import simulate
-
-        return dict(simulate(sim).sides)
+        return dict(sim)
 
     # ------------------------------------------------------------------ clocks
     def host_time(self, w: float) -> float:
@@ -299,9 +242,7 @@ class SimulatedSource(Source):
 
 
 def _as_kind(info, kind: str):
-    from dataclasses import replace
-
     return replace(info, kind=kind)
 
 
-__all__ = ["LinkModel", "SimulatedSource"]
+__all__ = ["SimulatedSource"]

@@ -34,10 +34,19 @@ from pathlib import Path
 
 import numpy as np
 
+from imugait.acquire.ble import BleSource
+from imugait.acquire.engine import Acquisition
+from imugait.acquire.kinds.registry import keeps_raw
+from imugait.analysis import GaitPipeline
+from imugait.app.session_analysis import process_session
 from imugait.errors import ImugaitError, file_write_error
+from imugait.events import InfoEvent, LinkEvent
+from imugait.sim.firmware import FirmwareFaults
+from imugait.sim.gait import SimConfig
+from imugait.sim.source import SimulatedSource
 from imugait.store.reader import open_session
 from imugait.store.repair import SessionBusyError, SessionLock, busy_sentence, live_writer
-from imugait.store.writer import SessionWriteError
+from imugait.store.writer import SessionWriteError, SessionWriter, utc_now_iso
 
 
 @dataclass
@@ -64,10 +73,6 @@ SIM_DEFAULT_DURATION_S = 60.0
 
 
 def _sim_source(opts: RecordOptions):
-    from imugait.acquire.simulated import SimulatedSource
-    from imugait.sim.firmware import FirmwareFaults
-    from imugait.sim.gait import SimConfig
-
     sim = dict(opts.sim)
     duration = opts.duration_s if opts.duration_s is not None else SIM_DEFAULT_DURATION_S
     cfg_kw = {k: v for k, v in sim.items() if v is not None}
@@ -87,10 +92,6 @@ def _sim_source(opts: RecordOptions):
 
 
 def _ble_source(opts: RecordOptions):
-    try:
-        from imugait.acquire.ble import BleSource
-    except ImportError as e:  # bleak missing or the BLE module not installed
-        raise ImugaitError(f"BLE recording is not available here ({e}); use --simulate") from e
     src = BleSource(left=opts.left, right=opts.right, rate_hz=opts.rate_hz)
     return src, {"source": "ble", "source_json": {"left": opts.left, "right": opts.right, "rate_hz": opts.rate_hz}}
 
@@ -99,24 +100,16 @@ class Recorder:
     """Glue between the acquisition engine and the writer (runs in the asyncio loop)."""
 
     def __init__(self, opts: RecordOptions, source, source_meta: dict):
-        from imugait.acquire.engine import Acquisition
-        import imugait.store.writer  # noqa: F401 - import h5py now, not while packets arrive
-
-        try:  # import the analysis (scipy, vqf) now, not in the middle of the stream
-            import imugait.analysis.pipeline  # noqa: F401
-        except ImportError:
-            pass
         self.opts = opts
         self.source = source
         self.expected = tuple(source.sides)
         self.meta = dict(opts.meta)
         self.meta.update(source_meta)
         self.acq = Acquisition(source, self.on_block, self.on_event, on_packet=self.on_packet)
-        from imugait.store.writer import utc_now_iso
 
         self.meta["t0_host_s"] = self.acq.t0_host_s
         self.meta["t0_utc"] = utc_now_iso()  # wall clock at session time 0 (the file comes later)
-        self.writer = None
+        self.writer: SessionWriter | None = None
         self.infos: dict = {}
         self.held: list = []  # ("block", block, t_s) | ("event", ev)
         self.error: Exception | None = None
@@ -133,8 +126,6 @@ class Recorder:
     # -- engine callbacks (event-loop thread) ------------------------------------------
     def on_packet(self, ev) -> None:
         """Every notification, before decoding: kept raw for kinds that keep raw bytes."""
-        from imugait.acquire.kinds.registry import keeps_raw
-
         info = self.infos.get(ev.side)
         if info is None or not keeps_raw(info.kind):
             return
@@ -144,8 +135,6 @@ class Recorder:
             self._guard(lambda: self.writer.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
 
     def on_event(self, ev) -> None:
-        from imugait.acquire.base import InfoEvent, LinkEvent
-
         if isinstance(ev, LinkEvent) and ev.state == "reconnecting" and "no data" in ev.reason:
             self.warnings.append(ev.reason)
             print(f"\nwarning: {ev.side} {ev.reason}", file=sys.stderr, flush=True)
@@ -178,40 +167,37 @@ class Recorder:
 
     # -- writing --------------------------------------------------------------------------
     def _open_writer(self, sides=None) -> None:
-        from imugait.acquire.kinds.registry import keeps_raw
-        from imugait.store.writer import SessionWriter
-
         sides = sides or self.expected
-        self.writer = SessionWriter(self.opts.out, self.meta, flush_interval_s=self.opts.flush_interval_s,
-                                    overwrite=self.opts.overwrite, lock=self.lock)
+        w = self.writer = SessionWriter(self.opts.out, self.meta, flush_interval_s=self.opts.flush_interval_s,
+                                        overwrite=self.opts.overwrite, lock=self.lock)
         for s in sides:
-            self.writer.add_sensor(self.infos[s], raw=keeps_raw(self.infos[s].kind))
-        self._guard(self.writer.start)
+            w.add_sensor(self.infos[s], raw=keeps_raw(self.infos[s].kind))
+        self._guard(w.start)
         held, self.held = self.held, []
         for item in held:
             if item[0] == "block":
                 self._append(item[1], item[2])
             elif item[0] == "marker":
-                self._guard(lambda it=item: self.writer.add_marker(it[1], it[2]))
+                self._guard(lambda it=item: w.add_marker(it[1], it[2]))
             elif item[0] == "raw":
                 ev = item[1]
-                if ev.side in self.writer.sides:
-                    self._guard(lambda ev=ev: self.writer.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
+                if ev.side in w.sides:
+                    self._guard(lambda ev=ev: w.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
             else:
                 self._store_event(item[1])
 
     def _append(self, block, t_s) -> None:
-        if self.error is not None or block.side not in self.writer.sides:
+        w = self.writer
+        if w is None or self.error is not None or block.side not in w.sides:
             return
-        self._guard(lambda: self.writer.append_block(block, t_s))
+        self._guard(lambda: w.append_block(block, t_s))
 
     def _store_event(self, ev) -> None:
-        if self.error is None:
-            self._guard(lambda: self.writer.add_event(ev))
+        w = self.writer
+        if w is not None and self.error is None:
+            self._guard(lambda: w.add_event(ev))
 
     def _guard(self, fn) -> None:
-        from imugait.store.writer import SessionWriteError
-
         if self.error is not None:
             return
         try:
@@ -233,10 +219,6 @@ class Recorder:
         keeps taking packets; ``chunks`` come from :meth:`take_pipe_chunks` (loop thread)."""
         if chunks is None:
             chunks = self.take_pipe_chunks()
-        try:
-            from imugait.analysis import GaitPipeline
-        except ImportError:
-            return
         for side, parts in chunks.items():
             if not parts:
                 continue
@@ -266,9 +248,8 @@ class Recorder:
         parts.append(f"strides {st}")
         loss, bat = [], []
         for s in self.expected:
-            try:
-                h = self.acq.health(s)
-            except Exception:  # noqa: BLE001 - side not seen yet
+            h = self.acq.health(s)
+            if h is None:  # side not seen yet
                 continue
             loss.append(f"{s[0].upper()} {h.loss_pct:.1f}%")
             if h.battery_pct is not None:
@@ -396,9 +377,9 @@ async def _main(rec: Recorder) -> None:
                 await asyncio.wait_for(task, timeout=10.0)
             except asyncio.TimeoutError:
                 task.cancel()
-        elif task.exception() is not None and not rec.stop_reason:
+        elif (exc := task.exception()) is not None and not rec.stop_reason:
             rec.stop_reason = "source failed"
-            raise task.exception()
+            raise exc
         if not rec.stop_reason:
             rec.stop_reason = "source ended"
         if tty and not opts.quiet:
@@ -505,7 +486,6 @@ def _run_record(opts: RecordOptions, source, source_meta, lock) -> int:
     print(f"{opts.out}: {rec.stop_reason}; {_file_line(opts.out)}"
           + f"; strides (live) {', '.join(f'{s} {n}' for s, n in rec.strides.items()) or 'none'}")
     if opts.analyze_after:
-        from imugait.store.process import process_session
 
         try:
             run_id = process_session(opts.out, expect_uuid=rec.writer.session_uuid, lock=rec.lock)

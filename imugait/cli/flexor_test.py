@@ -21,6 +21,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -32,6 +33,9 @@ from imugait.analysis.flexor import (
 from imugait.conventions import SIDES
 from imugait.errors import ImugaitError, InputFileError
 
+if TYPE_CHECKING:
+    from imugait.acquire.base import Source
+
 
 # --------------------------------------------------------------------------- guided run
 class GuidedTest:
@@ -41,7 +45,7 @@ class GuidedTest:
 
     def __init__(self, source, source_meta: dict, session: Path, steps: list[Step], meta: dict,
                  echo=None, tty: bool | None = None, wait_for_calibration: bool = True, tick_s: float = 0.1):
-        from imugait.store.recorder import Recorder, RecordOptions
+        from imugait.app.record import Recorder, RecordOptions
 
         self.steps = steps
         self.echo = echo or (lambda s: click.echo(s, err=True))
@@ -173,8 +177,8 @@ class GuidedTest:
                     await asyncio.wait_for(task, timeout=10.0)
                 except asyncio.TimeoutError:
                     task.cancel()
-            elif task.exception() is not None:
-                raise task.exception()
+            elif (exc := task.exception()) is not None:
+                raise exc
             self.stop_reason = self.stop_reason or "source ended"
 
     def close(self) -> Path:
@@ -195,7 +199,7 @@ def run_guided(source, source_meta: dict, session: Path, steps: list[Step], meta
     simulated runner follows the script at this speed (prompts do not wait for him)."""
     sim = simulated_speed is not None
     g = GuidedTest(source, source_meta, session, steps, meta, wait_for_calibration=not sim,
-                   tick_s=0.1 / simulated_speed if sim else 0.1)
+                   tick_s=0.1 / simulated_speed if simulated_speed else 0.1)
     asyncio.run(g.run())
     return g.close()
 
@@ -299,7 +303,7 @@ def flexor_test(session, left, right, simulate, out_dir, session_out, no_store, 
     store_path = None
     extra = {}
     if session is not None:
-        from imugait.store.flexor import analyze_session
+        from imugait.app.session_analysis import analyze_flexor_session as analyze_session
 
         result = analyze_session(session)
         store_path = None if no_store else session
@@ -321,11 +325,11 @@ def flexor_test(session, left, right, simulate, out_dir, session_out, no_store, 
         meta = {"subject_id": subject, "condition": condition, "protocol": "modified Thomas test",
                 "activity": "hip-flexor test"}
         if simulate:
-            from imugait.acquire.simulated import SimulatedSource
+            from imugait.sim.source import SimulatedSource
             from imugait.sim.flexor import follow_protocol
 
             sim = follow_protocol(steps, sim_left_deg, sim_right_deg, seed=seed)
-            source = SimulatedSource(dict(sim.sides), speed=speed, seed=seed)
+            source: Source = SimulatedSource(dict(sim.sides), speed=speed, seed=seed)
             smeta = {"source": "simulated", "source_json": {"simulator": "imugait.sim.flexor", "seed": seed,
                                                             "left_deg": sim_left_deg, "right_deg": sim_right_deg,
                                                             "speed": speed}}
@@ -334,16 +338,14 @@ def flexor_test(session, left, right, simulate, out_dir, session_out, no_store, 
             outputs.write_text(truth, json.dumps(sim.truth_dict(), indent=1, allow_nan=False))
             extra["simulated_truth"] = {s: v for s, v in sim.side_truth().items()}
         else:
-            try:
-                from imugait.acquire.ble import BleSource
-            except ImportError as e:  # bleak missing
-                raise ImugaitError(f"BLE is not available here ({e}); use --simulate") from e
+            from imugait.acquire.ble import BleSource
+
             source = BleSource(left=left, right=right)
             smeta = {"source": "ble", "source_json": {"left": left, "right": right}}
         click.echo(f"Modified Thomas test: {repeats} hold(s) per leg of {hold_s:g} s; recording to {session_out}",
                    err=True)
         recorded = run_guided(source, smeta, session_out, steps, meta, simulated_speed=speed if simulate else None)
-        from imugait.store.flexor import analyze_session
+        from imugait.app.session_analysis import analyze_flexor_session as analyze_session
 
         result = analyze_session(recorded)
         store_path = None if no_store else recorded

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from imugait.conventions import SIDES
 from imugait.errors import InputFileError
 from imugait.inputcheck import ImuData, InputWarning, check_fs_value, check_imu
 
@@ -94,7 +95,7 @@ def analyze(session, left, right, out_dir, fs_hz, acc_unit, gyr_unit, params_fil
             from imugait.store.hugadb import HUGADB_FS_HZ, read_hugadb
 
             rec = read_hugadb(session, fs_hz=fs_hz or HUGADB_FS_HZ)
-            for side in ("left", "right"):
+            for side in SIDES:
                 t, acc, gyr = rec.imu(side, "thigh")
                 inputs[side] = ImuData(t, acc, gyr, fs_hz=rec.fs_hz, source=f"{session} ({side} thigh)",
                                        origin="hugadb", time_from_index=True)
@@ -103,11 +104,11 @@ def analyze(session, left, right, out_dir, fs_hz, acc_unit, gyr_unit, params_fil
         else:
             # a session file: the store's one session -> inputs path (partial or damaged files
             # named), the same input checks, and the results stored in the file (atomically)
-            from imugait.store.process import analyse_session
+            from imugait.app.session_analysis import analyze_session
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", InputWarning)  # printed below, once, as plain lines
-                sa = analyse_session(session, params=params, fs_hz=fs_hz, fs_typed=bool(fs_hz))
+                sa = analyze_session(session, params=params, fs_hz=fs_hz, fs_typed=bool(fs_hz))
             for note in sa.notes:
                 click.echo(f"warning: {note}", err=True)
             source = str(session)
@@ -135,7 +136,7 @@ def analyze(session, left, right, out_dir, fs_hz, acc_unit, gyr_unit, params_fil
         click.echo(format_summary(res))
         click.echo(f"wrote {paths['strides']} and {paths['summary']}")
     if sa is not None:
-        from imugait.store.process import try_store_analysis
+        from imugait.app.session_analysis import try_store_analysis
 
         run_id, why = try_store_analysis(session, sa)
         if run_id:

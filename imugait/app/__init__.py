@@ -1,0 +1,25 @@
+"""The application layer: where a recording is run and a session is analysed.
+
+* :mod:`imugait.app.session_analysis` — :func:`analyze_session`, the one path from a session
+  file to strides and summaries (``analyze``, ``compare``, ``reprocess``, ``report``,
+  ``group`` and the analysis at the close of a recording all call it), and
+  :func:`process_session` (analyse and store the results in the file).
+* :mod:`imugait.app.record` — the recording behind ``imugait record`` and ``demo``:
+  Source -> Acquisition -> SessionWriter + per-side GaitPipeline, lock, markers, the
+  analysis stored at the close.
+* :mod:`imugait.app.redecode` — a session decoded again from its raw notifications through
+  the same acquisition engine (``imugait reprocess --redecode``).
+
+Below this layer: ``store`` (HDF5 schema, writer, reader, repair, importers), ``acquire``
+(sources, decoding, clocks), ``analysis`` (the algorithms) and ``sim`` (simulated sensors).
+Above it: ``compare`` (reports and statistics over analysed sessions), ``live`` (the Qt
+dashboard) and ``cli`` (the commands). ``tools/import_graph.py --check`` enforces the order.
+"""
+
+from __future__ import annotations
+
+from imugait.app.session_analysis import (SessionAnalysis, analyze_flexor_session, analyze_session, process_session,
+                                          session_inputs, try_store_analysis)
+
+__all__ = ["SessionAnalysis", "analyze_flexor_session", "analyze_session", "process_session", "session_inputs",
+           "try_store_analysis"]
