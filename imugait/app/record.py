@@ -1,9 +1,11 @@
-"""The recording loop behind ``imugait record``: Source -> Acquisition -> SessionWriter,
-with a per-side :class:`~imugait.analysis.GaitPipeline` for the live stride count.
+"""The recording loop behind ``imugait record``: a :class:`~imugait.app.run.SessionRun`
+(Source -> Acquisition -> SessionWriter, with its per-side
+:class:`~imugait.analysis.GaitPipeline` for the live stride count) run from the first sample.
 
-* The file is created when every expected sensor has sent its information (simulated:
-  at once; BLE: after connecting). Blocks that arrive before are held and written then.
-  A sensor that has not connected within ``connect_wait_s`` is left out (with a warning).
+* The file is created under the run's one rule for waiting for sensor information: when
+  every expected sensor has sent its information (simulated: at once; BLE: after
+  connecting); what arrives before is held and written then. A sensor that has not
+  connected within ``connect_wait_s`` (the run's ``info_wait_s``) is left out (with a warning).
 * The writer flushes at least once a second (also when no data comes in).
 * Ctrl-C / SIGTERM stop the source intentionally, write what is held, and close the file.
 * Polar and Movesense sessions also keep every notification's bytes (``raw/`` group,

@@ -4,9 +4,11 @@ Why a worker thread (and not qasync in Qt's thread)
 ---------------------------------------------------
 With qasync, BLE notifications, decoding, HDF5 writes and the pipeline would all run in
 the GUI thread: a slow paint, a modal dialog or a 2 s stall in a slot would stall the
-recorder too. Here one thread owns its own asyncio loop and runs, in order, for every
-block: *record* (SessionWriter) → *model* (ring buffers) → *analysis* (GaitPipeline, in
-chunks of ``analysis_interval_s``) → *model*. The GUI only reads copies from
+recorder too. Here one thread owns its own asyncio loop and runs a
+:class:`~imugait.app.run.SessionRun` (the one session runner, shared with ``imugait
+record``); in order, for every block: *record* (SessionWriter, under the run's one rule for
+waiting for sensor information) → *model* (ring buffers) → *analysis* (the run's per-side
+GaitPipeline, in chunks of ``analysis_interval_s``) → *model*. The GUI only reads copies from
 :class:`~imugait.live.model.LiveModel` on its timer and sends commands (record, marker,
 recalibrate) with :func:`asyncio.run_coroutine_threadsafe`; data never touches a widget
 from this thread. The GUI can stall for seconds without losing a packet (tested in
@@ -85,14 +87,14 @@ class LiveBackend:
         self.run: SessionRun | None = None
         self.acq: Acquisition | None = None
         self._closing = False
-        self._record_at_start = None
+        self._record_at_start: tuple | None = None
         self.n_blocks = {s: 0 for s in SIDES}
         self.n_samples = {s: 0 for s in SIDES}
         self.error: BaseException | None = None
-        self._flexor = None  # FlexorAnalyzer while the test mode is on
-        self._flexor_proto = None
+        self._flexor: FlexorAnalyzer | None = None  # while the test mode is on
+        self._flexor_proto: ProtocolRunner | None = None
         self._flexor_next_t = -math.inf
-        self._flexor_at_start = None
+        self._flexor_at_start: tuple | None = None
         self._flexor_in_recording = False
 
     @property
@@ -302,7 +304,10 @@ class LiveBackend:
     def _run_pipeline(self, side: Side) -> None:
         run = self.run
         assert run is not None
+        n_warn = len(run.warnings)
         self._publish_all(run.push_pipelines(run.take_pending([side])))
+        for w in run.warnings[n_warn:]:  # a pipeline that failed is left out; the view and recording go on
+            log.warning("%s", w)
 
     def _publish_all(self, outs: dict) -> None:
         assert self.run is not None
@@ -380,6 +385,7 @@ class LiveBackend:
 
     def _flexor_push(self, side: Side, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
         a = self._flexor
+        assert a is not None
         a.push(side, t_s, acc, gyr)
         t = float(t_s[-1])
         if t < self._flexor_next_t:
@@ -387,6 +393,7 @@ class LiveBackend:
         self._flexor_next_t = t + self.FLEXOR_UPDATE_S
         state = a.update()
         proto = self._flexor_proto
+        assert proto is not None
         t_now = self.model.t_now_s()
         for _i, st, t0 in proto.advance(t_now, state.phase not in ("waiting_for_standing", "refused")):
             if self.run is not None:  # the prompts are part of the recording's context
