@@ -172,11 +172,12 @@ class SessionRun:
         if self.recording and self.writer is None and self.held and self.infos and self.error is None:
             self._open(tuple(s for s in self.expected if s in self.infos))
 
-    def finish_recording(self, reason: str) -> SessionWriter | None:
+    def finish_recording(self, reason: str, close_after_error: bool = False) -> SessionWriter | None:
         """Write what is held (:meth:`write_held`) and close the file with ``reason``.
-        Returns the writer (None: no sensor was known, nothing recorded); after a write
-        error (``error``; also a failed close) the file is not closed — check
-        ``writer.failed``: HDF5 cannot shut down cleanly after a failed write."""
+        Returns the writer (None: no sensor was known, nothing recorded). After a write
+        error (``error``; also a failed close) the file stays as last flushed — check
+        ``writer.failed``: HDF5 cannot shut down cleanly after a failed write;
+        ``close_after_error`` still releases the session lock (a process that goes on)."""
         if not self.recording:
             return None
         self.write_held()
@@ -185,6 +186,11 @@ class SessionRun:
         self.writer = None
         self.held = []
         self._writer_factory = None
+        if w is not None and self.error is not None and close_after_error:
+            try:
+                w.close(reason)  # after a write error: leaves the file as flushed, releases the lock
+            except Exception:  # noqa: BLE001 - the error was reported already
+                pass
         if w is None or self.error is not None:
             return w
         try:

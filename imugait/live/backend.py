@@ -422,7 +422,7 @@ class LiveBackend:
         path = self.model.snapshot(consume=False).recording.get("path")
         self._closing = True
         try:
-            run.finish_recording(reason)  # writes what is held; a failed close is reported by _on_write_error
+            run.finish_recording(reason, close_after_error=True)  # writes what is held; errors: _on_write_error
         except Exception as e:  # noqa: BLE001
             log.exception("closing the recording failed")
             self.model.set_recording(error=f"closing the recording failed: {e}")
