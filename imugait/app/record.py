@@ -1,9 +1,11 @@
-"""The recording loop behind ``imugait record``: Source -> Acquisition -> SessionWriter,
-with a per-side :class:`~imugait.analysis.GaitPipeline` for the live stride count.
+"""The recording loop behind ``imugait record``: a :class:`~imugait.app.run.SessionRun`
+(Source -> Acquisition -> SessionWriter, with its per-side
+:class:`~imugait.analysis.GaitPipeline` for the live stride count) run from the first sample.
 
-* The file is created when every expected sensor has sent its information (simulated:
-  at once; BLE: after connecting). Blocks that arrive before are held and written then.
-  A sensor that has not connected within ``connect_wait_s`` is left out (with a warning).
+* The file is created under the run's one rule for waiting for sensor information: when
+  every expected sensor has sent its information (simulated: at once; BLE: after
+  connecting); what arrives before is held and written then. A sensor that has not
+  connected within ``connect_wait_s`` (the run's ``info_wait_s``) is left out (with a warning).
 * The writer flushes at least once a second (also when no data comes in).
 * Ctrl-C / SIGTERM stop the source intentionally, write what is held, and close the file.
 * Polar and Movesense sessions also keep every notification's bytes (``raw/`` group,
@@ -32,21 +34,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from imugait.acquire.ble import BleSource
-from imugait.acquire.engine import Acquisition
-from imugait.acquire.kinds.registry import keeps_raw
-from imugait.analysis import GaitPipeline
+from imugait.app.run import SessionRun
 from imugait.app.session_analysis import process_session
 from imugait.errors import ImugaitError, file_write_error
-from imugait.events import InfoEvent, LinkEvent
+from imugait.events import LinkEvent
 from imugait.sim.firmware import FirmwareFaults
 from imugait.sim.gait import SimConfig
 from imugait.sim.source import SimulatedSource
 from imugait.store.reader import open_session
 from imugait.store.repair import SessionBusyError, SessionLock, busy_sentence, live_writer
-from imugait.store.writer import SessionWriteError, SessionWriter, utc_now_iso
+from imugait.store.writer import SessionWriter, utc_now_iso
 
 
 @dataclass
@@ -97,148 +96,78 @@ def _ble_source(opts: RecordOptions):
 
 
 class Recorder:
-    """Glue between the acquisition engine and the writer (runs in the asyncio loop)."""
+    """``imugait record``'s use of a :class:`~imugait.app.run.SessionRun`: the file from the
+    first sample (under the run's one rule for waiting for sensor information), the live
+    stride count, the status line and the warnings printed on the terminal."""
 
     def __init__(self, opts: RecordOptions, source, source_meta: dict):
         self.opts = opts
         self.source = source
-        self.expected = tuple(source.sides)
         self.meta = dict(opts.meta)
         self.meta.update(source_meta)
-        self.acq = Acquisition(source, self.on_block, self.on_event, on_packet=self.on_packet)
-
+        self.run = SessionRun(source, on_event=self.on_event, on_left_out=self.on_left_out,
+                              info_wait_s=opts.connect_wait_s)
+        self.acq = self.run.acq
+        self.expected = self.run.expected
         self.meta["t0_host_s"] = self.acq.t0_host_s
         self.meta["t0_utc"] = utc_now_iso()  # wall clock at session time 0 (the file comes later)
-        self.writer: SessionWriter | None = None
-        self.infos: dict = {}
-        self.held: list = []  # ("block", block, t_s) | ("event", ev)
-        self.error: Exception | None = None
-        self.t_last_s = -math.inf
-        self.t_first_s = math.inf
-        self.pipelines: dict = {}
-        self.pipe_buf: dict = {}
         self.strides: dict = {}
-        self.warnings: list[str] = []
+        self.warnings = self.run.warnings
         self.markers_added: list = []
         self.stop_reason = ""
         self.lock = None  # the session lock, taken by run_record before the source starts
 
-    # -- engine callbacks (event-loop thread) ------------------------------------------
-    def on_packet(self, ev) -> None:
-        """Every notification, before decoding: kept raw for kinds that keep raw bytes."""
-        info = self.infos.get(ev.side)
-        if info is None or not keeps_raw(info.kind):
-            return
-        if self.writer is None:
-            self.held.append(("raw", ev))
-        elif self.error is None and ev.side in self.writer.sides:
-            self._guard(lambda: self.writer.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
+    # views of the run
+    @property
+    def writer(self) -> SessionWriter | None:
+        return self.run.writer
 
+    @property
+    def infos(self) -> dict:
+        return self.run.infos
+
+    @property
+    def error(self) -> Exception | None:
+        return self.run.error
+
+    @property
+    def t_first_s(self) -> float:
+        return self.run.t_first_s
+
+    @property
+    def t_last_s(self) -> float:
+        return self.run.t_last_s
+
+    def start(self) -> None:
+        """Record from the first sample (call before the acquisition runs)."""
+        self.run.start_recording(self._make_writer)
+
+    def _make_writer(self, infos) -> SessionWriter:
+        return SessionWriter(self.opts.out, self.meta, flush_interval_s=self.opts.flush_interval_s,
+                             overwrite=self.opts.overwrite, lock=self.lock)
+
+    # -- run callbacks (event-loop thread) ------------------------------------------------
     def on_event(self, ev) -> None:
         if isinstance(ev, LinkEvent) and ev.state == "reconnecting" and "no data" in ev.reason:
             self.warnings.append(ev.reason)
             print(f"\nwarning: {ev.side} {ev.reason}", file=sys.stderr, flush=True)
-        if isinstance(ev, InfoEvent):
-            first = ev.side not in self.infos
-            self.infos[ev.side] = ev.info
-            if self.writer is None:
-                if all(s in self.infos for s in self.expected):
-                    self._open_writer()
-                else:
-                    return
-            elif not first:
-                self._store_event(ev)
-            return
-        if self.writer is None:
-            self.held.append(("event", ev))
-        else:
-            self._store_event(ev)
 
-    def on_block(self, block, t_s) -> None:
-        t_s = np.asarray(t_s, dtype=np.float64)
-        if len(t_s):
-            self.t_last_s = max(self.t_last_s, float(t_s[-1]))
-            self.t_first_s = min(self.t_first_s, float(t_s[0]))
-        if self.writer is None:
-            self.held.append(("block", block, t_s))
-        else:
-            self._append(block, t_s)
-        self._pipe(block, t_s)
-
-    # -- writing --------------------------------------------------------------------------
-    def _open_writer(self, sides=None) -> None:
-        sides = sides or self.expected
-        w = self.writer = SessionWriter(self.opts.out, self.meta, flush_interval_s=self.opts.flush_interval_s,
-                                        overwrite=self.opts.overwrite, lock=self.lock)
-        for s in sides:
-            w.add_sensor(self.infos[s], raw=keeps_raw(self.infos[s].kind))
-        self._guard(w.start)
-        held, self.held = self.held, []
-        for item in held:
-            if item[0] == "block":
-                self._append(item[1], item[2])
-            elif item[0] == "marker":
-                self._guard(lambda it=item: w.add_marker(it[1], it[2]))
-            elif item[0] == "raw":
-                ev = item[1]
-                if ev.side in w.sides:
-                    self._guard(lambda ev=ev: w.add_raw(ev.side, ev.t_arrival_host_s, ev.channel, ev.data))
-            else:
-                self._store_event(item[1])
-
-    def _append(self, block, t_s) -> None:
-        w = self.writer
-        if w is None or self.error is not None or block.side not in w.sides:
-            return
-        self._guard(lambda: w.append_block(block, t_s))
-
-    def _store_event(self, ev) -> None:
-        w = self.writer
-        if w is not None and self.error is None:
-            self._guard(lambda: w.add_event(ev))
-
-    def _guard(self, fn) -> None:
-        if self.error is not None:
-            return
-        try:
-            fn()
-        except SessionWriteError as e:
-            self.error = e
+    def on_left_out(self, missing: list[str]) -> None:
+        self.warnings.append(f"{', '.join(missing)} sensor did not connect within "
+                             f"{self.opts.connect_wait_s:.0f} s; recording without it")
+        print(f"warning: {self.warnings[-1]}", file=sys.stderr, flush=True)
 
     # -- live strides ---------------------------------------------------------------------
-    def _pipe(self, block, t_s) -> None:
-        self.pipe_buf.setdefault(block.side, []).append((t_s, block.acc_mps2, block.gyr_dps))
-
     def take_pipe_chunks(self) -> dict:
-        chunks, self.pipe_buf = self.pipe_buf, {}
-        return chunks
+        return self.run.take_pending()
 
-    def run_pipelines(self, chunks: dict | None = None) -> None:
-        """Feed buffered samples to the per-side pipelines. Runs in a worker thread during
-        the recording (the analysis may take a while when it calibrates) so the event loop
-        keeps taking packets; ``chunks`` come from :meth:`take_pipe_chunks` (loop thread)."""
-        if chunks is None:
-            chunks = self.take_pipe_chunks()
-        for side, parts in chunks.items():
-            if not parts:
-                continue
-            p = self.pipelines.get(side, False)
-            if p is None:  # failed before
-                continue
-            if p is False:
-                info = self.infos.get(side)
-                fs = info.sample_rate_hz if info else 200.0
-                p = self.pipelines[side] = GaitPipeline(fs_hz=fs, side=side)
-            t = np.concatenate([c[0] for c in parts])
-            acc = np.concatenate([c[1] for c in parts])
-            gyr = np.concatenate([c[2] for c in parts])
-            try:
-                out = p.push(t, acc, gyr)
-            except Exception as e:  # noqa: BLE001 - the live count must never stop the recording
-                self.warnings.append(f"{side} live analysis failed: {e}")
-                self.pipelines[side] = None
-                continue
-            self.strides[side] = self.strides.get(side, 0) + sum(1 for s in out.strides if s.valid)
+    def run_pipelines(self, chunks: dict | None = None, final: bool = False) -> None:
+        """Feed buffered samples to the per-side pipelines and count valid strides. Runs in a
+        worker thread during the recording (the analysis may take a while when it
+        calibrates) so the event loop keeps taking packets; ``chunks`` come from
+        :meth:`take_pipe_chunks` (loop thread)."""
+        for side, outs in self.run.push_pipelines(chunks, final=final).items():
+            self.strides[side] = self.strides.get(side, 0) + sum(1 for o in outs for s in o.strides if s.valid)
 
     # -- status line ------------------------------------------------------------------------
     def status_line(self) -> str:
@@ -288,10 +217,7 @@ def _watch_stdin_for_markers(loop, rec: Recorder):
             return
         t = rec.t_last_s if math.isfinite(rec.t_last_s) else 0.0
         rec.markers_added.append((t, text))
-        if rec.writer is not None:
-            rec._guard(lambda: rec.writer.add_marker(t, text))
-        else:
-            rec.held.append(("marker", t, text))
+        rec.run.add_marker(t, text)
         print(f"\nmarker at {t:.1f} s: {text}", file=sys.stderr, flush=True)
 
     try:
@@ -320,8 +246,8 @@ async def _main(rec: Recorder) -> None:
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="imugait-live-strides")
     pipe_job = None
-    task = asyncio.create_task(rec.acq.run())
-    t_start = time.monotonic()
+    rec.start()
+    task = asyncio.create_task(rec.run.run())
     stdin_fd = _watch_stdin_for_markers(loop, rec)
     tty = sys.stderr.isatty()
     last_status = 0.0
@@ -337,14 +263,7 @@ async def _main(rec: Recorder) -> None:
             if stop.is_set():
                 break
             now = time.monotonic()
-            if rec.writer is None and now - t_start > opts.connect_wait_s and rec.infos:
-                missing = [s for s in rec.expected if s not in rec.infos]
-                rec.warnings.append(f"{', '.join(missing)} sensor did not connect within "
-                                    f"{opts.connect_wait_s:.0f} s; recording without it")
-                print(f"warning: {rec.warnings[-1]}", file=sys.stderr, flush=True)
-                rec._open_writer(tuple(s for s in rec.expected if s in rec.infos))
-            if rec.writer is not None and rec.error is None:
-                rec._guard(rec.writer.maybe_flush)
+            rec.run.tick()  # the one rule for waiting for sensor information; the writer's flush
             if rec.error is not None:
                 request_stop("write error")
                 break
@@ -372,7 +291,7 @@ async def _main(rec: Recorder) -> None:
             await asyncio.wait([pipe_job])
         pool.shutdown(wait=True)
         if not task.done():
-            await rec.acq.stop()
+            await rec.run.stop()
             try:
                 await asyncio.wait_for(task, timeout=10.0)
             except asyncio.TimeoutError:
@@ -445,39 +364,24 @@ def _run_record(opts: RecordOptions, source, source_meta, lock) -> int:
     rec.lock = lock
     try:
         asyncio.run(_main(rec))
-    except ImugaitError:
+    except BaseException:
+        rec.run.write_held()  # what arrived before the failure reaches the file
         raise
-    finally:
-        if rec.writer is None and rec.held and rec.infos and rec.error is None:
-            rec._open_writer(tuple(s for s in rec.expected if s in rec.infos))
+    w = rec.run.finish_recording(rec.stop_reason)  # writes what is held, closes the file
     if rec.error is not None:
         print(f"imugait: {rec.error}", file=sys.stderr, flush=True)
-        if rec.writer is not None and rec.writer.failed:
+        if w is not None and w.failed:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(1)  # HDF5 cannot shut down cleanly after a failed write; the file is safe
-        return 1
-    if rec.writer is None:
+        return 1  # e.g. our file was replaced: the recording is saved elsewhere; HDF5 is fine
+    if w is None:
         print("imugait: no sensor sent data; nothing recorded", file=sys.stderr)
         return 130 if "user" in rec.stop_reason else 1
-    try:
-        rec.writer.close(rec.stop_reason)
-    except SessionWriteError as e:
-        print(f"imugait: {e}", file=sys.stderr, flush=True)
-        if not rec.writer.failed:
-            return 1  # e.g. our file was replaced: the recording is saved elsewhere; HDF5 is fine
-        os._exit(1)
-    rec.run_pipelines()
-    for p in rec.pipelines.values():
-        if p:
-            try:
-                out = p.flush()
-                rec.strides[p.side] = rec.strides.get(p.side, 0) + sum(1 for s in out.strides if s.valid)
-            except Exception:  # noqa: BLE001
-                pass
-    silent = [s for s in rec.expected if s not in rec.writer.sides or rec.writer.n_samples(s) == 0]
+    rec.run_pipelines(final=True)
+    silent = [s for s in rec.expected if s not in w.sides or w.n_samples(s) == 0]
     if silent:  # a named sensor delivered nothing: never a success line and exit 0
-        counts = ", ".join(f"{s} {rec.writer.n_samples(s)} samples" for s in rec.writer.sides)
+        counts = ", ".join(f"{s} {w.n_samples(s)} samples" for s in w.sides)
         why = "; ".join(dict.fromkeys(rec.warnings)) or "it never connected or never streamed"
         print(f"imugait: the {' and '.join(silent)} sensor delivered no samples ({why}); {opts.out} keeps what "
               f"arrived ({counts}) — check the sensor with `imugait check-sensor`, then record again",
@@ -488,7 +392,7 @@ def _run_record(opts: RecordOptions, source, source_meta, lock) -> int:
     if opts.analyze_after:
 
         try:
-            run_id = process_session(opts.out, expect_uuid=rec.writer.session_uuid, lock=rec.lock)
+            run_id = process_session(opts.out, expect_uuid=w.session_uuid, lock=rec.lock)
             print(f"{opts.out}: analysed ({run_id}); see `imugait info {opts.out}`")
         except ImugaitError as e:
             print(f"imugait: analysis failed: {e}", file=sys.stderr)

@@ -19,7 +19,6 @@ import json
 import math
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,11 +64,7 @@ class GuidedTest:
         self.state = self.analyzer.update()
 
     def _marker(self, t_s: float, text: str) -> None:
-        rec = self.rec
-        if rec.writer is not None:
-            rec._guard(lambda: rec.writer.add_marker(t_s, text))  # noqa: SLF001 - the recorder's own write guard
-        else:
-            rec.held.append(("marker", t_s, text))
+        self.rec.run.add_marker(t_s, text)
 
     def _status(self, t: float) -> str:
         st = self.state
@@ -142,8 +137,8 @@ class GuidedTest:
                 loop.add_signal_handler(sig, request_stop, why)
             except (NotImplementedError, RuntimeError):
                 pass
-        task = asyncio.create_task(rec.acq.run())
-        t_start = time.monotonic()
+        rec.start()
+        task = asyncio.create_task(rec.run.run())
         try:
             while not task.done():
                 try:
@@ -152,12 +147,10 @@ class GuidedTest:
                     pass
                 if stop.is_set():
                     break
-                if rec.writer is None and time.monotonic() - t_start > rec.opts.connect_wait_s and rec.infos:
-                    missing = [s for s in rec.expected if s not in rec.infos]
-                    request_stop(f"{', '.join(missing)} sensor did not connect")
+                if rec.run.info_wait_over():  # the run's one rule for waiting for sensor information
+                    request_stop(f"{', '.join(rec.run.waiting_for)} sensor did not connect")
                     break
-                if rec.writer is not None and rec.error is None:
-                    rec._guard(rec.writer.maybe_flush)  # noqa: SLF001
+                rec.run.flush()
                 if rec.error is not None:
                     request_stop("write error")
                     break
@@ -172,7 +165,7 @@ class GuidedTest:
             if self.tty:
                 sys.stderr.write("\n")
             if not task.done():
-                await rec.acq.stop()
+                await rec.run.stop()
                 try:
                     await asyncio.wait_for(task, timeout=10.0)
                 except asyncio.TimeoutError:
@@ -183,13 +176,13 @@ class GuidedTest:
 
     def close(self) -> Path:
         rec = self.rec
-        if rec.writer is None and rec.held and rec.infos and rec.error is None:
-            rec._open_writer(tuple(s for s in rec.expected if s in rec.infos))  # noqa: SLF001
         if rec.error is not None:
             raise ImugaitError(f"the recording failed: {rec.error}")
-        if rec.writer is None:
+        w = rec.run.finish_recording(self.stop_reason)  # writes what is held, closes the file
+        if rec.error is not None:
+            raise ImugaitError(f"the recording failed: {rec.error}")
+        if w is None:
             raise ImugaitError("no sensor sent data; nothing recorded")
-        rec.writer.close(self.stop_reason)
         return self.opts.out
 
 

@@ -4,9 +4,11 @@ Why a worker thread (and not qasync in Qt's thread)
 ---------------------------------------------------
 With qasync, BLE notifications, decoding, HDF5 writes and the pipeline would all run in
 the GUI thread: a slow paint, a modal dialog or a 2 s stall in a slot would stall the
-recorder too. Here one thread owns its own asyncio loop and runs, in order, for every
-block: *record* (SessionWriter) → *model* (ring buffers) → *analysis* (GaitPipeline, in
-chunks of ``analysis_interval_s``) → *model*. The GUI only reads copies from
+recorder too. Here one thread owns its own asyncio loop and runs a
+:class:`~imugait.app.run.SessionRun` (the one session runner, shared with ``imugait
+record``); in order, for every block: *record* (SessionWriter, under the run's one rule for
+waiting for sensor information) → *model* (ring buffers) → *analysis* (the run's per-side
+GaitPipeline, in chunks of ``analysis_interval_s``) → *model*. The GUI only reads copies from
 :class:`~imugait.live.model.LiveModel` on its timer and sends commands (record, marker,
 recalibrate) with :func:`asyncio.run_coroutine_threadsafe`; data never touches a widget
 from this thread. The GUI can stall for seconds without losing a packet (tested in
@@ -29,14 +31,14 @@ import numpy as np
 
 from imugait.acquire.base import Source
 from imugait.acquire.engine import Acquisition
-from imugait.analysis import AnalysisParams, GaitPipeline
 from imugait.analysis.pipeline import PipelineOutput
-from imugait.events import ClockPoints, GapEvent, InfoEvent, LinkEvent, StatusEvent
+from imugait.app.run import FALLBACK_RATE_HZ, SessionRun
+from imugait.events import InfoEvent, LinkEvent
 from imugait.conventions import SIDES, Side
 from imugait.errors import ImugaitError
 from imugait.live.model import LiveModel
 from imugait.outputs import safe_name
-from imugait.types import SampleBlock, SensorInfo
+from imugait.types import SampleBlock
 from imugait.analysis.flexor import FlexorAnalyzer, ProtocolRunner, protocol_steps
 from imugait.app.session_analysis import analyze_flexor_session
 from imugait.store.flexor import write_result
@@ -47,13 +49,10 @@ log = logging.getLogger(__name__)
 SourceFactory = Callable[[], Source]
 
 
-def make_acquisition(source: Source, on_block, on_event) -> Acquisition:
-    """Build :class:`imugait.acquire.engine.Acquisition` for ``source`` with our callbacks."""
-    return Acquisition(source, on_block=on_block, on_event=on_event)
-
-
 class LiveBackend:
-    """Runs a source through acquisition, the recorder and the gait pipelines.
+    """The dashboard's adapter around :class:`~imugait.app.run.SessionRun` (acquisition, the
+    recording on demand, the per-side gait pipelines): runs it in a worker thread and feeds
+    what it produces to the Qt-free :class:`~imugait.live.model.LiveModel`.
 
     Parameters
     ----------
@@ -68,9 +67,6 @@ class LiveBackend:
         core per leg for the pipeline, +0.3 % against 40 ms chunks, ≈ 10 ms less latency.
     label : shown in the window title ("simulated", "replay of X.h5", "BLE …").
     """
-
-    REC_HOLD_S = 2.0
-    """Longest a recording waits (session seconds) for every sensor's INFO before it starts."""
 
     def __init__(self, source_factory: SourceFactory, model: LiveModel, *, params=None,
                  out_dir: str | Path = "recordings", analysis_interval_s: float = 0.02,
@@ -88,26 +84,23 @@ class LiveBackend:
         self._started = threading.Event()
         self._done = threading.Event()
         self.source: Source | None = None
+        self.run: SessionRun | None = None
         self.acq: Acquisition | None = None
-        self._pipelines: dict[Side, GaitPipeline] = {}
-        self._infos: dict[Side, SensorInfo] = {}
-        self._pending: dict[Side, list] = {s: [] for s in SIDES}
-        self._pending_n: dict[Side, int] = {s: 0 for s in SIDES}
-        self._writer = None
-        self._writer_sides: set = set()
-        self._rec_blocks = 0
-        self._rec_hold: list | None = None
-        self._source_sides: tuple = ()
-        self.rec_samples: dict = {}
-        self._record_at_start = None
+        self._closing = False
+        self._record_at_start: tuple | None = None
         self.n_blocks = {s: 0 for s in SIDES}
         self.n_samples = {s: 0 for s in SIDES}
         self.error: BaseException | None = None
-        self._flexor = None  # FlexorAnalyzer while the test mode is on
-        self._flexor_proto = None
+        self._flexor: FlexorAnalyzer | None = None  # while the test mode is on
+        self._flexor_proto: ProtocolRunner | None = None
         self._flexor_next_t = -math.inf
-        self._flexor_at_start = None
+        self._flexor_at_start: tuple | None = None
         self._flexor_in_recording = False
+
+    @property
+    def rec_samples(self) -> dict:
+        """Samples per side written to the current (or last) recording."""
+        return self.run.rec_samples if self.run is not None else {}
 
     # ---- lifecycle (any thread) -------------------------------------------------------
     def start(self) -> "LiveBackend":
@@ -207,11 +200,13 @@ class LiveBackend:
         try:
             self.source = self._factory()
             sides = tuple(self.source.sides)
-            self._source_sides = sides
             self.model.set_source(self.label, sides)
             for s in sides:
                 self.model.set_link(s, "connecting")
-            self.acq = make_acquisition(self.source, self._on_block, self._on_event)
+            self.run = SessionRun(self.source, params=self.params, on_block=self._on_block, on_event=self._on_event,
+                                  on_write_error=self._on_write_error, on_left_out=self._on_left_out,
+                                  on_late_sensor=self._on_late_sensor)
+            self.acq = self.run.acq
             self.model.session_t0_host_s = float(self.acq.t0_host_s)
             if self._flexor_at_start is not None:
                 args, fut = self._flexor_at_start
@@ -225,17 +220,17 @@ class LiveBackend:
                     self.model.set_recording(error=f"recording: {e}")
             health_task = asyncio.ensure_future(self._health_loop())
             try:
-                await self.acq.run()
+                await self.run.run()
             finally:
                 health_task.cancel()
-            self._flush_pipelines(final=True)
+            self._flush_pipelines()
             if self._flexor is not None:
                 await self._stop_flexor()
             self._update_health()
             for s in sides:
                 self.model.set_link(s, "stopped", "source ended")
         finally:
-            if self._writer is not None:
+            if self.run is not None and self.run.recording:
                 await self._stop_recording("source ended")
             self.model.set_finished(True)
 
@@ -248,6 +243,8 @@ class LiveBackend:
     async def _health_loop(self) -> None:
         while True:
             await asyncio.sleep(self.health_interval_s)
+            if self.run is not None:
+                self.run.tick()  # the run's one rule for waiting for sensor information; the writer's flush
             self._update_health()
 
     def _update_health(self) -> None:
@@ -263,106 +260,63 @@ class LiveBackend:
             if h.state:
                 self.model.set_link(s, str(h.state))
 
-    # callbacks from Acquisition (worker thread, inside the loop)
+    # sinks of the SessionRun (worker thread, inside the loop; the run has recorded first)
     def _on_event(self, ev) -> None:
         if isinstance(ev, InfoEvent):
-            self._infos[ev.side] = ev.info
             self.model.set_info(ev.side, ev.info)
-            if ev.side not in self._pipelines:
-                self._pipelines[ev.side] = self._make_pipeline(ev.side, ev.info.sample_rate_hz)
-            if self._writer is not None:
-                if ev.side in self._writer_sides:
-                    self._writer_event(ev)  # re-read after a reconnect
-                elif self._rec_hold is not None:
-                    self._writer_add_sensor(ev.info)  # structure not frozen yet
-                else:
-                    self.model.set_recording(error=f"{ev.side} sensor connected after the recording started: "
-                                                   "not recorded — stop and start a new recording")
+            if self.run is not None:
+                self.run.pipeline(ev.side)  # made now, at the rate the sensor declares
         elif isinstance(ev, LinkEvent):
             self.model.set_link(ev.side, ev.state, ev.reason)
-            self._writer_event(ev)
-        elif isinstance(ev, StatusEvent):
-            self._writer_event(ev)
-        elif isinstance(ev, (GapEvent, ClockPoints)):
-            self._writer_event(ev)
+
+    def _on_write_error(self, e: Exception) -> None:
+        log.error("recording failed: %s", e)
+        what = "closing the recording failed" if self._closing else "recording failed"
+        self.model.set_recording(error=f"{what}: {e}")
+
+    def _on_left_out(self, missing: list) -> None:
+        self.model.set_recording(error=f"{', '.join(missing)} sensor sent no INFO: not recorded")
+
+    def _on_late_sensor(self, side: str) -> None:
+        self.model.set_recording(error=f"{side} sensor connected after the recording started: "
+                                       "not recorded — stop and start a new recording")
 
     def _on_block(self, block: SampleBlock, t_s: np.ndarray) -> None:
+        run = self.run
+        assert run is not None
         side = block.side
-        # 1. record first: raw data is sacred
-        if self._writer is not None:
-            self._record_block(block, t_s)
-        # 2. raw into the model
+        # 1. recorded by the run; 2. raw into the model
         acc, gyr = block.acc_mps2, block.gyr_dps
         self.model.push_raw(side, t_s, acc, gyr, block.t_arrival_host_s)
         self.n_blocks[side] += 1
         self.n_samples[side] += len(block)
         # 3. analysis in chunks
-        if side not in self._pipelines:
-            info = self._infos.get(side)
-            fs = info.sample_rate_hz if info is not None else _rate_from(t_s)
-            if fs is None:
-                return
-            self._pipelines[side] = self._make_pipeline(side, fs)
         if self._flexor is not None:
-            self._flexor_push(side, np.asarray(t_s, dtype=np.float64), acc, gyr)
-        self._pending[side].append((np.asarray(t_s, dtype=np.float64), acc, gyr))
-        self._pending_n[side] += len(block)
-        fs = self._pipelines[side].fs_hz or 200.0
-        if self._pending_n[side] >= max(1, int(round(fs * self.analysis_interval_s))):
+            self._flexor_push(side, t_s, acc, gyr)
+        p = run.pipelines.get(side)
+        info = run.infos.get(side)
+        fs = p.fs_hz if p is not None else info.sample_rate_hz if info is not None else FALLBACK_RATE_HZ
+        if run.pending_n(side) >= max(1, int(round(fs * self.analysis_interval_s))):
             self._run_pipeline(side)
-        if self._writer is not None and self._rec_blocks % 20 == 0:
-            self.model.set_recording(n_blocks=self._rec_blocks)
+        if run.recording and run.rec_blocks % 20 == 0:
+            self.model.set_recording(n_blocks=run.rec_blocks)
 
-    def _record_block(self, block: SampleBlock, t_s: np.ndarray) -> None:
-        """Append to the session. Until every sensor of the source is declared (the file's
-        structure is frozen by the first sample), blocks are held for up to
-        ``REC_HOLD_S`` of session time — so a sensor whose INFO arrives a moment later is
-        still part of the recording."""
-        try:
-            missing = [s for s in self._source_sides if s not in self._writer_sides]
-            if missing and self._rec_hold is not None:
-                self._rec_hold.append((block, t_s))
-                if t_s[-1] - self._rec_hold[0][1][0] < self.REC_HOLD_S:
-                    return
-                self.model.set_recording(error=f"{', '.join(missing)} sensor sent no INFO: not recorded")
-            if self._rec_hold is not None:
-                held, self._rec_hold = self._rec_hold, None
-                for b, t in held:
-                    if b.side in self._writer_sides:
-                        self._writer.append_block(b, t)
-                        self._count_recorded(b)
-                if held and held[-1][0] is block:
-                    return
-            if block.side in self._writer_sides:
-                self._writer.append_block(block, t_s)
-                self._count_recorded(block)
-        except Exception as e:  # noqa: BLE001 - keep acquiring, tell the user
-            log.exception("recording failed")
-            self.model.set_recording(error=f"recording failed: {e}")
+    def _run_pipeline(self, side: Side) -> None:
+        run = self.run
+        assert run is not None
+        n_warn = len(run.warnings)
+        self._publish_all(run.push_pipelines(run.take_pending([side])))
+        for w in run.warnings[n_warn:]:  # a pipeline that failed is left out; the view and recording go on
+            log.warning("%s", w)
 
-    def _count_recorded(self, block: SampleBlock) -> None:
-        self._rec_blocks += 1
-        self.rec_samples[block.side] = self.rec_samples.get(block.side, 0) + len(block)
-
-    def _make_pipeline(self, side: Side, fs_hz: float) -> GaitPipeline:
-        return GaitPipeline(fs_hz=float(fs_hz), side=side, params=self.params or AnalysisParams())
-
-    def _run_pipeline(self, side: Side, final: bool = False) -> None:
-        p = self._pipelines.get(side)
-        if p is None:
-            return
-        chunks = self._pending[side]
-        if chunks:
-            t = np.concatenate([c[0] for c in chunks])
-            a = np.concatenate([c[1] for c in chunks])
-            g = np.concatenate([c[2] for c in chunks])
-            self._pending[side] = []
-            self._pending_n[side] = 0
-            self._publish(side, p.push(t, a, g))
-        if final:
-            self._publish(side, p.flush())
-        if p.calibration is not None:
-            self.model.set_calibration(side, p.calibration)
+    def _publish_all(self, outs: dict) -> None:
+        assert self.run is not None
+        for side, side_outs in outs.items():
+            for out in side_outs:
+                self._publish(side, out)
+            p = self.run.pipelines.get(side)
+            if p is not None and p.calibration is not None:
+                self.model.set_calibration(side, p.calibration)
 
     def _publish(self, side: Side, out: PipelineOutput) -> None:
         if len(out.t_s):
@@ -372,9 +326,10 @@ class LiveBackend:
         if out.strides:
             self.model.push_strides(side, out.strides)
 
-    def _flush_pipelines(self, final: bool) -> None:
-        for s in list(self._pipelines):
-            self._run_pipeline(s, final=final)
+    def _flush_pipelines(self) -> None:
+        """The end of the source: the rest of every side's samples, and each pipeline flushed."""
+        if self.run is not None:
+            self._publish_all(self.run.push_pipelines(None, final=True))
 
     # recording (worker thread)
     def _session_now_s(self) -> float:
@@ -387,7 +342,9 @@ class LiveBackend:
         return time.monotonic() - t0 if t0 is not None else 0.0
 
     async def _start_recording(self, subject: str, condition: str, path, notes: str) -> str:
-        if self._writer is not None:
+        run = self.run
+        assert run is not None
+        if run.recording:
             return str(self.model.snapshot(consume=False).recording.get("path"))
         if path is None:
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -408,38 +365,11 @@ class LiveBackend:
         if self._flexor is not None:
             meta.setdefault("protocol", "modified Thomas test")
             self._flexor_in_recording = True
-        writer = SessionWriter(path, meta)
-        self._writer = writer
-        self._writer_sides = set()
-        for _s, info in self._infos.items():
-            self._writer_add_sensor(info)
-        self._rec_blocks = 0
-        self.rec_samples = {}
-        self._rec_hold = []
+        run.start_recording(lambda _infos: SessionWriter(path, meta))  # the file: under the run's INFO rule
         t_start = self._session_now_s()
         self.model.set_recording(active=True, path=str(path), n_blocks=0, started_t_s=t_start,
                                  subject=subject, condition=condition, error="")
         return str(path)
-
-    def _writer_add_sensor(self, info: SensorInfo) -> None:
-        if self._writer is None:
-            return
-        try:
-            self._writer.add_sensor(info)
-            self._writer_sides.add(info.side)
-        except Exception as e:  # noqa: BLE001 - e.g. a sensor appearing after the recording started
-            self.model.set_recording(error=f"{info.side} sensor not recorded: {e}")
-
-    def _writer_event(self, ev) -> None:
-        """Store link and status events in the recording (raw data is sacred: so is its context)."""
-        w = self._writer
-        if w is None:
-            return
-        try:
-            w.add_event(ev)  # the one event -> session-table mapping (imugait record uses it too)
-        except Exception as e:  # noqa: BLE001 - keep acquiring, tell the user
-            log.exception("writer could not store %r", ev)
-            self.model.set_recording(error=f"recording: {e}")
 
     # hip-flexor test mode (worker thread)
     FLEXOR_UPDATE_S = 0.2
@@ -449,12 +379,13 @@ class LiveBackend:
         self._flexor = FlexorAnalyzer(source=self.label)
         self._flexor_proto = ProtocolRunner(steps or protocol_steps(), wait_for_calibration=wait_for_calibration)
         self._flexor_next_t = -math.inf
-        self._flexor_in_recording = self._writer is not None
+        self._flexor_in_recording = self.run is not None and self.run.recording
         self.model.set_flexor(reset=True, active=True, state=None, step=None, result=None)
         return True
 
     def _flexor_push(self, side: Side, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
         a = self._flexor
+        assert a is not None
         a.push(side, t_s, acc, gyr)
         t = float(t_s[-1])
         if t < self._flexor_next_t:
@@ -462,14 +393,12 @@ class LiveBackend:
         self._flexor_next_t = t + self.FLEXOR_UPDATE_S
         state = a.update()
         proto = self._flexor_proto
+        assert proto is not None
         t_now = self.model.t_now_s()
         for _i, st, t0 in proto.advance(t_now, state.phase not in ("waiting_for_standing", "refused")):
-            if self._writer is not None:  # the prompts are part of the recording's context
-                try:
-                    self._writer.add_marker(t0, f"flexor-test: {st.kind}" + (f" {st.side}" if st.side else "")
-                                            + f" — {st.prompt}")
-                except Exception as e:  # noqa: BLE001 - keep acquiring, tell the user
-                    self.model.set_recording(error=f"marker not stored: {e}")
+            if self.run is not None:  # the prompts are part of the recording's context
+                self.run.add_marker(t0, f"flexor-test: {st.kind}" + (f" {st.side}" if st.side else "")
+                                    + f" — {st.prompt}")
         step = None if proto.finished else (proto.index, len(proto.steps), proto.step, proto.time_left(t_now))
         self.model.set_flexor(state=state, step=step, finished=proto.finished)
 
@@ -487,25 +416,19 @@ class LiveBackend:
         return result
 
     async def _stop_recording(self, reason: str = "user stop") -> str | None:
-        w = self._writer
-        if w is None:
+        run = self.run
+        if run is None or not run.recording:
             return None
-        if self._rec_hold:
-            held, self._rec_hold = self._rec_hold, None
-            for b, t in held:
-                if b.side in self._writer_sides:
-                    w.append_block(b, t)
-                    self._count_recorded(b)
-        self._rec_hold = None
-        self._writer = None
         path = self.model.snapshot(consume=False).recording.get("path")
+        self._closing = True
         try:
-            w.close(reason)
+            run.finish_recording(reason, close_after_error=True)  # writes what is held; errors: _on_write_error
         except Exception as e:  # noqa: BLE001
             log.exception("closing the recording failed")
             self.model.set_recording(error=f"closing the recording failed: {e}")
         finally:
-            self.model.set_recording(active=False, path=None, last_path=path, n_blocks=self._rec_blocks)
+            self._closing = False
+            self.model.set_recording(active=False, path=None, last_path=path, n_blocks=run.rec_blocks)
         if path and (self._flexor is not None or self._flexor_in_recording):
             # a hip-flexor test ran while recording: store its result in the session (batch,
             # the same algorithm, on exactly what the file holds)
@@ -521,26 +444,16 @@ class LiveBackend:
 
     async def _add_marker(self, text: str) -> float:
         t_s = self._session_now_s()
-        if self._writer is not None:
-            try:
-                self._writer.add_marker(t_s, text)
-            except Exception as e:  # noqa: BLE001
-                self.model.set_recording(error=f"marker not stored: {e}")
+        if self.run is not None:
+            self.run.add_marker(t_s, text)
         self.model.add_marker(t_s, text)
         return t_s
 
     async def _recalibrate(self, side: Side | None) -> None:
-        for s in ([side] if side else list(self._pipelines)):
-            p = self._pipelines.get(s)
+        if self.run is None:
+            return
+        for s in self.run.recalibrate(side):
+            p = self.run.pipelines.get(s)
+            self.model.clear_side_data(s)
             if p is not None:
-                p.recalibrate()
-                self.model.clear_side_data(s)
                 self.model.set_calibration(s, p.calibration)
-
-
-def _rate_from(t_s: np.ndarray) -> float | None:
-    t = np.asarray(t_s, dtype=np.float64)
-    if t.size < 2:
-        return None
-    dt = np.median(np.diff(t))
-    return float(1.0 / dt) if dt > 0 else None
