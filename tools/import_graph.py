@@ -28,7 +28,7 @@ PKG = ROOT / "imugait"
 # per layer above the foundations, so "no package imports a package above it" is a total
 # order (docs/architecture.md explains each layer).
 LAYERS: list[set[str]] = [
-    {"conventions", "errors", "types", "timebase", "clock", "inputcheck", "outputs", "extras", "_version"},
+    {"conventions", "errors", "types", "timebase", "clock", "inputcheck", "outputs", "extras", "_version", "_lazy"},
     {"protocol", "events"},  # bytes -> samples; the event types both sides of acquisition share
     {"analysis"},            # samples -> strides (pure computation)
     {"store"},               # HDF5 sessions: schema, writer, reader, repair, importers, stored results

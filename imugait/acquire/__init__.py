@@ -19,8 +19,9 @@ bleak, numpy or the protocol kinds until a name is used)::
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from imugait._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the lazily imported names, for type checkers and IDEs
     from imugait.events import BlockEvent, GapEvent, InfoEvent, LinkEvent, PacketEvent, StatusEvent
@@ -50,14 +51,4 @@ __all__ = ["Acquisition", "BleSource", "BlockEvent", "check_sensor", "ClockMappe
            "ReplaySource", "SensorHealth", "SensorSetupError", "SensorSpec", "Source", "StatusEvent"]
 
 
-def __getattr__(name: str):
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

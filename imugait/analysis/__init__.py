@@ -8,8 +8,9 @@ summaries and left/right asymmetry."""
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from imugait._lazy import lazy_exports
 
 from imugait.analysis.calibrate import CalibrationState, long_axis_from_standing
 from imugait.analysis.params import ALGORITHM_VERSION, AnalysisParams, load_params
@@ -38,14 +39,4 @@ __all__ = ["ALGORITHM_VERSION", "AnalysisParams", "AnalysisResult", "analyze", "
            "StrideResult"]
 
 
-def __getattr__(name: str):
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

@@ -31,6 +31,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -227,6 +228,16 @@ def _watch_stdin_for_markers(loop, rec: Recorder):
     return fd
 
 
+def stop_on_signals(loop: asyncio.AbstractEventLoop, request_stop: Callable[[str], None]) -> None:
+    """Ctrl-C and SIGTERM end a run cleanly (``request_stop(reason)``) where the loop supports
+    signal handlers — the one rule for every command that runs a session."""
+    for sig, why in ((signal.SIGINT, "stopped by user (Ctrl-C)"), (signal.SIGTERM, "stopped (SIGTERM)")):
+        try:
+            loop.add_signal_handler(sig, request_stop, why)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+
 async def _main(rec: Recorder) -> None:
     opts = rec.opts
     loop = asyncio.get_running_loop()
@@ -237,11 +248,7 @@ async def _main(rec: Recorder) -> None:
             rec.stop_reason = reason
         stop.set()
 
-    for sig, why in ((signal.SIGINT, "stopped by user (Ctrl-C)"), (signal.SIGTERM, "stopped (SIGTERM)")):
-        try:
-            loop.add_signal_handler(sig, request_stop, why)
-        except (NotImplementedError, RuntimeError):
-            pass
+    stop_on_signals(loop, request_stop)
     import concurrent.futures
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="imugait-live-strides")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -132,11 +131,9 @@ class GuidedTest:
             self.stop_reason = self.stop_reason or reason
             stop.set()
 
-        for sig, why in ((signal.SIGINT, "stopped by user (Ctrl-C)"), (signal.SIGTERM, "stopped (SIGTERM)")):
-            try:
-                loop.add_signal_handler(sig, request_stop, why)
-            except (NotImplementedError, RuntimeError):
-                pass
+        from imugait.app.record import stop_on_signals
+
+        stop_on_signals(loop, request_stop)
         rec.start()
         task = asyncio.create_task(rec.run.run())
         try:

@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from imugait._lazy import lazy_exports
 
 from imugait.compare.comparison import CompareParams, Comparison, compare
 from imugait.compare.data import SessionData
@@ -39,14 +40,4 @@ __all__ = ["ASYM_METRICS", "bootstrap_median_diff", "compare", "CompareParams", 
            "sim_arrays", "write_runner_report", "write_sim_session"]
 
 
-def __getattr__(name: str):
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

@@ -17,8 +17,9 @@ The public names below are imported lazily: importing ``imugait.store`` does not
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from imugait._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the lazily imported names, for type checkers and IDEs
     from imugait.store.reader import open_session
@@ -48,14 +49,4 @@ __all__ = ["file_fingerprint", "GYR_SCALE_DPS", "HUGADB_FS_HZ", "import_csv",
            "write_arrays", "write_imu_csv", "write_run", "write_session_arrays"]
 
 
-def __getattr__(name: str):
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

@@ -19,7 +19,7 @@ import numpy as np
 from imugait._version import __version__
 from imugait.analysis.flexor import FLEXOR_ALGORITHM_VERSION, FlexorResult
 from imugait.store.flexor_schema import GROUP, HOLD_COLUMNS
-from imugait.store.results import recover_if_interrupted
+from imugait.store.results import next_run_id, recover_if_interrupted
 from imugait.store.reader import open_session
 from imugait.store.writer import RESULTS_WAIT_S, SessionLock, rewrite_session, utc_now_iso
 
@@ -42,9 +42,7 @@ def write_result(path, result: FlexorResult, replace: bool = False) -> str:
             if replace:
                 for k in list(g):
                     del g[k]
-            n = 1 + max((int(k.split("-")[1]) for k in g if k.startswith("run-") and k.split("-")[1].isdigit()),
-                        default=0)
-            run_id = f"run-{n:04d}"
+            run_id = next_run_id(g)
             r = g.create_group(run_id)
             r.attrs["algorithm_version"] = FLEXOR_ALGORITHM_VERSION
             r.attrs["parameters_json"] = json.dumps(result.params.to_dict(), sort_keys=True)

@@ -132,6 +132,14 @@ def _scalar_str(g: h5py.Group, name: str, text: str, description: str) -> None:
     ds.attrs["description"] = description
 
 
+def next_run_id(group: h5py.Group) -> str:
+    """The next free ``run-NNNN`` name in a group of stored runs (analysis ``/derived``, the
+    flexor test's group): one more than the highest, so a deleted run's name is never reused."""
+    n = 1 + max((int(k.split("-")[1]) for k in group if k.startswith("run-") and k.split("-")[1].isdigit()),
+                default=0)
+    return f"run-{n:04d}"
+
+
 def write_run(f: h5py.File, sa: SessionAnalysis, replace: bool) -> str:
     """Write ``sa`` as a new ``derived/run-NNNN`` group into the open file ``f`` (in place, not
     atomic by itself: :func:`store_analysis` calls it on an in-memory copy); returns the run id."""
@@ -142,9 +150,7 @@ def write_run(f: h5py.File, sa: SessionAnalysis, replace: bool) -> str:
     if replace:
         for run_id in list(d):
             del d[run_id]
-    n = 1 + max((int(k.split("-")[1]) for k in d if k.startswith("run-") and k.split("-")[1].isdigit()),
-                default=0)
-    run_id = f"run-{n:04d}"
+    run_id = next_run_id(d)
     g = d.create_group(run_id)
     g.attrs["algorithm_version"] = str(ALGORITHM_VERSION)
     g.attrs["parameters_json"] = _dumps(params.to_dict())
